@@ -1,0 +1,49 @@
+# Every target installs what it needs: a fresh machine needs only Python 3.11, Java 17 and make.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+JARS := $(VENV)/.delta-jars
+SAMPLE_DATES := 2025-03-01 2025-03-02 2025-03-03 2025-03-04
+export JAVA_HOME := $(shell scripts/java-home.sh)
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast lint format typecheck clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+$(JARS): $(INSTALLED)
+	$(PY) -m lakehouse.session --warm
+	touch $@
+
+install: $(INSTALLED) $(JARS) ## create .venv, install pinned packages, resolve the Delta jars
+
+run: install ## run the bundled sample (2025-03-01..04) and print the gold tables
+	for d in $(SAMPLE_DATES); do scripts/spark-submit.sh jobs/daily.py --run-date $$d || exit $$?; done
+	scripts/spark-submit.sh jobs/show_gold.py
+
+test: install lint ## lint, type-check and run the whole test suite
+	$(PY) -m pytest
+
+test-fast: install ## the test suite without the whole-process tests
+	$(PY) -m pytest -m "not slow"
+
+lint: $(INSTALLED) ## ruff (lint and format check) and mypy over src/
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy src
+
+format: $(INSTALLED) ## apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean: ## remove the local warehouse and caches (keeps .venv)
+	rm -rf .warehouse spark-warehouse .pytest_cache .mypy_cache .ruff_cache

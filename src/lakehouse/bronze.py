@@ -1,0 +1,104 @@
+"""Bronze: every landed row exactly once, as it arrived, partitioned by ingest date."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse import landing
+from lakehouse.tables import (
+    INGEST_DATE,
+    LOAD_TIME,
+    PARSE_ERROR,
+    RAW_RECORD,
+    RUN_ID,
+    SOURCE_FILE,
+    Source,
+    bronze_spec,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BronzeResult:
+    source: str
+    files_seen: int
+    files_loaded: int
+    has_rows: bool  # whether bronze may hold rows for the day (so later steps have work)
+
+
+def with_landing_metadata(
+    source: Source, ingest_date: date, run_id: str
+) -> Callable[[DataFrame], DataFrame]:
+    """Add where and when rows landed, and every schema column (null where a file lacked it)."""
+
+    def transform(raw: DataFrame) -> DataFrame:
+        present = set(raw.columns)
+        schema_cols = [
+            (F.col(f"`{c}`") if c in present else F.lit(None)).cast("string").alias(c)
+            for c in source.column_names
+        ]
+        meta = {RAW_RECORD, PARSE_ERROR, SOURCE_FILE}
+        drifted = sorted(c for c in present if c not in meta and c not in source.column_names)
+        return raw.select(
+            *schema_cols,
+            *[F.col(f"`{c}`").cast("string").alias(c) for c in drifted],
+            F.col(RAW_RECORD).cast("string").alias(RAW_RECORD),
+            F.col(PARSE_ERROR).cast("string").alias(PARSE_ERROR),
+            F.col(SOURCE_FILE),
+            F.current_timestamp().alias(LOAD_TIME),
+            F.lit(run_id).alias(RUN_ID),
+            F.lit(ingest_date).alias(INGEST_DATE),
+        )
+
+    return transform
+
+
+def partition(spark: SparkSession, warehouse: str, source: Source, ingest_date: date) -> DataFrame:
+    """All of bronze's partition for a day: what every later step of the run reads."""
+    path = bronze_spec(source).path(warehouse)
+    return spark.read.format("delta").load(path).where(F.col(INGEST_DATE) == F.lit(ingest_date))
+
+
+def loaded_file_names(
+    spark: SparkSession, warehouse: str, source: Source, ingest_date: date
+) -> set[str]:
+    rows = partition(spark, warehouse, source, ingest_date).select(SOURCE_FILE).distinct().collect()
+    return {str(r[0]) for r in rows}
+
+
+def load(
+    spark: SparkSession,
+    *,
+    landing_root: str,
+    warehouse: str,
+    source: Source,
+    ingest_date: date,
+    run_id: str,
+) -> BronzeResult:
+    """Append the day's files not loaded before, in one commit.
+
+    A file is identified by its name within the day's folder, so a rerun loads nothing twice
+    and a file that arrived late in an already-run day is picked up.
+    """
+    files = landing.list_files(spark, landing_root, source, ingest_date)
+    if not files:
+        return BronzeResult(source.name, 0, 0, has_rows=False)
+    done = loaded_file_names(spark, warehouse, source, ingest_date)
+    new = [f for f in files if f.name not in done]
+    raw = landing.read_files(spark, source, new) if new else None
+    if raw is not None:
+        (
+            raw.transform(with_landing_metadata(source, ingest_date, run_id))
+            .write.format("delta")
+            .mode("append")
+            .option("mergeSchema", "true")
+            .save(bronze_spec(source).path(warehouse))
+        )
+    return BronzeResult(source.name, len(files), len(new), has_rows=bool(done) or raw is not None)

@@ -1,0 +1,31 @@
+"""Named errors, so a caller (and a user) can tell what went wrong."""
+
+from __future__ import annotations
+
+
+class LakehouseError(Exception):
+    """Base of every error the job raises on purpose."""
+
+
+class UsageError(LakehouseError):
+    """A bad command line or config: the job exits 2 with this message, before Spark starts."""
+
+
+class InvalidRunDateError(UsageError):
+    """A run date that is not a real calendar date in YYYY-MM-DD form."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(f"invalid run date {text!r}: expected a real date as YYYY-MM-DD")
+        self.text = text
+
+
+class ConfigError(UsageError):
+    """A config file that cannot be read, or a key that is unknown, missing or mistyped."""
+
+
+class MissingColumnsError(LakehouseError):
+    """A DataFrame handed to a transform lacks columns the transform needs."""
+
+    def __init__(self, where: str, missing: list[str]) -> None:
+        super().__init__(f"{where}: missing column(s): {', '.join(sorted(missing))}")
+        self.missing = sorted(missing)

@@ -1,0 +1,140 @@
+"""Gold: current-state tables by MERGE, daily counts by replacing the touched partitions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from lakehouse import storage
+from lakehouse.silver import SilverResult, drifted_columns
+from lakehouse.tables import (
+    APP_EVENTS,
+    CRM,
+    DIM_CUSTOMER_CURRENT,
+    EVENT_DATE,
+    FACT_APP_EVENTS_DAILY,
+    FACT_ORDER_CURRENT,
+    FACT_TICKET_CURRENT,
+    FACT_TICKET_EVENTS_DAILY,
+    INGEST_DATE,
+    ORDERS,
+    TICKETS,
+    Source,
+    silver_spec,
+)
+
+_DELETED = "is_deleted"
+
+
+def customer_rows(silver_customers: DataFrame) -> DataFrame:
+    """dim_customer_current's shape; tombstones kept (flagged) so the MERGE can delete."""
+    drifted = drifted_columns(CRM, silver_customers.columns)
+    return silver_customers.select(
+        "customer_id",
+        "full_name",
+        "email",
+        "tier",
+        F.col("updated_at").alias("last_updated_at"),
+        F.col(INGEST_DATE).alias("load_date"),
+        *[F.col(f"`{c}`") for c in drifted],
+        F.coalesce(F.col(_DELETED), F.lit(False)).alias(_DELETED),
+    )
+
+
+def order_rows(silver_orders: DataFrame) -> DataFrame:
+    return silver_orders.select(
+        "order_id",
+        "customer_id",
+        "order_total",
+        "status",
+        F.col("updated_at").alias("last_updated_at"),
+        F.col(INGEST_DATE).alias("load_date"),
+    )
+
+
+def ticket_rows(silver_tickets: DataFrame) -> DataFrame:
+    """The latest event of each ticket by `event_ts` (unique per ticket in silver)."""
+    latest = Window.partitionBy("ticket_id").orderBy(F.col("event_ts").desc())
+    return (
+        silver_tickets.withColumn("_rank", F.row_number().over(latest))
+        .where(F.col("_rank") == 1)
+        .select(
+            "ticket_id",
+            "customer_id",
+            "status",
+            F.col("event_ts").alias("last_event_ts"),
+            F.col(INGEST_DATE).alias("load_date"),
+        )
+    )
+
+
+def daily_counts(dimension: str) -> Callable[[DataFrame], DataFrame]:
+    def transform(events: DataFrame) -> DataFrame:
+        return events.groupBy(EVENT_DATE, dimension).agg(F.count(F.lit(1)).alias("event_count"))
+
+    return transform
+
+
+def _silver_for_keys(
+    spark: SparkSession, warehouse: str, source: Source, batch: DataFrame, key: tuple[str, ...]
+) -> DataFrame:
+    """Silver's current rows for the keys the day's data touched (read after silver's commit)."""
+    silver = storage.read(spark, silver_spec(source).path(warehouse))
+    return silver.join(batch.select(*key).distinct(), list(key), "left_semi")
+
+
+def update_current(
+    spark: SparkSession, warehouse: str, result: SilverResult, source: Source
+) -> None:
+    """Make the touched keys of a current-state table equal silver's view of them.
+
+    Silver already holds the winner of every contest, so gold only mirrors it: a row is
+    written when it differs, deleted when silver holds a deletion, and left alone otherwise.
+    `load_date` is the ingest date of the winning record: the run that brought it.
+    """
+    if source is CRM:
+        rows = customer_rows(_silver_for_keys(spark, warehouse, CRM, result.batch, CRM.key))
+        storage.merge_by_key(
+            spark,
+            DIM_CUSTOMER_CURRENT.path(warehouse),
+            rows,
+            ("customer_id",),
+            delete_when=F.col(f"s.{_DELETED}"),
+            control_columns=(_DELETED,),
+        )
+    elif source is ORDERS:
+        rows = order_rows(_silver_for_keys(spark, warehouse, ORDERS, result.batch, ORDERS.key))
+        storage.merge_by_key(spark, FACT_ORDER_CURRENT.path(warehouse), rows, ("order_id",))
+    elif source is TICKETS:
+        tickets = _silver_for_keys(spark, warehouse, TICKETS, result.batch, ("ticket_id",))
+        storage.merge_by_key(
+            spark, FACT_TICKET_CURRENT.path(warehouse), ticket_rows(tickets), ("ticket_id",)
+        )
+
+
+def update_daily(spark: SparkSession, warehouse: str, result: SilverResult, source: Source) -> None:
+    """Recompute, in full from silver, each event date the day's rows touched (late ones
+    included, whatever their age) and replace exactly those partitions."""
+    if not result.touched_event_dates:
+        return
+    spec, dimension = (
+        (FACT_APP_EVENTS_DAILY, "event_type")
+        if source is APP_EVENTS
+        else (FACT_TICKET_EVENTS_DAILY, "status")
+    )
+    dates: list[date] = sorted(result.touched_event_dates)
+    events = storage.read(spark, silver_spec(source).path(warehouse)).where(
+        F.col(EVENT_DATE).isin(dates)
+    )
+    storage.replace_partitions(
+        spec.path(warehouse), events.transform(daily_counts(dimension)), EVENT_DATE, dates
+    )
+
+
+def update(spark: SparkSession, warehouse: str, result: SilverResult, source: Source) -> None:
+    update_current(spark, warehouse, result, source)
+    if source.event_time:
+        update_daily(spark, warehouse, result, source)

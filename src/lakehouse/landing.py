@@ -1,0 +1,233 @@
+"""The landing zone edge: which files arrived on a day, and their rows as raw strings.
+
+Files are listed and CSV headers read through Hadoop's FileSystem, so the same code works on
+a local disk, HDFS or object storage.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import reduce
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakehouse.tables import PARSE_ERROR, RAW_RECORD, SOURCE_FILE, Source
+
+log = logging.getLogger(__name__)
+
+CSV_SUFFIXES = (".csv",)
+JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
+_FOLDER = re.compile(r"ingest_date=\d{4}-\d{2}-\d{2}")
+_CORRUPT = "_corrupt_record"
+_REPLACEMENT_CHAR = "\ufffd"
+
+
+@dataclass(frozen=True, order=True)
+class LandedFile:
+    """A data file of one source and day. `name` (not the path) is its identity."""
+
+    name: str
+    path: str
+
+    @property
+    def is_csv(self) -> bool:
+        return self.name.lower().endswith(CSV_SUFFIXES)
+
+
+def _fs(spark: SparkSession, path: str):  # type: ignore[no-untyped-def]
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    return hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hpath
+
+
+def day_folder(landing: str, source: Source, ingest_date: date) -> str:
+    return f"{landing.rstrip('/')}/{source.name}/ingest_date={ingest_date.isoformat()}"
+
+
+def list_files(
+    spark: SparkSession, landing: str, source: Source, ingest_date: date
+) -> list[LandedFile]:
+    """Data files of one source and day, sorted by name; non-data files are skipped."""
+    fs, folder = _fs(spark, day_folder(landing, source, ingest_date))
+    if not fs.exists(folder):
+        return []
+    files: list[LandedFile] = []
+    for status in fs.listStatus(folder):
+        name = status.getPath().getName()
+        if name.startswith(("_", ".")):
+            continue
+        if status.isDirectory():
+            log.warning("%s: ignoring folder %s inside a day folder", source.name, name)
+            continue
+        if not name.lower().endswith(CSV_SUFFIXES + JSONL_SUFFIXES):
+            log.warning("%s: ignoring %s: not .csv or .jsonl", source.name, name)
+            continue
+        files.append(LandedFile(name=name, path=status.getPath().toString()))
+    return sorted(files)
+
+
+def warn_on_stray_folders(spark: SparkSession, landing: str, source: Source) -> None:
+    fs, folder = _fs(spark, f"{landing.rstrip('/')}/{source.name}")
+    if not fs.exists(folder):
+        return
+    for status in fs.listStatus(folder):
+        name = status.getPath().getName()
+        if not name.startswith(("_", ".")) and not _FOLDER.fullmatch(name):
+            log.warning("%s: ignoring %s: not an ingest_date=YYYY-MM-DD folder", source.name, name)
+
+
+def read_first_line(spark: SparkSession, path: str) -> str | None:
+    """The header line of a CSV file (BOM and line end stripped), or None for an empty file."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    fs, hpath = _fs(spark, path)
+    stream = fs.open(hpath)
+    try:
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
+        line = reader.readLine()
+    finally:
+        stream.close()
+    if line is None:
+        return None
+    return str(line).lstrip("\ufeff").rstrip("\r")
+
+
+def normalize_name(name: str) -> str:
+    """Column names as Delta accepts them: lower case, runs of other characters as `_`."""
+    cleaned = re.sub(r"[^0-9a-z_]+", "_", name.strip().lower()).strip("_")
+    return cleaned or "unnamed"
+
+
+def parse_header(line: str) -> list[str]:
+    """The header's field names as they are written (RFC 4180 quoting honoured)."""
+    return next(csv.reader([line]))
+
+
+def _string_schema(names: list[str]) -> T.StructType:
+    return T.StructType([T.StructField(n, T.StringType(), True) for n in names])
+
+
+def read_csv_group(
+    spark: SparkSession, source: Source, files: list[LandedFile], header: list[str]
+) -> DataFrame:
+    """Rows of CSV files sharing one header, every value a string.
+
+    A line with the wrong number of fields keeps its raw text; a header lacking a schema
+    column, or naming one twice, makes every row of its file bad with that reason.
+    """
+    # Reading under the file's own names keeps Spark's header check quiet; positional
+    # names stand in when the header repeats a name.
+    unique = len(set(header)) == len(header) and _CORRUPT not in header and all(header)
+    positional = list(header) if unique else [f"_c{i}" for i in range(len(header))]
+    normalized = [normalize_name(n) for n in header]
+    raw = (
+        spark.read.schema(_string_schema([*positional, _CORRUPT]))
+        .option("header", True)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", _CORRUPT)
+        .option("encoding", "UTF-8")
+        .csv([f.path for f in files])
+        .select("*", F.col("_metadata.file_name").alias(SOURCE_FILE))
+    )
+    seen: dict[str, str] = {}
+    for pos, name in zip(positional, normalized, strict=True):
+        seen.setdefault(name, pos)
+    duplicated = sorted({n for n in normalized if normalized.count(n) > 1})
+    missing = [c for c in source.required_columns if c not in seen]
+    file_error = None
+    if missing:
+        file_error = f"file: header lacks column(s) {', '.join(missing)}"
+    elif duplicated:
+        file_error = f"file: header names column(s) twice: {', '.join(duplicated)}"
+
+    values = [F.col(f"`{pos}`").alias(name) for name, pos in seen.items()]
+    any_replacement = reduce(
+        lambda acc, c: acc | F.coalesce(F.col(f"`{c}`").contains(_REPLACEMENT_CHAR), F.lit(False)),
+        [*positional, _CORRUPT],
+        F.lit(False),
+    )
+    error = (
+        F.lit(file_error)
+        if file_error
+        else F.when(F.col(_CORRUPT).isNotNull(), F.lit("record: wrong number of fields")).when(
+            any_replacement, F.lit("record: not valid UTF-8")
+        )
+    )
+    return raw.select(
+        *values,
+        F.col(_CORRUPT).alias(RAW_RECORD),
+        error.cast("string").alias(PARSE_ERROR),
+        F.col(SOURCE_FILE),
+    )
+
+
+def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
+    """Rows of JSON Lines files; a line that is not a JSON object keeps its raw text."""
+    lines = (
+        spark.read.text([f.path for f in files])
+        .select("value", F.col("_metadata.file_name").alias(SOURCE_FILE))
+        .where(F.trim("value") != F.lit(""))
+    )
+    keys = F.json_object_keys("value")
+    found = sorted(
+        {str(r[0]) for r in lines.select(F.explode(keys)).distinct().collect() if r[0] is not None}
+    )
+    by_name: dict[str, list[str]] = {}
+    for key in found:
+        by_name.setdefault(normalize_name(key), []).append(key)
+    parsed = F.from_json("value", _string_schema(found)) if found else None
+    values = [
+        F.coalesce(*[parsed[k] for k in originals]).alias(name)  # type: ignore[index]
+        for name, originals in by_name.items()
+    ]
+    trimmed = F.trim("value")
+    error = (
+        F.when(~F.is_valid_utf8("value"), F.lit("record: not valid UTF-8"))
+        .when(keys.isNull() & trimmed.startswith("{"), F.lit("record: unparseable JSON"))
+        .when(
+            keys.isNull() & F.json_array_length(trimmed).isNotNull(),
+            F.lit("record: JSON value is not an object"),
+        )
+        .when(
+            keys.isNull()
+            & trimmed.rlike(r'^(-?[0-9][0-9.eE+-]*|true|false|null|"([^"\\]|\\.)*")$'),
+            F.lit("record: JSON value is not an object"),
+        )
+        .when(keys.isNull(), F.lit("record: unparseable JSON"))
+    )
+    bad = error.isNotNull()
+    return lines.select(
+        *[F.when(~bad, v).alias(str(n)) for v, n in zip(values, by_name, strict=True)],
+        F.when(bad, F.make_valid_utf8("value")).alias(RAW_RECORD),
+        error.alias(PARSE_ERROR),
+        F.col(SOURCE_FILE),
+    )
+
+
+def read_files(spark: SparkSession, source: Source, files: list[LandedFile]) -> DataFrame | None:
+    """All rows of the given files as strings; None when they hold no rows at all."""
+    frames: list[DataFrame] = []
+    by_header: dict[tuple[str, ...], list[LandedFile]] = {}
+    for f in files:
+        if not f.is_csv:
+            continue
+        line = read_first_line(spark, f.path)
+        if line is None or not line.strip():
+            log.info("%s: %s is empty", source.name, f.name)
+            continue
+        by_header.setdefault(tuple(parse_header(line)), []).append(f)
+    for header, group in sorted(by_header.items(), key=lambda kv: kv[1][0].name):
+        frames.append(read_csv_group(spark, source, group, list(header)))
+    jsonl = [f for f in files if not f.is_csv]
+    if jsonl:
+        frames.append(read_jsonl(spark, jsonl))
+    if not frames:
+        return None
+    return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)

@@ -1,0 +1,147 @@
+"""Validity rules as Column expressions with reasons, and the orders that rank records."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column as SparkColumn
+from pyspark.sql import functions as F
+
+from lakehouse.tables import (
+    INGEST_DATE,
+    RECORD_HASH,
+    SOURCE_FILE,
+    SPARK_TYPES,
+    Column,
+    Kind,
+    Source,
+)
+
+_INT = r"^[+-]?[0-9]+$"
+_DECIMAL = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
+_TS_MINUTES = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}$"
+_TS_SECONDS = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}$"
+
+
+def _blank(value: SparkColumn) -> SparkColumn:
+    return value.isNull() | (F.trim(value) == F.lit(""))
+
+
+def _first_failure(*checks: tuple[SparkColumn, str]) -> SparkColumn:
+    """The reason of the first check that fails, else null (one reason per column)."""
+    expr = F.when(checks[0][0], F.lit(checks[0][1]))
+    for failed, reason in checks[1:]:
+        expr = expr.when(failed, F.lit(reason))
+    return expr
+
+
+def parse_timestamp(raw: SparkColumn) -> SparkColumn:
+    """`YYYY-MM-DD HH:MM[:SS]`, space or `T`; anything else (Feb 30 included) is null."""
+    text = F.regexp_replace(F.trim(raw), "T", " ")
+    return F.when(
+        F.trim(raw).rlike(_TS_SECONDS), F.try_to_timestamp(text, F.lit("yyyy-MM-dd HH:mm:ss"))
+    ).when(F.trim(raw).rlike(_TS_MINUTES), F.try_to_timestamp(text, F.lit("yyyy-MM-dd HH:mm")))
+
+
+def parse_value(column: Column, raw: SparkColumn) -> SparkColumn:
+    """The typed value of a raw string; null where the rules reject it."""
+    value = F.trim(raw)
+    if column.kind is Kind.KEY:
+        return F.when(value.rlike(_INT), value.try_cast(SPARK_TYPES[Kind.KEY]))
+    if column.kind is Kind.DECIMAL:
+        return F.when(
+            value.rlike(_DECIMAL) & ~value.rlike(r"\.[0-9]{3,}$"),
+            value.try_cast(SPARK_TYPES[Kind.DECIMAL]),
+        )
+    if column.kind is Kind.TIMESTAMP:
+        return parse_timestamp(raw)
+    if column.kind is Kind.FLAG:
+        return F.when(_blank(raw), F.lit(False)).otherwise(
+            F.when(F.lower(value) == "true", F.lit(True)).when(
+                F.lower(value) == "false", F.lit(False)
+            )
+        )
+    return raw
+
+
+def failure_reason(column: Column, raw: SparkColumn) -> SparkColumn | None:
+    """`<column>: <rule>` for the first rule the raw value breaks, else null."""
+    name = column.name
+    value = F.trim(raw)
+    if column.kind is Kind.KEY:
+        return _first_failure(
+            (_blank(raw), f"{name}: missing"),
+            (~value.rlike(_INT), f"{name}: not an integer"),
+            (value.try_cast("int").isNull(), f"{name}: integer out of range"),
+        )
+    if column.kind is Kind.DECIMAL:
+        number = value.try_cast("decimal(38,10)")
+        return _first_failure(
+            (_blank(raw), f"{name}: missing"),
+            (~value.rlike(_DECIMAL), f"{name}: not a decimal"),
+            (value.rlike(r"\.[0-9]{3,}$"), f"{name}: more than two fractional digits"),
+            (number < F.lit(0), f"{name}: negative"),
+            (value.try_cast(SPARK_TYPES[Kind.DECIMAL]).isNull(), f"{name}: out of range"),
+        )
+    if column.kind is Kind.TIMESTAMP:
+        return _first_failure(
+            (_blank(raw), f"{name}: missing"),
+            (
+                ~(value.rlike(_TS_MINUTES) | value.rlike(_TS_SECONDS)),
+                f"{name}: not a timestamp (YYYY-MM-DD HH:MM[:SS])",
+            ),
+            (parse_timestamp(raw).isNull(), f"{name}: no such date or time"),
+        )
+    if column.kind is Kind.REQUIRED_TEXT:
+        return _first_failure((_blank(raw), f"{name}: empty"))
+    if column.kind is Kind.FLAG:
+        return _first_failure(
+            (
+                ~_blank(raw) & ~F.lower(value).isin("true", "false"),
+                f"{name}: not true or false",
+            )
+        )
+    return None
+
+
+def record_reason(source: Source, parse_error: SparkColumn) -> SparkColumn:
+    """Why a bronze row is bad, or null when it is valid.
+
+    A row that could not be parsed carries only that reason; otherwise every failing column
+    is listed, in schema order, separated by '; '.
+    """
+    reasons = [
+        r for c in source.columns if (r := failure_reason(c, F.col(f"`{c.name}`"))) is not None
+    ]
+    joined = F.concat_ws("; ", *reasons)
+    return F.when(parse_error.isNotNull(), parse_error).when(joined != F.lit(""), joined)
+
+
+def latest_first() -> list[SparkColumn]:
+    """Mutable sources: latest `updated_at`, then later ingest date, then later file name;
+    the record fingerprint makes the order total, so no partitioning can change the pick."""
+    return [
+        F.col("updated_at").desc(),
+        F.col(INGEST_DATE).desc(),
+        F.col(SOURCE_FILE).desc(),
+        F.col(RECORD_HASH).desc(),
+    ]
+
+
+def first_arrival_first() -> list[SparkColumn]:
+    """Immutable events: earliest ingest date, then earliest file name, then fingerprint."""
+    return [F.col(INGEST_DATE).asc(), F.col(SOURCE_FILE).asc(), F.col(RECORD_HASH).asc()]
+
+
+def outranks(source: Source, new: str, old: str) -> SparkColumn:
+    """Whether the record aliased `new` beats the stored one aliased `old` (strictly)."""
+    if source.mutable:
+        chain = [("updated_at", True), (INGEST_DATE, True), (SOURCE_FILE, True)]
+        chain.append((RECORD_HASH, True))
+    else:
+        chain = [(INGEST_DATE, False), (SOURCE_FILE, False), (RECORD_HASH, False)]
+    result: SparkColumn | None = None
+    for name, higher_wins in reversed(chain):
+        a, b = F.col(f"{new}.{name}"), F.col(f"{old}.{name}")
+        beats = a > b if higher_wins else a < b
+        result = beats if result is None else beats | ((a == b) & result)
+    assert result is not None
+    return result

@@ -1,0 +1,106 @@
+"""Delta reads and writes shared by the layers: the I/O edge, so transforms stay pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from functools import reduce
+
+from delta.tables import DeltaTable
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+
+def read(spark: SparkSession, path: str) -> DataFrame:
+    return spark.read.format("delta").load(path)
+
+
+def add_missing_columns(spark: SparkSession, path: str, schema: T.StructType) -> list[str]:
+    """Evolve the table to hold every column of `schema` (a metadata-only commit)."""
+    current = read(spark, path).schema
+    missing = [f for f in schema.fields if f.name not in current.fieldNames()]
+    if missing:
+        empty = spark.createDataFrame([], T.StructType(current.fields + missing))
+        empty.write.format("delta").mode("append").option("mergeSchema", "true").save(path)
+    return [f.name for f in missing]
+
+
+def _all_equal(columns: Iterable[str], new: str, old: str) -> Column:
+    checks = [F.col(f"{new}.`{c}`").eqNullSafe(F.col(f"{old}.`{c}`")) for c in columns]
+    return reduce(lambda a, b: a & b, checks)
+
+
+def key_condition(key: Sequence[str], new: str = "s", old: str = "t") -> Column:
+    return _all_equal(key, new, old)
+
+
+def merge_by_key(
+    spark: SparkSession,
+    path: str,
+    source: DataFrame,
+    key: Sequence[str],
+    *,
+    update_when: Column | None = None,
+    delete_when: Column | None = None,
+    target_filter: Column | None = None,
+    control_columns: Sequence[str] = (),
+) -> None:
+    """MERGE one row per key into the table, setting every target column.
+
+    Rows are updated only where `update_when` holds (default: where any value differs), so a
+    rerun changes nothing; a target column the source lacks is set to null rather than kept.
+    `delete_when` removes matched rows and keeps unmatched ones out. `control_columns` steer
+    the MERGE (a deletion flag, say) and are not written.
+    """
+    data_fields = [f for f in source.schema.fields if f.name not in control_columns]
+    add_missing_columns(spark, path, T.StructType(data_fields))
+    target_cols = read(spark, path).columns
+    values: dict[str, str | Column] = {
+        f"`{c}`": (F.col(f"s.`{c}`") if c in source.columns else F.lit(None)) for c in target_cols
+    }
+    differs = ~_all_equal([c for c in target_cols if c in source.columns], "s", "t")
+    condition = key_condition(key)
+    if target_filter is not None:
+        condition = condition & target_filter
+    merge = DeltaTable.forPath(spark, path).alias("t").merge(source.alias("s"), condition)
+    if delete_when is not None:
+        merge = merge.whenMatchedDelete(condition=delete_when)
+    merge = merge.whenMatchedUpdate(
+        condition=update_when if update_when is not None else differs, set=values
+    )
+    if delete_when is not None:
+        merge = merge.whenNotMatchedInsert(condition=~delete_when, values=values)
+    else:
+        merge = merge.whenNotMatchedInsert(values=values)
+    merge.execute()
+
+
+def date_predicate(column: str, dates: Iterable[date]) -> str:
+    """A replaceWhere predicate built only from parsed `date` values, never from user text."""
+    literals = sorted({d.isoformat() for d in dates})
+    if not literals:
+        raise ValueError("date_predicate needs at least one date")
+    for value in literals:
+        date.fromisoformat(value)  # guards the invariant: only real dates reach the predicate
+    values = ", ".join(f"DATE'{v}'" for v in literals)
+    return f"`{column}` IN ({values})"
+
+
+def replace_partitions(
+    path: str, frame: DataFrame, column: str, dates: Iterable[date], *, merge_schema: bool = False
+) -> None:
+    """Overwrite exactly the partitions of `dates` (emptying those with no rows) in one commit."""
+    writer = (
+        frame.write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", date_predicate(column, dates))
+    )
+    if merge_schema:
+        writer = writer.option("mergeSchema", "true")
+    writer.save(path)
+
+
+def collect_dates(frame: DataFrame, column: str) -> set[date]:
+    """The small set of distinct dates in a column: the only data brought to the driver."""
+    return {r[0] for r in frame.select(column).distinct().collect() if r[0] is not None}

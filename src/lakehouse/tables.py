@@ -1,0 +1,306 @@
+"""Every table's name, path, schema, partitioning and properties, and the source schemas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+from pyspark.sql import types as T
+
+
+class Kind(Enum):
+    """How a column of a source is typed and validated."""
+
+    KEY = "integer key"  # INT, not null
+    DECIMAL = "decimal(10,2)"  # not null, >= 0, at most two fractional digits
+    TIMESTAMP = "timestamp"  # not null, one of the contract's formats
+    REQUIRED_TEXT = "non-empty text"
+    TEXT = "text"  # free text, may be empty
+    FLAG = "optional true/false"  # missing or empty means false
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    optional_in_file: bool = False  # may be absent from a file's header without error
+
+
+@dataclass(frozen=True)
+class Source:
+    """One landing source: its schema and how its records are identified and ordered."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    mutable: bool  # True: "latest wins" by updated_at; False: first arrival of a key wins
+    event_time: str | None = None  # events: the column whose date partitions silver and gold
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if not c.optional_in_file]
+
+
+CRM = Source(
+    "crm_customer_updates",
+    (
+        Column("customer_id", Kind.KEY),
+        Column("full_name", Kind.TEXT),
+        Column("email", Kind.TEXT),
+        Column("tier", Kind.TEXT),
+        Column("updated_at", Kind.TIMESTAMP),
+        Column("is_deleted", Kind.FLAG, optional_in_file=True),
+    ),
+    key=("customer_id",),
+    mutable=True,
+)
+ORDERS = Source(
+    "order_updates",
+    (
+        Column("order_id", Kind.KEY),
+        Column("customer_id", Kind.KEY),
+        Column("order_total", Kind.DECIMAL),
+        Column("status", Kind.REQUIRED_TEXT),
+        Column("updated_at", Kind.TIMESTAMP),
+    ),
+    key=("order_id",),
+    mutable=True,
+)
+APP_EVENTS = Source(
+    "app_events",
+    (
+        Column("event_id", Kind.KEY),
+        Column("customer_id", Kind.KEY),
+        Column("event_type", Kind.REQUIRED_TEXT),
+        Column("event_ts", Kind.TIMESTAMP),
+    ),
+    key=("event_id",),
+    mutable=False,
+    event_time="event_ts",
+)
+TICKETS = Source(
+    "ticket_events",
+    (
+        Column("ticket_id", Kind.KEY),
+        Column("customer_id", Kind.KEY),
+        Column("status", Kind.REQUIRED_TEXT),
+        Column("event_ts", Kind.TIMESTAMP),
+        Column("ingested_at", Kind.TIMESTAMP),
+    ),
+    key=("ticket_id", "event_ts"),
+    mutable=False,
+    event_time="event_ts",
+)
+SOURCES: tuple[Source, ...] = (CRM, ORDERS, APP_EVENTS, TICKETS)
+
+# Metadata columns. The leading underscore keeps them apart from source columns, drifted
+# ones included.
+INGEST_DATE = "_ingest_date"
+SOURCE_FILE = "_source_file"
+LOAD_TIME = "_load_time"
+RUN_ID = "_run_id"
+RAW_RECORD = "_raw_record"  # the raw text of a line that could not be parsed
+PARSE_ERROR = "_parse_error"  # why a line or its file could not be parsed
+RECORD_HASH = "_record_hash"  # fingerprint of a record's values: the last tie-breaker
+REASON = "_reason"
+EVENT_DATE = "event_date"
+
+SPARK_TYPES: dict[Kind, T.DataType] = {
+    Kind.KEY: T.IntegerType(),
+    Kind.DECIMAL: T.DecimalType(10, 2),
+    Kind.TIMESTAMP: T.TimestampType(),
+    Kind.REQUIRED_TEXT: T.StringType(),
+    Kind.TEXT: T.StringType(),
+    Kind.FLAG: T.BooleanType(),
+}
+
+
+def table_path(warehouse: str, layer: str, name: str) -> str:
+    return f"{warehouse.rstrip('/')}/{layer}/{name}"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    layer: str
+    name: str
+    schema: T.StructType
+    partition_by: tuple[str, ...] = ()
+    properties: tuple[tuple[str, str], ...] = ()
+
+    def path(self, warehouse: str) -> str:
+        return table_path(warehouse, self.layer, self.name)
+
+
+_STR = T.StringType()
+_DV = ("delta.enableDeletionVectors", "true")
+
+
+def _fields(*pairs: tuple[str, T.DataType]) -> T.StructType:
+    return T.StructType([T.StructField(n, t, True) for n, t in pairs])
+
+
+def bronze_spec(source: Source) -> TableSpec:
+    """Values exactly as they arrived (strings), plus where and when they landed."""
+    return TableSpec(
+        "bronze",
+        source.name,
+        _fields(
+            *[(c, _STR) for c in source.column_names],
+            (RAW_RECORD, _STR),
+            (PARSE_ERROR, _STR),
+            (SOURCE_FILE, _STR),
+            (LOAD_TIME, T.TimestampType()),
+            (RUN_ID, _STR),
+            (INGEST_DATE, T.DateType()),
+        ),
+        partition_by=(INGEST_DATE,),
+        properties=(("delta.appendOnly", "true"),),
+    )
+
+
+def quarantine_spec(source: Source) -> TableSpec:
+    """Bad rows with their raw values, where they came from and why they failed."""
+    return TableSpec(
+        "quarantine",
+        source.name,
+        _fields(
+            *[(c, _STR) for c in source.column_names],
+            (RAW_RECORD, _STR),
+            (REASON, _STR),
+            (SOURCE_FILE, _STR),
+            (LOAD_TIME, T.TimestampType()),
+            (RUN_ID, _STR),
+            (INGEST_DATE, T.DateType()),
+        ),
+        partition_by=(INGEST_DATE,),
+    )
+
+
+def typed_fields(source: Source) -> list[tuple[str, T.DataType]]:
+    return [(c.name, SPARK_TYPES[c.kind]) for c in source.columns]
+
+
+_RANK_META = (
+    (INGEST_DATE, T.DateType()),
+    (SOURCE_FILE, _STR),
+    (RECORD_HASH, _STR),
+)
+
+
+def silver_spec(source: Source) -> TableSpec:
+    """Typed, valid, one row per business key; the rank columns decide any later contest.
+
+    Mutable sources keep the latest record per key, deletion tombstones included, so an
+    older update that lands after a deletion cannot bring the key back. Event sources keep
+    the first arrival per key and are partitioned by event date.
+    """
+    if source.mutable:
+        return TableSpec(
+            "silver",
+            source.name,
+            _fields(*typed_fields(source), *_RANK_META),
+            properties=(_DV,),
+        )
+    return TableSpec(
+        "silver",
+        source.name,
+        _fields(*typed_fields(source), *_RANK_META, (EVENT_DATE, T.DateType())),
+        partition_by=(EVENT_DATE,),
+        properties=(_DV,),
+    )
+
+
+DIM_CUSTOMER_CURRENT = TableSpec(
+    "gold",
+    "dim_customer_current",
+    _fields(
+        ("customer_id", T.IntegerType()),
+        ("full_name", _STR),
+        ("email", _STR),
+        ("tier", _STR),
+        ("last_updated_at", T.TimestampType()),
+        ("load_date", T.DateType()),
+    ),
+    properties=(_DV,),
+)
+FACT_ORDER_CURRENT = TableSpec(
+    "gold",
+    "fact_order_current",
+    _fields(
+        ("order_id", T.IntegerType()),
+        ("customer_id", T.IntegerType()),
+        ("order_total", T.DecimalType(10, 2)),
+        ("status", _STR),
+        ("last_updated_at", T.TimestampType()),
+        ("load_date", T.DateType()),
+    ),
+    properties=(_DV,),
+)
+FACT_APP_EVENTS_DAILY = TableSpec(
+    "gold",
+    "fact_app_events_daily",
+    _fields(
+        (EVENT_DATE, T.DateType()),
+        ("event_type", _STR),
+        ("event_count", T.LongType()),
+    ),
+    partition_by=(EVENT_DATE,),
+)
+FACT_TICKET_CURRENT = TableSpec(
+    "gold",
+    "fact_ticket_current",
+    _fields(
+        ("ticket_id", T.IntegerType()),
+        ("customer_id", T.IntegerType()),
+        ("status", _STR),
+        ("last_event_ts", T.TimestampType()),
+        ("load_date", T.DateType()),
+    ),
+    properties=(_DV,),
+)
+FACT_TICKET_EVENTS_DAILY = TableSpec(
+    "gold",
+    "fact_ticket_events_daily",
+    _fields(
+        (EVENT_DATE, T.DateType()),
+        ("status", _STR),
+        ("event_count", T.LongType()),
+    ),
+    partition_by=(EVENT_DATE,),
+)
+GOLD_TABLES: tuple[TableSpec, ...] = (
+    DIM_CUSTOMER_CURRENT,
+    FACT_ORDER_CURRENT,
+    FACT_APP_EVENTS_DAILY,
+    FACT_TICKET_CURRENT,
+    FACT_TICKET_EVENTS_DAILY,
+)
+
+
+def all_specs() -> list[TableSpec]:
+    specs: list[TableSpec] = []
+    for source in SOURCES:
+        specs += [bronze_spec(source), quarantine_spec(source), silver_spec(source)]
+    return specs + list(GOLD_TABLES)
+
+
+def ensure_table(spark: SparkSession, spec: TableSpec, warehouse: str) -> None:
+    """Create the table with its declared layout if it is not there yet; never alter data."""
+    builder = DeltaTable.createIfNotExists(spark).location(spec.path(warehouse))
+    builder = builder.addColumns(spec.schema)
+    if spec.partition_by:
+        builder = builder.partitionedBy(*spec.partition_by)
+    for key, value in spec.properties:
+        builder = builder.property(key, value)
+    builder.execute()
+
+
+def ensure_tables(spark: SparkSession, warehouse: str) -> None:
+    for spec in all_specs():
+        ensure_table(spark, spec, warehouse)
