@@ -1,0 +1,30 @@
+"""One SparkSession for the whole test session (per xdist worker), Delta configured and tuned
+for tiny data; every test gets its own landing zone and warehouse under tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from lakehouse.session import LOCAL_TEST_CONF, build_session
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
+    conf = {
+        **LOCAL_TEST_CONF,
+        "spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("spark-warehouse")),
+        "spark.driver.extraJavaOptions": (
+            f"{LOCAL_TEST_CONF['spark.driver.extraJavaOptions']} "
+            f"-Dlog4j2.configurationFile=file:{ROOT / 'conf' / 'log4j2.properties'} "
+            f"-Dderby.system.home={tmp_path_factory.mktemp('derby')}"
+        ),
+    }
+    session = build_session("lakehouse-tests", conf, master="local[2]")
+    yield session
+    session.stop()

@@ -1,0 +1,149 @@
+"""Landing -> bronze: every row kept as it arrived, exactly once, whatever the format."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+
+from lakehouse import bronze
+from lakehouse.tables import APP_EVENTS, CRM, TICKETS, bronze_spec, ensure_tables
+from tests.helpers import read, write_csv, write_jsonl
+
+DAY = date(2025, 3, 5)
+COLS = ["customer_id", "full_name", "email", "tier", "updated_at", "is_deleted"]
+
+
+def load(spark: SparkSession, landing: Path, warehouse: Path, source=CRM, day: date = DAY):  # type: ignore[no-untyped-def]
+    ensure_tables(spark, str(warehouse))
+    return bronze.load(
+        spark,
+        landing_root=str(landing),
+        warehouse=str(warehouse),
+        source=source,
+        ingest_date=day,
+        run_id="run-1",
+    )
+
+
+def test_csv_and_jsonl_side_by_side_with_drift_quotes_and_bad_lines(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    write_csv(
+        landing,
+        CRM.name,
+        DAY,
+        "a.csv",
+        "customer_id,full_name,email,tier,updated_at,Phone\n"
+        '101,"Patel, Ava",ava@ex.com,gold,2025-03-05 09:10,555-0101\n'
+        "102,Ben,ben@ex.com\n",
+    )
+    write_jsonl(
+        landing,
+        CRM.name,
+        DAY,
+        "b.jsonl",
+        [
+            {"customer_id": 103, "full_name": "Choi", "updated_at": "2025-03-05 10:00"},
+            "{broken",
+            "[1, 2]",
+            "",
+            '"just a string"',
+        ],
+    )
+    (landing / CRM.name / f"ingest_date={DAY}" / "_SUCCESS").write_text("")
+    (landing / CRM.name / f"ingest_date={DAY}" / ".a.csv.crc").write_text("junk")
+    result = load(spark, landing, warehouse)
+    assert (result.files_seen, result.files_loaded) == (2, 2)
+
+    got = read(spark, bronze_spec(CRM), warehouse).select(
+        *COLS, "phone", "_raw_record", "_parse_error", "_source_file", "_ingest_date"
+    )
+    expected = spark.createDataFrame(
+        [
+            ("101", "Patel, Ava", "ava@ex.com", "gold", "2025-03-05 09:10", None, "555-0101",
+             None, None, "a.csv", DAY),
+            ("102", "Ben", "ben@ex.com", None, None, None, None,
+             "102,Ben,ben@ex.com", "record: wrong number of fields", "a.csv", DAY),
+            ("103", "Choi", None, None, "2025-03-05 10:00", None, None, None, None, "b.jsonl", DAY),
+            (None, None, None, None, None, None, None,
+             "{broken", "record: unparseable JSON", "b.jsonl", DAY),
+            (None, None, None, None, None, None, None,
+             "[1, 2]", "record: JSON value is not an object", "b.jsonl", DAY),
+            (None, None, None, None, None, None, None,
+             '"just a string"', "record: JSON value is not an object", "b.jsonl", DAY),
+        ],
+        ", ".join(f"{c} string" for c in [*COLS, "phone", "_raw_record", "_parse_error", "_source_file"])
+        + ", _ingest_date date",
+    )
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_header_problems_and_non_utf8_bytes(spark: SparkSession, tmp_path: Path) -> None:
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    folder = landing / TICKETS.name / f"ingest_date={DAY}"
+    write_csv(landing, TICKETS.name, DAY, "no_status.csv",
+              "ticket_id,customer_id,event_ts,ingested_at\n1,2,2025-03-05 09:00,2025-03-05 09:00")
+    write_csv(landing, TICKETS.name, DAY, "twice.csv",
+              "ticket_id,customer_id,status,status,event_ts,ingested_at\n3,4,a,b,2025-03-05 09:00,x")
+    (folder / "latin1.csv").write_bytes(
+        b"ticket_id,customer_id,status,event_ts,ingested_at\n5,6,r\xe9solu,2025-03-05 09:00,x\n"
+    )
+    (folder / "empty.csv").write_bytes(b"")
+    write_csv(landing, TICKETS.name, DAY, "header_only.csv", "ticket_id,customer_id,status,event_ts,ingested_at")
+    load(spark, landing, warehouse, TICKETS)
+    got = {
+        r["_source_file"]: (r["ticket_id"], r["status"], r["_parse_error"])
+        for r in read(spark, bronze_spec(TICKETS), warehouse).collect()
+    }
+    assert got == {
+        "no_status.csv": ("1", None, "file: header lacks column(s) status"),
+        "twice.csv": ("3", "a", "file: header names column(s) twice: status"),
+        "latin1.csv": ("5", "r\ufffdsolu", "record: not valid UTF-8"),
+    }
+
+
+def test_rerun_loads_nothing_twice_and_picks_up_a_late_file(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    events = [{"event_id": i, "customer_id": 1, "event_type": "view", "event_ts": "2025-03-05 09:00"}
+              for i in range(3)]
+    write_jsonl(landing, APP_EVENTS.name, DAY, "one.jsonl", events)
+    assert load(spark, landing, warehouse, APP_EVENTS).files_loaded == 1
+    first = read(spark, bronze_spec(APP_EVENTS), warehouse).collect()
+    assert load(spark, landing, warehouse, APP_EVENTS).files_loaded == 0
+    assert_df_equality(
+        read(spark, bronze_spec(APP_EVENTS), warehouse),
+        spark.createDataFrame(first, read(spark, bronze_spec(APP_EVENTS), warehouse).schema),
+        ignore_row_order=True,
+    )
+    write_jsonl(landing, APP_EVENTS.name, DAY, "late.jsonl", events[:1])
+    assert load(spark, landing, warehouse, APP_EVENTS).files_loaded == 1
+    per_file = (
+        read(spark, bronze_spec(APP_EVENTS), warehouse).groupBy("_source_file").count().collect()
+    )
+    assert {r[0]: r[1] for r in per_file} == {"one.jsonl": 3, "late.jsonl": 1}
+
+
+def test_bronze_refuses_updates_and_deletes(spark: SparkSession, tmp_path: Path) -> None:
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    write_csv(landing, CRM.name, DAY, "a.csv", "customer_id,full_name,email,tier,updated_at\n1,a,b,c,d")
+    load(spark, landing, warehouse)
+    table = DeltaTable.forPath(spark, bronze_spec(CRM).path(str(warehouse)))
+    with pytest.raises(Exception, match="(?i)append"):
+        table.delete("customer_id = '1'")
+    with pytest.raises(Exception, match="(?i)append"):
+        table.update("customer_id = '1'", {"tier": "'x'"})
+    assert read(spark, bronze_spec(CRM), warehouse).count() == 1
+
+
+def test_a_day_without_folders_loads_nothing(spark: SparkSession, tmp_path: Path) -> None:
+    result = load(spark, tmp_path / "landing", tmp_path / "wh")
+    assert (result.files_seen, result.files_loaded, result.has_rows) == (0, 0, False)
+    assert read(spark, bronze_spec(CRM), tmp_path / "wh").count() == 0

@@ -1,0 +1,121 @@
+"""Bad command lines and configs exit 2 with one line naming the problem, before any JVM."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from lakehouse.cli import parse_args
+from lakehouse.config import load_settings, parse_run_date
+from lakehouse.errors import InvalidRunDateError
+from lakehouse.storage import date_predicate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _exit_and_message(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as exc:
+        parse_args(argv)
+    err = capsys.readouterr().err
+    return int(exc.value.code or 0), err
+
+
+@pytest.mark.parametrize(
+    "bad", ["2025-02-30", "2025-3-1", "../x", "2025-03-01' OR '1'='1", "", "20250301"]
+)
+def test_bad_run_date_exits_2_naming_it(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _exit_and_message(["--run-date", bad], capsys)
+    assert code == 2
+    assert err.count("\n") == 1
+    assert f"invalid run date {bad!r}" in err
+
+
+def test_unknown_option_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _exit_and_message(["--run-date", "2025-03-01", "--bogus"], capsys)
+    assert (code, err.count("\n")) == (2, 1)
+    assert "unrecognized arguments: --bogus" in err
+
+
+def test_missing_run_date_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _exit_and_message([], capsys)
+    assert (code, err.count("\n")) == (2, 1)
+    assert "--run-date" in err
+
+
+def test_missing_landing_root_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nowhere"
+    code, err = _exit_and_message(["--run-date", "2025-03-01", "--landing", str(missing)], capsys)
+    assert (code, err.count("\n")) == (2, 1)
+    assert f"landing root '{missing}' does not exist" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "cannot read"),
+        ("landing: [unclosed", "not valid YAML"),
+        ("landing: a\nwarehouse: b\nwarehuose: c\n", "unknown key 'warehuose'"),
+        ("landing: a\n", "missing key 'warehouse'"),
+        ("landing: a\nwarehouse: 3\n", "key 'warehouse' must be a str, got int"),
+        ("- a\n- b\n", "top level must be a mapping"),
+        ("landing: a\nwarehouse: b\nspark_conf: [1]\n", "key 'spark_conf' must be a dict"),
+    ],
+)
+def test_bad_config_exits_2_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, expected: str
+) -> None:
+    config = tmp_path / "conf.yaml"
+    if content is not None:
+        config.write_text(content)
+    code, err = _exit_and_message(["--run-date", "2025-03-01", "--config", str(config)], capsys)
+    assert (code, err.count("\n")) == (2, 1)
+    assert expected in err
+
+
+def test_config_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    config = tmp_path / "conf" / "x.yaml"
+    config.write_text("landing: ../land\nwarehouse: s3a://bucket/wh/\nspark_conf: {a.b: 1}\n")
+    settings = load_settings(config)
+    assert settings.landing == str((tmp_path / "land").resolve())
+    assert settings.warehouse == "s3a://bucket/wh"
+    assert dict(settings.spark_conf) == {"a.b": "1"}
+
+
+def test_bundled_configs_load() -> None:
+    for name in ("local.yaml", "prod.yaml"):
+        settings = load_settings(ROOT / "conf" / name)
+        assert settings.landing and settings.warehouse
+
+
+def test_run_date_parses_to_a_date() -> None:
+    assert parse_run_date("2024-02-29") == date(2024, 2, 29)
+    with pytest.raises(InvalidRunDateError):
+        parse_run_date("2025-02-29")
+
+
+def test_replace_where_predicate_is_built_from_dates_only() -> None:
+    assert (
+        date_predicate("event_date", [date(2025, 3, 2), date(2025, 3, 1), date(2025, 3, 2)])
+        == "`event_date` IN (DATE'2025-03-01', DATE'2025-03-02')"
+    )
+    with pytest.raises(ValueError):
+        date_predicate("event_date", [])
+
+
+def test_whole_process_rejects_bad_date_before_spark_starts() -> None:
+    """The real entry point: exit 2, one line, and fast because no JVM is started."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "jobs" / "daily.py"), "--run-date", "2025-02-30"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == "daily.py: error: invalid run date '2025-02-30': expected a real date as YYYY-MM-DD\n"
+
