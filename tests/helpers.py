@@ -88,7 +88,9 @@ def bronze_counts(spark: SparkSession, warehouse: Path) -> dict[str, int]:
     return {s.name: read(spark, bronze_spec(s), warehouse).count() for s in SOURCES}
 
 
-def files_by_partition(spark: SparkSession, spec: TableSpec, warehouse: Path) -> dict[date, set[str]]:
+def files_by_partition(
+    spark: SparkSession, spec: TableSpec, warehouse: Path
+) -> dict[date, set[str]]:
     """Data files currently holding each partition of a table (to prove what was rewritten)."""
     rows = (
         read(spark, spec, warehouse)

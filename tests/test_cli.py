@@ -117,5 +117,7 @@ def test_whole_process_rejects_bad_date_before_spark_starts() -> None:
         check=False,
     )
     assert proc.returncode == 2
-    assert proc.stderr == "daily.py: error: invalid run date '2025-02-30': expected a real date as YYYY-MM-DD\n"
-
+    assert (
+        proc.stderr
+        == "daily.py: error: invalid run date '2025-02-30': expected a real date as YYYY-MM-DD\n"
+    )

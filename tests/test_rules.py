@@ -131,14 +131,20 @@ def test_typed_rows_carry_types_rank_and_event_date(spark: SparkSession) -> None
 
 
 def test_decimal_keeps_two_digits(spark: SparkSession) -> None:
-    rows = [("1", "10", "12.5", "placed", "2025-03-01 09:00"), ("2", "10", "7", "x", "2025-03-01 09:00")]
+    rows = [
+        ("1", "10", "12.5", "placed", "2025-03-01 09:00"),
+        ("2", "10", "7", "x", "2025-03-01 09:00"),
+    ]
     checked = bronze_rows(spark, ORDERS, rows).transform(with_reason(ORDERS))
     totals = {r["order_id"]: r["order_total"] for r in checked.transform(typed(ORDERS)).collect()}
     assert totals == {1: Decimal("12.50"), 2: Decimal("7.00")}
 
 
 def _ranked(spark: SparkSession, source: Source, rows: list[tuple[object, ...]]) -> DataFrame:
-    schema = "k int, updated_at timestamp, _ingest_date date, _source_file string, _record_hash string, v string"
+    schema = (
+        "k int, updated_at timestamp, _ingest_date date, _source_file string, "
+        "_record_hash string, v string"
+    )
     frame = spark.createDataFrame(rows, schema).withColumnRenamed("k", source.key[0])
     return frame.repartition(3).transform(one_per_key(source)).select(source.key[0], "v")
 

@@ -1,0 +1,308 @@
+"""A hand-made landing zone with one small case per rule of the contract, over three days.
+
+Every case uses its own keys, so one run of three dates exercises all of them; the expected
+gold tables below are written out by hand from the contract's rules.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+
+from lakehouse.tables import (
+    APP_EVENTS,
+    CRM,
+    DIM_CUSTOMER_CURRENT,
+    FACT_APP_EVENTS_DAILY,
+    FACT_ORDER_CURRENT,
+    FACT_TICKET_CURRENT,
+    FACT_TICKET_EVENTS_DAILY,
+    ORDERS,
+    TICKETS,
+)
+from tests.helpers import write_csv, write_jsonl
+
+D1, D2, D3 = date(2025, 4, 1), date(2025, 4, 2), date(2025, 4, 3)
+DAYS = [D1, D2, D3]
+TS = datetime
+
+CRM_HEADER = "customer_id,full_name,email,tier,updated_at,is_deleted"
+ORDER_HEADER = "order_id,customer_id,order_total,status,updated_at"
+TICKET_HEADER = "ticket_id,customer_id,status,event_ts,ingested_at"
+
+
+def _event(event_id: int, customer: int, kind: str, ts: str) -> dict[str, object]:
+    return {"event_id": event_id, "customer_id": customer, "event_type": kind, "event_ts": ts}
+
+
+def write_scenario(landing: Path) -> None:
+    # --- CRM -------------------------------------------------------------------------
+    write_csv(
+        landing,
+        CRM.name,
+        D1,
+        "crm_a.csv",
+        f"""{CRM_HEADER}
+201,A d1,a@x,bronze,2025-04-01 10:00,
+202,B a,b@x,bronze,2025-04-01 10:00,
+203,C,c@x,gold,2025-04-01 12:00,
+204,D,d@x,bronze,2025-04-01 08:00,
+205,,,,2025-04-01 12:00,true
+206,F,f@x,bronze,2025-03-31 08:00,
+abc,Bad,bad@x,gold,2025-04-01 09:00,
+210,Bad date,x@x,gold,2025-02-30 10:00,
+211,Bad flag,x@x,gold,2025-04-01 10:00,maybe""",
+    )
+    write_csv(
+        landing,
+        CRM.name,
+        D1,
+        "crm_b.csv",
+        f"""{CRM_HEADER}
+202,B b,b@x,silver,2025-04-01 10:00,
+208,"Lee, Dana",dana@x,gold,2025-04-01 11:00,""",
+    )
+    # No is_deleted column at all: it is optional.
+    write_csv(
+        landing,
+        CRM.name,
+        D2,
+        "crm.csv",
+        """customer_id,full_name,email,tier,updated_at
+201,A d2,a@x,silver,2025-04-01 10:00
+203,C old,c@x,silver,2025-03-30 09:00
+205,E,e@x,gold,2025-04-01 09:00""",
+    )
+    write_csv(
+        landing,
+        CRM.name,
+        D2,
+        "crm_deletes.csv",
+        f"""{CRM_HEADER}
+204,,,,2025-04-02 08:00,true
+206,,,,2025-04-02 08:00,TRUE""",
+    )
+    write_csv(
+        landing,
+        CRM.name,
+        D2,
+        "crm_phone.csv",
+        """customer_id,full_name,email,tier,updated_at,phone
+207,G,g@x,bronze,2025-04-02 09:00,555-0101""",
+    )
+    write_jsonl(
+        landing,
+        CRM.name,
+        D3,
+        "crm.jsonl",
+        [
+            {
+                "customer_id": 206,
+                "full_name": "F back",
+                "email": "f2@x",
+                "tier": "gold",
+                "updated_at": "2025-04-03T08:00:00",
+            },
+            {
+                "customer_id": "209",
+                "full_name": "H",
+                "email": "h@x",
+                "tier": "bronze",
+                "updated_at": "2025-04-03 09:00",
+            },
+        ],
+    )
+    # --- Orders ----------------------------------------------------------------------
+    write_csv(
+        landing,
+        ORDERS.name,
+        D1,
+        "orders.csv",
+        f"""{ORDER_HEADER}
+9101,201,10.00,placed,2025-04-01 09:00
+9101,201,10.00,shipped,2025-04-01 18:00
+9102,202,-5.00,placed,2025-04-01 09:00
+9103,202,12.5,placed,2025-04-01 09:30
+9104,203,7,placed,2025-04-01 10:00
+9104,203,7,placed,2025-04-01 10:00
+9105,203,12.345,placed,2025-04-01 10:00
+9106,203,abc,placed,2025-04-01 10:00
+9107,203,1.00,,2025-04-01 10:00
+9108,203,1.00""",
+    )
+    write_jsonl(
+        landing,
+        ORDERS.name,
+        D2,
+        "orders.jsonl",
+        [
+            {
+                "order_id": 9103,
+                "customer_id": 202,
+                "order_total": 12.5,
+                "status": "shipped",
+                "updated_at": "2025-04-02 10:00",
+                "channel": "web",
+            },
+            {
+                "order_id": 9101,
+                "customer_id": 201,
+                "order_total": "10.00",
+                "status": "placed",
+                "updated_at": "2025-04-01 12:00",
+            },
+        ],
+    )
+    # --- App events ------------------------------------------------------------------
+    write_jsonl(
+        landing,
+        APP_EVENTS.name,
+        D1,
+        "events.jsonl",
+        [
+            _event(60001, 201, "view_product", "2025-04-01 08:00"),
+            _event(60002, 201, "add_to_cart", "2025-04-01 08:05"),
+            "{broken",
+        ],
+    )
+    write_jsonl(
+        landing,
+        APP_EVENTS.name,
+        D2,
+        "events.jsonl",
+        [
+            _event(60001, 201, "view_product", "2025-04-01 08:00"),
+            _event(60003, 202, "view_product", "2025-04-02 09:00"),
+            "[1, 2]",
+        ],
+    )
+    write_csv(
+        landing,
+        APP_EVENTS.name,
+        D2,
+        "events_b.csv",
+        """event_id,customer_id,event_type,event_ts
+60004,202,checkout,2025-04-02 10:00
+60005,202,,2025-04-02 10:00""",
+    )
+    write_jsonl(
+        landing,
+        APP_EVENTS.name,
+        D3,
+        "events.jsonl",
+        [
+            _event(60006, 203, "view_product", "2025-03-30 23:59"),
+        ],
+    )
+    # --- Tickets ---------------------------------------------------------------------
+    write_csv(
+        landing,
+        TICKETS.name,
+        D1,
+        "tickets.csv",
+        f"""{TICKET_HEADER}
+7101,201,opened,2025-04-01 08:00,2025-04-01 08:05""",
+    )
+    write_csv(
+        landing,
+        TICKETS.name,
+        D2,
+        "tickets.csv",
+        f"""{TICKET_HEADER}
+7101,201,resolved,2025-04-02 09:00,2025-04-02 09:05
+7102,202,opened,2025-04-02 10:00,2025-04-02 10:01
+7101,201,opened,2025-04-01 08:00,2025-04-02 09:30""",
+    )
+    write_csv(
+        landing,
+        TICKETS.name,
+        D3,
+        "tickets.csv",
+        f"""{TICKET_HEADER}
+7101,201,reopened,2025-04-01 12:00,2025-04-03 07:00
+7103,203,opened,2025-03-29 10:00,2025-04-03 07:00""",
+    )
+
+
+def expected_gold(spark: SparkSession) -> dict[str, DataFrame]:
+    customers = spark.createDataFrame(
+        [
+            (201, "A d2", "a@x", "silver", TS(2025, 4, 1, 10), D2, None),
+            (202, "B b", "b@x", "silver", TS(2025, 4, 1, 10), D1, None),
+            (203, "C", "c@x", "gold", TS(2025, 4, 1, 12), D1, None),
+            (206, "F back", "f2@x", "gold", TS(2025, 4, 3, 8), D3, None),
+            (207, "G", "g@x", "bronze", TS(2025, 4, 2, 9), D2, "555-0101"),
+            (208, "Lee, Dana", "dana@x", "gold", TS(2025, 4, 1, 11), D1, None),
+            (209, "H", "h@x", "bronze", TS(2025, 4, 3, 9), D3, None),
+        ],
+        T.StructType([*DIM_CUSTOMER_CURRENT.schema.fields, T.StructField("phone", T.StringType())]),
+    )
+    orders = spark.createDataFrame(
+        [
+            (9101, 201, Decimal("10.00"), "shipped", TS(2025, 4, 1, 18), D1),
+            (9103, 202, Decimal("12.50"), "shipped", TS(2025, 4, 2, 10), D2),
+            (9104, 203, Decimal("7.00"), "placed", TS(2025, 4, 1, 10), D1),
+        ],
+        FACT_ORDER_CURRENT.schema,
+    )
+    app_daily = spark.createDataFrame(
+        [
+            (date(2025, 3, 30), "view_product", 1),
+            (D1, "view_product", 1),
+            (D1, "add_to_cart", 1),
+            (D2, "view_product", 1),
+            (D2, "checkout", 1),
+        ],
+        FACT_APP_EVENTS_DAILY.schema,
+    )
+    tickets = spark.createDataFrame(
+        [
+            (7101, 201, "resolved", TS(2025, 4, 2, 9), D2),
+            (7102, 202, "opened", TS(2025, 4, 2, 10), D2),
+            (7103, 203, "opened", TS(2025, 3, 29, 10), D3),
+        ],
+        FACT_TICKET_CURRENT.schema,
+    )
+    ticket_daily = spark.createDataFrame(
+        [
+            (date(2025, 3, 29), "opened", 1),
+            (D1, "opened", 1),
+            (D1, "reopened", 1),
+            (D2, "resolved", 1),
+            (D2, "opened", 1),
+        ],
+        FACT_TICKET_EVENTS_DAILY.schema,
+    )
+    return {
+        DIM_CUSTOMER_CURRENT.name: customers,
+        FACT_ORDER_CURRENT.name: orders,
+        FACT_APP_EVENTS_DAILY.name: app_daily,
+        FACT_TICKET_CURRENT.name: tickets,
+        FACT_TICKET_EVENTS_DAILY.name: ticket_daily,
+    }
+
+
+EXPECTED_QUARANTINE = {
+    CRM.name: {
+        ("abc", "customer_id: not an integer", "crm_a.csv", D1),
+        ("210", "updated_at: no such date or time", "crm_a.csv", D1),
+        ("211", "is_deleted: not true or false", "crm_a.csv", D1),
+    },
+    ORDERS.name: {
+        ("9102", "order_total: negative", "orders.csv", D1),
+        ("9105", "order_total: more than two fractional digits", "orders.csv", D1),
+        ("9106", "order_total: not a decimal", "orders.csv", D1),
+        ("9107", "status: empty", "orders.csv", D1),
+        ("9108", "record: wrong number of fields", "orders.csv", D1),
+    },
+    APP_EVENTS.name: {
+        (None, "record: unparseable JSON", "events.jsonl", D1),
+        (None, "record: JSON value is not an object", "events.jsonl", D2),
+        ("60005", "event_type: empty", "events_b.csv", D2),
+    },
+    TICKETS.name: set(),
+}
