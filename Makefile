@@ -9,7 +9,7 @@ SAMPLE_DATES := 2025-03-01 2025-03-02 2025-03-03 2025-03-04
 export JAVA_HOME := $(shell scripts/java-home.sh)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint format typecheck clean
+.PHONY: help install run report test test-fast lint format typecheck clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ install: $(INSTALLED) $(JARS) ## create .venv, install pinned packages, resolve 
 run: install ## run the bundled sample (2025-03-01..04) and print the gold tables
 	for d in $(SAMPLE_DATES); do scripts/spark-submit.sh jobs/daily.py --run-date $$d || exit $$?; done
 	scripts/spark-submit.sh jobs/show_gold.py
+
+report: install ## print the SLA report of one ingest date: make report DATE=2025-03-04 [FORMAT=json]
+	scripts/spark-submit.sh jobs/report.py --run-date $(DATE) --format $(or $(FORMAT),text)
 
 test: install lint ## lint, type-check and run the whole test suite
 	$(PY) -m pytest

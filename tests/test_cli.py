@@ -121,3 +121,34 @@ def test_whole_process_rejects_bad_date_before_spark_starts() -> None:
         proc.stderr
         == "daily.py: error: invalid run date '2025-02-30': expected a real date as YYYY-MM-DD\n"
     )
+
+
+def test_report_rejects_a_bad_date_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from lakehouse.cli import report_main
+
+    assert report_main(["--run-date", "2025-13-01"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == "report.py: error: invalid run date '2025-13-01': expected a real date as YYYY-MM-DD\n"
+    )
+
+
+def test_json_log_lines_are_json(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import logging
+
+    from lakehouse.cli import configure_logging
+
+    configure_logging("json")
+    try:
+        logging.getLogger("lakehouse.run").info("bronze %s: %d loaded", "app_events", 2)
+    finally:
+        configure_logging("text")
+    line = capsys.readouterr().err.strip()
+    entry = json.loads(line)
+    assert {k: entry[k] for k in ("level", "logger", "message")} == {
+        "level": "INFO",
+        "logger": "lakehouse.run",
+        "message": "bronze app_events: 2 loaded",
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -10,23 +12,29 @@ from pathlib import Path
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
+from lakehouse import faults, report
+from lakehouse.errors import InjectedFault
 from lakehouse.tables import (
     FACT_APP_EVENTS_DAILY,
     FACT_TICKET_EVENTS_DAILY,
     GOLD_TABLES,
+    RUN_LOG,
     SOURCES,
+    all_specs,
     quarantine_spec,
     silver_spec,
 )
 from tests import scenario
-from tests.helpers import files_by_partition, read, run_all
+from tests.helpers import assert_tables_equal, copy_warehouse, files_by_partition, read, run_all
 
 
 @dataclass
 class ScenarioRun:
     landing: Path
     warehouse: Path
+    after_d2: Path  # a copy of the warehouse as D1 and D2 left it
     ticket_files_before_d3: dict[date, set[str]]
     app_files_before_d3: dict[date, set[str]]
 
@@ -39,10 +47,11 @@ def in_order(
     landing, warehouse = base / "landing", base / "wh"
     scenario.write_scenario(landing)
     run_all(spark, landing, warehouse, [scenario.D1, scenario.D2])
+    after_d2 = copy_warehouse(warehouse, base / "after_d2")
     tickets = files_by_partition(spark, FACT_TICKET_EVENTS_DAILY, warehouse)
     apps = files_by_partition(spark, FACT_APP_EVENTS_DAILY, warehouse)
     run_all(spark, landing, warehouse, [scenario.D3])
-    yield ScenarioRun(landing, warehouse, tickets, apps)
+    yield ScenarioRun(landing, warehouse, after_d2, tickets, apps)
 
 
 @pytest.mark.parametrize("table", [t.name for t in GOLD_TABLES])
@@ -96,3 +105,72 @@ def test_a_late_ticket_recomputes_only_its_own_day(
     apps = files_by_partition(spark, FACT_APP_EVENTS_DAILY, in_order.warehouse)
     assert apps[scenario.D1] == in_order.app_files_before_d3[scenario.D1]
     assert apps[scenario.D2] == in_order.app_files_before_d3[scenario.D2]
+
+
+def test_the_run_log_accounts_for_every_row(spark: SparkSession, in_order: ScenarioRun) -> None:
+    """One row per source per run; quarantine by reason matches the hand-written scenario."""
+    log = read(spark, RUN_LOG, in_order.warehouse).where("status != 'no_data'").collect()
+    assert {r["status"] for r in log} == {"succeeded"}
+    assert len({(r["run_date"], r["source"]) for r in log}) == len(log)
+    for r in log:
+        assert r["rows_landed"] == r["rows_valid"] + r["rows_quarantined"]
+        assert r["rows_valid"] == r["rows_kept"] + r["duplicates_dropped"]
+    got = Counter()
+    for r in log:
+        for reason, n in (r["quarantined_by_reason"] or {}).items():
+            got[(r["source"], reason, r["run_date"])] += n
+    expected = Counter(
+        (source, reason, day)
+        for source, rows in scenario.EXPECTED_QUARANTINE.items()
+        for (_, reason, _, day) in rows
+    )
+    assert got == expected
+
+
+# Crash points: silver committed, gold not; gold's MERGE committed but not the daily
+# partitions; everything committed but the run log. (A crash with only bronze committed is
+# the SIGKILL test in test_spark_submit.py; `faults.point` marks every other point.)
+CRASH_POINTS = [
+    "after:silver:app_events",
+    "after:gold_current:ticket_events",
+    "before:run_log",
+]
+
+
+@pytest.mark.parametrize("fault", CRASH_POINTS)
+def test_a_crashed_run_is_healed_by_a_rerun(
+    spark: SparkSession,
+    in_order: ScenarioRun,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fault: str,
+) -> None:
+    warehouse = copy_warehouse(in_order.after_d2, tmp_path / "wh")
+    monkeypatch.setenv(faults.ENV_VAR, fault)
+    with pytest.raises(InjectedFault):
+        run_all(spark, in_order.landing, warehouse, [scenario.D3])
+    monkeypatch.delenv(faults.ENV_VAR)
+    run_all(spark, in_order.landing, warehouse, [scenario.D3])
+    every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
+    assert_tables_equal(spark, in_order.warehouse, warehouse, every_table_but_the_log)
+
+
+def test_the_sla_report_accounts_for_every_landed_row(
+    spark: SparkSession, in_order: ScenarioRun
+) -> None:
+    built = report.build(spark, str(in_order.warehouse), scenario.D1)
+    log = {
+        r["source"]: r
+        for r in read(spark, RUN_LOG, in_order.warehouse)
+        .where(F.col("run_date") == F.lit(scenario.D1))
+        .collect()
+    }
+    for row in built["sources"]:
+        source = row["source"]
+        expected_bad = sum(1 for r in scenario.EXPECTED_QUARANTINE[source] if r[3] == scenario.D1)
+        assert row["quarantined"] == expected_bad, source
+        assert row["landed"] == (log[source]["rows_landed"] or 0), source
+        assert row["last_status"] == log[source]["status"], source
+    assert [t["table"] for t in built["gold_freshness"]] == [t.name for t in GOLD_TABLES]
+    assert json.loads(report.render_json(built)) == built
+    assert report.render_text(built).startswith(f"SLA report for ingest date {scenario.D1}")

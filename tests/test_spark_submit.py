@@ -1,7 +1,10 @@
-"""The real entry point through scripts/spark-submit.sh: a whole process, one date."""
+"""The real entry point through scripts/spark-submit.sh: a whole process killed part-way with
+SIGKILL (the whole process tree), then the date run again to completion."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 from datetime import date, datetime
 from decimal import Decimal
@@ -11,32 +14,62 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from lakehouse.tables import FACT_ORDER_CURRENT
-from tests.helpers import ROOT, SAMPLE_LANDING, read
+from lakehouse.tables import FACT_ORDER_CURRENT, RUN_LOG, all_specs
+from tests.helpers import ROOT, SAMPLE_LANDING, assert_tables_equal, read, run_all
+
+DAY = date(2025, 3, 2)
+
+
+def _submit(warehouse: Path) -> list[str]:
+    return [
+        str(ROOT / "scripts" / "spark-submit.sh"),
+        "--driver-memory",
+        "1g",
+        str(ROOT / "jobs" / "daily.py"),
+        "--run-date",
+        DAY.isoformat(),
+        "--landing",
+        str(SAMPLE_LANDING),
+        "--warehouse",
+        str(warehouse),
+    ]
+
+
+def _kill_when(warehouse: Path, marker: str) -> None:
+    """Start a run and SIGKILL its whole process group once its log shows `marker`."""
+    proc = subprocess.Popen(
+        _submit(warehouse),
+        stdout=subprocess.PIPE,  # spark-submit relays the driver's stderr (our log) here
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    seen = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            if marker in line:
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+        proc.wait(timeout=600)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL, "".join(seen)[-3000:]
 
 
 @pytest.mark.slow
-def test_spark_submit_runs_a_date(spark: SparkSession, tmp_path: Path) -> None:
+def test_killed_run_is_completed_by_the_next_one(spark: SparkSession, tmp_path: Path) -> None:
     warehouse = tmp_path / "wh"
-    proc = subprocess.run(
-        [
-            str(ROOT / "scripts" / "spark-submit.sh"),
-            "--driver-memory",
-            "1g",
-            str(ROOT / "jobs" / "daily.py"),
-            "--run-date",
-            "2025-03-02",
-            "--landing",
-            str(SAMPLE_LANDING),
-            "--warehouse",
-            str(warehouse),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    # Killed as soon as the CRM's silver has committed: bronze of every source is committed,
+    # silver and gold only in part.
+    _kill_when(warehouse, "silver crm_customer_updates")
+    rerun = subprocess.run(
+        _submit(warehouse), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+
     expected = spark.createDataFrame(
         [
             (
@@ -52,3 +85,7 @@ def test_spark_submit_runs_a_date(spark: SparkSession, tmp_path: Path) -> None:
         FACT_ORDER_CURRENT.schema,
     )
     assert_df_equality(read(spark, FACT_ORDER_CURRENT, warehouse), expected, ignore_row_order=True)
+    clean = tmp_path / "clean"
+    run_all(spark, SAMPLE_LANDING, clean, [DAY])
+    every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
+    assert_tables_equal(spark, clean, warehouse, every_table_but_the_log)

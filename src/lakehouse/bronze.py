@@ -10,7 +10,7 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import landing
+from lakehouse import faults, landing
 from lakehouse.tables import (
     INGEST_DATE,
     LOAD_TIME,
@@ -31,6 +31,7 @@ class BronzeResult:
     files_seen: int
     files_loaded: int
     has_rows: bool  # whether bronze may hold rows for the day (so later steps have work)
+    bronze_files: int = 0  # files of the day in bronze after this load
 
 
 def with_landing_metadata(
@@ -94,6 +95,7 @@ def load(
     new = [f for f in files if f.name not in done]
     raw = landing.read_files(spark, source, new) if new else None
     if raw is not None:
+        faults.point("before", "bronze", source.name)
         (
             raw.transform(with_landing_metadata(source, ingest_date, run_id))
             .write.format("delta")
@@ -101,4 +103,11 @@ def load(
             .option("mergeSchema", "true")
             .save(bronze_spec(source).path(warehouse))
         )
-    return BronzeResult(source.name, len(files), len(new), has_rows=bool(done) or raw is not None)
+        faults.point("after", "bronze", source.name)
+    return BronzeResult(
+        source.name,
+        len(files),
+        len(new),
+        has_rows=bool(done) or raw is not None,
+        bronze_files=len(done) + len(new),
+    )

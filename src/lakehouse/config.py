@@ -24,7 +24,9 @@ _KEYS: dict[str, type] = {
     "warehouse": str,
     "app_name": str,
     "spark_conf": dict,
+    "max_quarantined_share": dict,
 }
+_SOURCE_NAMES = ("crm_customer_updates", "order_updates", "app_events", "ticket_events")
 _REQUIRED = ("landing", "warehouse")
 
 
@@ -36,6 +38,9 @@ class Settings:
     warehouse: str
     app_name: str = "lakehouse-daily"
     spark_conf: Mapping[str, str] = field(default_factory=dict)
+    # Per source, the largest share (0..1) of a day's rows that may be quarantined before the
+    # run fails; a source not listed has no threshold.
+    max_quarantined_share: Mapping[str, float] = field(default_factory=dict)
 
 
 def parse_run_date(text: str) -> date:
@@ -92,6 +97,9 @@ def load_settings(
         ),
         app_name=values.get("app_name", "lakehouse-daily"),
         spark_conf=spark_conf,
+        max_quarantined_share={
+            str(k): float(v) for k, v in values.get("max_quarantined_share", {}).items()
+        },
     )
 
 
@@ -114,6 +122,16 @@ def _validated(raw: dict[Any, Any], where: str) -> dict[str, Any]:
     for k, v in (raw.get("spark_conf") or {}).items():
         if not isinstance(v, str | int | float | bool):
             raise ConfigError(f"config {where!r}: spark_conf.{k} must be a scalar")
+    for k, v in (raw.get("max_quarantined_share") or {}).items():
+        if k not in _SOURCE_NAMES:
+            raise ConfigError(
+                f"config {where!r}: unknown source max_quarantined_share.{k} "
+                f"(known: {', '.join(_SOURCE_NAMES)})"
+            )
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+            raise ConfigError(
+                f"config {where!r}: max_quarantined_share.{k} must be a number from 0 to 1"
+            )
     return {k: v for k, v in raw.items() if v is not None}
 
 

@@ -29,3 +29,15 @@ class MissingColumnsError(LakehouseError):
     def __init__(self, where: str, missing: list[str]) -> None:
         super().__init__(f"{where}: missing column(s): {', '.join(sorted(missing))}")
         self.missing = sorted(missing)
+
+
+class InjectedFault(LakehouseError):
+    """Raised by the test-only fault hook (`LAKEHOUSE_FAULT_AT`) to simulate a crash."""
+
+
+class ReconciliationError(LakehouseError):
+    """Row counts of a run do not add up: a landed row would be lost or counted twice."""
+
+
+class QualityThresholdError(LakehouseError):
+    """A source's share of quarantined rows is over its configured threshold."""

@@ -8,7 +8,7 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from lakehouse import storage
+from lakehouse import faults, storage
 from lakehouse.silver import SilverResult, drifted_columns
 from lakehouse.tables import (
     APP_EVENTS,
@@ -88,7 +88,7 @@ def _silver_for_keys(
 
 def update_current(
     spark: SparkSession, warehouse: str, result: SilverResult, source: Source
-) -> None:
+) -> dict[str, int]:
     """Make the touched keys of a current-state table equal silver's view of them.
 
     Silver already holds the winner of every contest, so gold only mirrors it: a row is
@@ -97,7 +97,7 @@ def update_current(
     """
     if source is CRM:
         rows = customer_rows(_silver_for_keys(spark, warehouse, CRM, result.batch, CRM.key))
-        storage.merge_by_key(
+        return storage.merge_by_key(
             spark,
             DIM_CUSTOMER_CURRENT.path(warehouse),
             rows,
@@ -107,12 +107,13 @@ def update_current(
         )
     elif source is ORDERS:
         rows = order_rows(_silver_for_keys(spark, warehouse, ORDERS, result.batch, ORDERS.key))
-        storage.merge_by_key(spark, FACT_ORDER_CURRENT.path(warehouse), rows, ("order_id",))
+        return storage.merge_by_key(spark, FACT_ORDER_CURRENT.path(warehouse), rows, ("order_id",))
     elif source is TICKETS:
         tickets = _silver_for_keys(spark, warehouse, TICKETS, result.batch, ("ticket_id",))
-        storage.merge_by_key(
+        return storage.merge_by_key(
             spark, FACT_TICKET_CURRENT.path(warehouse), ticket_rows(tickets), ("ticket_id",)
         )
+    return {}
 
 
 def update_daily(spark: SparkSession, warehouse: str, result: SilverResult, source: Source) -> None:
@@ -134,7 +135,15 @@ def update_daily(spark: SparkSession, warehouse: str, result: SilverResult, sour
     )
 
 
-def update(spark: SparkSession, warehouse: str, result: SilverResult, source: Source) -> None:
-    update_current(spark, warehouse, result, source)
+def update(
+    spark: SparkSession, warehouse: str, result: SilverResult, source: Source
+) -> dict[str, int]:
+    """Both kinds of gold table a source feeds; returns the current-state MERGE's row counts."""
+    faults.point("before", "gold_current", source.name)
+    metrics = update_current(spark, warehouse, result, source)
+    faults.point("after", "gold_current", source.name)
     if source.event_time:
+        faults.point("before", "gold_daily", source.name)
         update_daily(spark, warehouse, result, source)
+        faults.point("after", "gold_daily", source.name)
+    return metrics

@@ -1,4 +1,4 @@
-"""One run of one ingest date: bronze, then silver, then gold. Returns what it did."""
+"""One run of one ingest date: bronze, then silver, then gold, then the run log."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 from pyspark.sql import SparkSession
 
-from lakehouse import bronze, gold, landing, silver
+from lakehouse import bronze, faults, gold, landing, ops, silver
 from lakehouse.config import Settings
-from lakehouse.tables import SOURCES, ensure_tables
+from lakehouse.errors import InjectedFault, QualityThresholdError
+from lakehouse.tables import SOURCES, Source, ensure_tables
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ class RunResult:
     run_date: date
     files_loaded: dict[str, int] = field(default_factory=dict)
     touched_event_dates: dict[str, list[date]] = field(default_factory=dict)
+    entries: dict[str, ops.SourceEntry] = field(default_factory=dict)
 
 
 def new_run_id(run_date: date) -> str:
@@ -34,44 +36,146 @@ def run_date(
     spark: SparkSession, settings: Settings, day: date, *, run_id: str | None = None
 ) -> RunResult:
     """Process one ingest date. Every step after bronze reads all of bronze's partition for
-    the day, so each is a pure function of committed data and a rerun heals a crash."""
+    the day, so each is a pure function of committed data and a rerun heals a crash.
+
+    A source with no new file since an attempt that finished is not processed again: the
+    run log says its silver and gold already reflect every file of the day.
+    """
     result = RunResult(run_id=run_id or new_run_id(day), run_date=day)
     started = time.monotonic()
     ensure_tables(spark, settings.warehouse)
-    with_rows = []
-    for source in SOURCES:
-        t0 = time.monotonic()
-        landing.warn_on_stray_folders(spark, settings.landing, source)
-        loaded = bronze.load(
-            spark,
-            landing_root=settings.landing,
-            warehouse=settings.warehouse,
-            source=source,
-            ingest_date=day,
-            run_id=result.run_id,
+    finished_before = ops.processed_file_counts(spark, settings.warehouse, day)
+    entries = result.entries
+    try:
+        for source in SOURCES:
+            entries[source.name] = _bronze_step(spark, settings, source, day, result.run_id)
+        for source in SOURCES:
+            entry = entries[source.name]
+            if entry.status == ops.NO_DATA:
+                continue
+            if entry.files_loaded == 0 and entry.bronze_files in finished_before.get(
+                source.name, set()
+            ):
+                entry.status = ops.UNCHANGED
+                log.info(
+                    "silver+gold %s %s: unchanged since a finished run, skipped", source.name, day
+                )
+                continue
+            _silver_gold_step(spark, settings, source, day, entry)
+            result.touched_event_dates[source.name] = entry.event_dates_replaced
+    except Exception as exc:
+        if not isinstance(exc, InjectedFault):  # a simulated crash writes nothing more
+            for entry in entries.values():
+                if entry.status == ops.FAILED and entry.error is None:
+                    entry.error = f"{type(exc).__name__}: {exc}"[:2000]
+            ops.append(spark, settings.warehouse, list(entries.values()))
+        raise
+    faults.point("before", "run_log")
+    ops.append(spark, settings.warehouse, list(entries.values()))
+    faults.point("after", "run_log")
+    result.files_loaded = {name: e.files_loaded for name, e in entries.items()}
+    log.info("run %s for %s finished in %.1fs", result.run_id, day, time.monotonic() - started)
+    rejected = [e for e in entries.values() if e.status == ops.REJECTED]
+    if rejected:
+        raise QualityThresholdError(
+            "; ".join(
+                f"{e.source}: {e.rows_quarantined} of {e.rows_landed} rows quarantined "
+                f"({(e.rows_quarantined or 0) / max(e.rows_landed or 1, 1):.1%}), over the "
+                f"threshold {settings.max_quarantined_share[e.source]:.1%}"
+                for e in rejected
+            )
         )
-        result.files_loaded[source.name] = loaded.files_loaded
-        if loaded.has_rows:
-            with_rows.append(source)
+    return result
+
+
+def _bronze_step(
+    spark: SparkSession, settings: Settings, source: Source, day: date, run_id: str
+) -> ops.SourceEntry:
+    t0 = time.monotonic()
+    entry = ops.SourceEntry(run_id, day, source.name, datetime.now(UTC).replace(tzinfo=None))
+    landing.warn_on_stray_folders(spark, settings.landing, source)
+    loaded = bronze.load(
+        spark,
+        landing_root=settings.landing,
+        warehouse=settings.warehouse,
+        source=source,
+        ingest_date=day,
+        run_id=run_id,
+    )
+    entry.files_seen, entry.files_loaded = loaded.files_seen, loaded.files_loaded
+    entry.bronze_files = loaded.bronze_files
+    if not loaded.has_rows:
+        entry.status = ops.NO_DATA
+    entry.duration_s = time.monotonic() - t0
+    log.info(
+        "bronze %s %s: %d file(s) seen, %d loaded (%.1fs)",
+        source.name,
+        day,
+        loaded.files_seen,
+        loaded.files_loaded,
+        entry.duration_s,
+    )
+    return entry
+
+
+def _silver_gold_step(
+    spark: SparkSession, settings: Settings, source: Source, day: date, entry: ops.SourceEntry
+) -> None:
+    t0 = time.monotonic()
+    bronze_day = bronze.partition(spark, settings.warehouse, source, day)
+    processed = silver.process(
+        spark,
+        settings.warehouse,
+        source,
+        bronze_day,
+        day,
+        max_quarantined_share=settings.max_quarantined_share.get(source.name),
+    )
+    try:
+        c = processed.counts
+        entry.rows_landed, entry.rows_quarantined = c.landed, c.quarantined
+        entry.quarantined_by_reason = dict(c.quarantined_by_reason)
+        entry.rows_valid, entry.rows_kept, entry.duplicates_dropped = c.valid, c.kept, c.duplicates
+        entry.late_rows = c.late
+        entry.lag_days_max, entry.lag_days_p50, entry.lag_days_p95 = (
+            c.lag_days_max,
+            c.lag_days_p50,
+            c.lag_days_p95,
+        )
         log.info(
-            "bronze %s %s: %d file(s) seen, %d loaded (%.1fs)",
+            "silver %s %s: %d landed, %d quarantined, %d valid, %d kept, %d duplicates, "
+            "%d late (%.1fs)",
             source.name,
             day,
-            loaded.files_seen,
-            loaded.files_loaded,
+            c.landed,
+            c.quarantined,
+            c.valid,
+            c.kept,
+            c.duplicates,
+            c.late,
             time.monotonic() - t0,
         )
-    for source in with_rows:
-        t0 = time.monotonic()
-        bronze_day = bronze.partition(spark, settings.warehouse, source, day)
-        processed = silver.process(spark, settings.warehouse, source, bronze_day, day)
-        try:
-            log.info("silver %s %s: done (%.1fs)", source.name, day, time.monotonic() - t0)
-            t0 = time.monotonic()
-            gold.update(spark, settings.warehouse, processed, source)
-            result.touched_event_dates[source.name] = sorted(processed.touched_event_dates)
-            log.info("gold %s %s: done (%.1fs)", source.name, day, time.monotonic() - t0)
-        finally:
-            processed.batch.unpersist()
-    log.info("run %s for %s finished in %.1fs", result.run_id, day, time.monotonic() - started)
-    return result
+        if processed.rejected:
+            entry.status = ops.REJECTED
+            log.error("%s %s: over its quarantine threshold, kept out of silver", source.name, day)
+            return
+        t1 = time.monotonic()
+        metrics = gold.update(spark, settings.warehouse, processed, source)
+        entry.gold_rows_inserted = metrics.get("inserted")
+        entry.gold_rows_updated = metrics.get("updated")
+        entry.gold_rows_deleted = metrics.get("deleted")
+        entry.event_dates_replaced = sorted(processed.touched_event_dates)
+        entry.status = ops.SUCCEEDED
+        log.info(
+            "gold %s %s: %s inserted, %s updated, %s deleted, %d event date(s) replaced (%.1fs)",
+            source.name,
+            day,
+            entry.gold_rows_inserted,
+            entry.gold_rows_updated,
+            entry.gold_rows_deleted,
+            len(entry.event_dates_replaced),
+            time.monotonic() - t1,
+        )
+    finally:
+        processed.batch.unpersist()
+        entry.duration_s += time.monotonic() - t0

@@ -34,6 +34,9 @@ LOCAL_TEST_CONF: dict[str, str] = {
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
     "spark.databricks.delta.stalenessLimit": "0",
     "spark.sql.adaptive.enabled": "true",
+    # Tiny data: compiling Java for each plan costs more than interpreting it.
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
     "spark.driver.memory": "2g",
     "spark.driver.extraJavaOptions": "-XX:+UseParallelGC -Xss4m",
 }

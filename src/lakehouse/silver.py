@@ -9,8 +9,8 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from lakehouse import rules, storage
-from lakehouse.errors import MissingColumnsError
+from lakehouse import faults, rules, storage
+from lakehouse.errors import MissingColumnsError, ReconciliationError
 from lakehouse.tables import (
     EVENT_DATE,
     INGEST_DATE,
@@ -109,28 +109,119 @@ def one_per_key(source: Source) -> Callable[[DataFrame], DataFrame]:
 
 
 @dataclass(frozen=True)
+class SilverCounts:
+    """Where each of the day's bronze rows went; `check` proves none was lost or doubled."""
+
+    landed: int
+    quarantined_by_reason: dict[str, int]
+    valid: int
+    kept: int
+    duplicates: int
+    late: int = 0
+    lag_days_max: int | None = None
+    lag_days_p50: int | None = None
+    lag_days_p95: int | None = None
+
+    @property
+    def quarantined(self) -> int:
+        return sum(self.quarantined_by_reason.values())
+
+    def check(self, source: str) -> None:
+        if (
+            self.landed != self.valid + self.quarantined
+            or self.valid != self.kept + self.duplicates
+        ):
+            raise ReconciliationError(
+                f"{source}: landed {self.landed} != valid {self.valid} + quarantined "
+                f"{self.quarantined}, or valid != kept {self.kept} + duplicates {self.duplicates}"
+            )
+
+
+@dataclass(frozen=True)
 class SilverResult:
     source: str
     batch: DataFrame  # the day's valid rows, one per key: what gold must look at
     touched_event_dates: frozenset[date]
+    counts: SilverCounts
+    rejected: bool = False  # over the quality threshold: quarantined, not merged
+
+
+def count_rows(
+    source: Source, checked: DataFrame, valid: DataFrame, kept: DataFrame
+) -> SilverCounts:
+    """Each figure from its own aggregation, so the identities are a real cross-check."""
+    by_reason = {
+        (r[0] if r[0] is not None else ""): int(r[1])
+        for r in checked.groupBy(REASON).count().collect()
+    }
+    valid_by_reason = by_reason.pop("", 0)
+    key_struct = F.struct(*source.key)
+    aggs = [F.count(F.lit(1)).alias("valid"), F.count_distinct(key_struct).alias("keys")]
+    if source.event_time:
+        lag = F.datediff(F.col(INGEST_DATE), F.col(EVENT_DATE))
+        aggs += [
+            F.count_if(lag > 0).alias("late"),
+            F.max(F.when(lag > 0, lag)).alias("lag_max"),
+            F.percentile_approx(F.when(lag > 0, lag), [0.5, 0.95]).alias("lag_pct"),
+        ]
+    row = valid.agg(*aggs).first()
+    assert row is not None
+    late = int(row["late"]) if source.event_time else 0
+    pct = row["lag_pct"] if source.event_time else None
+    counts = SilverCounts(
+        landed=valid_by_reason + sum(by_reason.values()),
+        quarantined_by_reason=by_reason,
+        valid=int(row["valid"]),
+        kept=kept.count(),
+        duplicates=int(row["valid"]) - int(row["keys"]),
+        late=late,
+        lag_days_max=row["lag_max"] if source.event_time else None,
+        lag_days_p50=pct[0] if pct else None,
+        lag_days_p95=pct[1] if pct else None,
+    )
+    return counts
 
 
 def process(
-    spark: SparkSession, warehouse: str, source: Source, bronze_day: DataFrame, ingest_date: date
+    spark: SparkSession,
+    warehouse: str,
+    source: Source,
+    bronze_day: DataFrame,
+    ingest_date: date,
+    *,
+    max_quarantined_share: float | None = None,
 ) -> SilverResult:
     """Quarantine the day's bad rows and fold its valid rows into silver.
 
     Reads all of bronze's partition for the day, not just what this run appended, so a run
-    that crashed after bronze is healed by a rerun.
+    that crashed after bronze is healed by a rerun. A day whose share of bad rows is over
+    `max_quarantined_share` is quarantined but kept out of silver (and so out of gold).
     """
     checked = bronze_day.transform(with_reason(source)).cache()
+    batch: DataFrame | None = None
     try:
-        quarantine = checked.transform(quarantined(source))
-        q_path = quarantine_spec(source).path(warehouse)
-        storage.add_missing_columns(spark, q_path, quarantine.schema)
-        storage.replace_partitions(q_path, quarantine, INGEST_DATE, [ingest_date])
+        valid = checked.transform(typed(source))
+        batch = valid.transform(one_per_key(source)).cache()
+        counts = count_rows(source, checked, valid, batch)
+        counts.check(source.name)
+        over = (
+            max_quarantined_share is not None
+            and counts.landed > 0
+            and counts.quarantined / counts.landed > max_quarantined_share
+        )
 
-        batch = checked.transform(typed(source)).transform(one_per_key(source)).cache()
+        # Bronze's partition only grows and the rules are pure, so a day with no bad rows
+        # now never had any: nothing to replace.
+        if counts.quarantined:
+            quarantine = checked.transform(quarantined(source))
+            q_path = quarantine_spec(source).path(warehouse)
+            faults.point("before", "quarantine", source.name)
+            storage.add_missing_columns(spark, q_path, quarantine.schema)
+            storage.replace_partitions(q_path, quarantine, INGEST_DATE, [ingest_date])
+            faults.point("after", "quarantine", source.name)
+
+        if over:
+            return SilverResult(source.name, batch, frozenset(), counts, rejected=True)
         path = silver_spec(source).path(warehouse)
         touched: set[date] = set()
         if source.event_time:
@@ -141,6 +232,7 @@ def process(
             touched = storage.collect_dates(
                 batch.select(EVENT_DATE).union(before.select(EVENT_DATE)), EVENT_DATE
             )
+        faults.point("before", "silver", source.name)
         storage.merge_by_key(
             spark,
             path,
@@ -148,6 +240,11 @@ def process(
             source.key,
             update_when=rules.outranks(source, "s", "t"),
         )
-        return SilverResult(source.name, batch, frozenset(touched))
+        faults.point("after", "silver", source.name)
+        return SilverResult(source.name, batch, frozenset(touched), counts)
+    except BaseException:
+        if batch is not None:
+            batch.unpersist()
+        raise
     finally:
         checked.unpersist()

@@ -45,13 +45,13 @@ def merge_by_key(
     delete_when: Column | None = None,
     target_filter: Column | None = None,
     control_columns: Sequence[str] = (),
-) -> None:
+) -> dict[str, int]:
     """MERGE one row per key into the table, setting every target column.
 
     Rows are updated only where `update_when` holds (default: where any value differs), so a
     rerun changes nothing; a target column the source lacks is set to null rather than kept.
     `delete_when` removes matched rows and keeps unmatched ones out. `control_columns` steer
-    the MERGE (a deletion flag, say) and are not written.
+    the MERGE (a deletion flag, say) and are not written. Returns Delta's row counts.
     """
     data_fields = [f for f in source.schema.fields if f.name not in control_columns]
     add_missing_columns(spark, path, T.StructType(data_fields))
@@ -73,7 +73,13 @@ def merge_by_key(
         merge = merge.whenNotMatchedInsert(condition=~delete_when, values=values)
     else:
         merge = merge.whenNotMatchedInsert(values=values)
-    merge.execute()
+    row = merge.execute().first()
+    metrics = row.asDict() if row is not None else {}
+    return {
+        "inserted": int(metrics.get("num_inserted_rows") or 0),
+        "updated": int(metrics.get("num_updated_rows") or 0),
+        "deleted": int(metrics.get("num_deleted_rows") or 0),
+    }
 
 
 def date_predicate(column: str, dates: Iterable[date]) -> str:

@@ -283,11 +283,49 @@ GOLD_TABLES: tuple[TableSpec, ...] = (
 )
 
 
+# One row per source per run attempt: what came in, where it went, what it wrote.
+RUN_LOG = TableSpec(
+    "ops",
+    "run_log",
+    T.StructType(
+        [
+            T.StructField("run_id", _STR),
+            T.StructField("run_date", T.DateType()),
+            T.StructField("source", _STR),
+            T.StructField("status", _STR),  # succeeded | unchanged | failed
+            T.StructField("error", _STR),
+            T.StructField("started_at", T.TimestampType()),
+            T.StructField("duration_s", T.DoubleType()),
+            T.StructField("files_seen", T.LongType()),
+            T.StructField("files_loaded", T.LongType()),
+            T.StructField("bronze_files", T.LongType()),  # files of the day now in bronze
+            T.StructField("rows_landed", T.LongType()),
+            T.StructField("rows_quarantined", T.LongType()),
+            T.StructField("quarantined_by_reason", T.MapType(_STR, T.LongType())),
+            T.StructField("rows_valid", T.LongType()),
+            T.StructField("rows_kept", T.LongType()),
+            T.StructField("duplicates_dropped", T.LongType()),
+            T.StructField("late_rows", T.LongType()),
+            T.StructField("lag_days_max", T.LongType()),
+            T.StructField("lag_days_p50", T.LongType()),
+            T.StructField("lag_days_p95", T.LongType()),
+            T.StructField("event_dates_replaced", T.ArrayType(T.DateType())),
+            T.StructField("gold_rows_inserted", T.LongType()),
+            T.StructField("gold_rows_updated", T.LongType()),
+            T.StructField("gold_rows_deleted", T.LongType()),
+            T.StructField("table_versions", T.MapType(_STR, T.LongType())),
+        ]
+    ),
+    partition_by=(),
+    properties=(("delta.appendOnly", "true"),),
+)
+
+
 def all_specs() -> list[TableSpec]:
     specs: list[TableSpec] = []
     for source in SOURCES:
         specs += [bronze_spec(source), quarantine_spec(source), silver_spec(source)]
-    return specs + list(GOLD_TABLES)
+    return specs + list(GOLD_TABLES) + [RUN_LOG]
 
 
 def ensure_table(spark: SparkSession, spec: TableSpec, warehouse: str) -> None:

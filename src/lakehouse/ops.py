@@ -1,0 +1,74 @@
+"""The run log: one row per source per run attempt, appended at the end of the attempt."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse import storage
+from lakehouse.tables import RUN_LOG
+
+SUCCEEDED = "succeeded"  # silver and gold hold every bronze file of the day counted here
+UNCHANGED = "unchanged"  # nothing new since a succeeded attempt: silver and gold skipped
+NO_DATA = "no_data"  # no landing folder or file for the source on this date
+REJECTED = "rejected"  # over its quarantine threshold: bronze and quarantine only
+FAILED = "failed"
+
+
+@dataclass
+class SourceEntry:
+    run_id: str
+    run_date: date
+    source: str
+    started_at: datetime
+    status: str = FAILED
+    error: str | None = None
+    duration_s: float = 0.0
+    files_seen: int = 0
+    files_loaded: int = 0
+    bronze_files: int = 0
+    rows_landed: int | None = None
+    rows_quarantined: int | None = None
+    quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+    rows_valid: int | None = None
+    rows_kept: int | None = None
+    duplicates_dropped: int | None = None
+    late_rows: int | None = None
+    lag_days_max: int | None = None
+    lag_days_p50: int | None = None
+    lag_days_p95: int | None = None
+    event_dates_replaced: list[date] = field(default_factory=list)
+    gold_rows_inserted: int | None = None
+    gold_rows_updated: int | None = None
+    gold_rows_deleted: int | None = None
+    table_versions: dict[str, int] = field(default_factory=dict)
+
+    def as_row(self) -> tuple[object, ...]:
+        return tuple(getattr(self, f.name) for f in RUN_LOG.schema.fields)
+
+
+def append(spark: SparkSession, warehouse: str, entries: Sequence[SourceEntry]) -> None:
+    """One commit for the whole attempt; the table is append-only."""
+    if not entries:
+        return
+    frame = spark.createDataFrame([e.as_row() for e in entries], RUN_LOG.schema)
+    frame.write.format("delta").mode("append").save(RUN_LOG.path(warehouse))
+
+
+def processed_file_counts(spark: SparkSession, warehouse: str, day: date) -> dict[str, set[int]]:
+    """For each source, the bronze file counts that a finished attempt of `day` covered."""
+    rows = (
+        storage.read(spark, RUN_LOG.path(warehouse))
+        .where((F.col("run_date") == F.lit(day)) & F.col("status").isin(SUCCEEDED, UNCHANGED))
+        .select("source", "bronze_files")
+        .distinct()
+        .collect()
+    )
+    out: dict[str, set[int]] = {}
+    for r in rows:
+        out.setdefault(r["source"], set()).add(int(r["bronze_files"]))
+    return out

@@ -1,0 +1,114 @@
+"""The daily SLA report: for one ingest date, every landed row accounted for, per source,
+and how fresh each gold table is."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse import ops, storage
+from lakehouse.tables import (
+    CRM,
+    DIM_CUSTOMER_CURRENT,
+    EVENT_DATE,
+    FACT_ORDER_CURRENT,
+    FACT_TICKET_CURRENT,
+    GOLD_TABLES,
+    INGEST_DATE,
+    ORDERS,
+    RUN_LOG,
+    SOURCES,
+    TICKETS,
+    bronze_spec,
+    quarantine_spec,
+    silver_spec,
+)
+
+_CURRENT_TABLE = {CRM.name: DIM_CUSTOMER_CURRENT, ORDERS.name: FACT_ORDER_CURRENT}
+_CURRENT_TABLE[TICKETS.name] = FACT_TICKET_CURRENT
+
+
+def _count(spark: SparkSession, path: str, column: str, day: date) -> int:
+    return storage.read(spark, path).where(F.col(column) == F.lit(day)).count()
+
+
+def build(spark: SparkSession, warehouse: str, day: date) -> dict[str, Any]:
+    """Counts read from the tables themselves, plus the latest finished run log entry."""
+    log_rows = (
+        storage.read(spark, RUN_LOG.path(warehouse))
+        .where(F.col("run_date") == F.lit(day))
+        .orderBy("started_at")
+        .collect()
+    )
+    latest = {r["source"]: r for r in log_rows}
+    sources = []
+    for source in SOURCES:
+        entry = latest.get(source.name)
+        counted = next(
+            (
+                r
+                for r in reversed(log_rows)
+                if r["source"] == source.name and r["status"] == ops.SUCCEEDED
+            ),
+            None,
+        )
+        gold_spec = _CURRENT_TABLE.get(source.name)
+        sources.append(
+            {
+                "source": source.name,
+                "last_status": entry["status"] if entry else None,
+                "last_run_id": entry["run_id"] if entry else None,
+                "landed": _count(spark, bronze_spec(source).path(warehouse), INGEST_DATE, day),
+                "quarantined": _count(
+                    spark, quarantine_spec(source).path(warehouse), INGEST_DATE, day
+                ),
+                "in_silver": _count(spark, silver_spec(source).path(warehouse), INGEST_DATE, day),
+                "in_gold": (
+                    _count(spark, gold_spec.path(warehouse), "load_date", day)
+                    if gold_spec
+                    else None
+                ),
+                "duplicates_dropped": counted["duplicates_dropped"] if counted else None,
+                "late": counted["late_rows"] if counted else None,
+                "lag_days_max": counted["lag_days_max"] if counted else None,
+            }
+        )
+    freshness = []
+    for spec in GOLD_TABLES:
+        path = spec.path(warehouse)
+        last = DeltaTable.forPath(spark, path).history(1).select("version", "timestamp").first()
+        frame = storage.read(spark, path)
+        column = "load_date" if "load_date" in frame.columns else EVENT_DATE
+        newest = frame.agg(F.max(column)).first()
+        freshness.append(
+            {
+                "table": spec.name,
+                "version": last["version"] if last else None,
+                "last_commit": last["timestamp"].isoformat(sep=" ") if last else None,
+                f"max_{column}": newest[0].isoformat() if newest and newest[0] else None,
+            }
+        )
+    return {"run_date": day.isoformat(), "sources": sources, "gold_freshness": freshness}
+
+
+def render_text(report: dict[str, Any]) -> str:
+    cols = ["source", "last_status", "landed", "quarantined", "in_silver", "in_gold", "late"]
+    rows = [[str(s[c]) if s[c] is not None else "-" for c in cols] for s in report["sources"]]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
+    lines = [f"SLA report for ingest date {report['run_date']}", ""]
+    lines.append("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    lines += ["", "gold freshness:"]
+    for t in report["gold_freshness"]:
+        extra = ", ".join(f"{k}={v}" for k, v in t.items() if k != "table")
+        lines.append(f"  {t['table']}: {extra}")
+    return "\n".join(lines)
+
+
+def render_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, sort_keys=True)

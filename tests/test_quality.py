@@ -1,0 +1,83 @@
+"""Data-quality thresholds: over the limit, nothing is lost and the run fails by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import SparkSession
+
+from lakehouse.config import Settings, load_settings
+from lakehouse.errors import ConfigError, QualityThresholdError
+from lakehouse.run import run_date
+from lakehouse.tables import ORDERS, RUN_LOG, SOURCES, quarantine_spec, silver_spec
+from tests import scenario
+from tests.helpers import read, write_csv
+
+ORDERS_TEXT = """
+order_id,customer_id,order_total,status,updated_at
+1,10,5.00,placed,2025-04-01 10:00
+2,10,-1.00,placed,2025-04-01 10:00
+3,10,abc,placed,2025-04-01 10:00
+4,10,5.00,,2025-04-01 10:00
+"""
+
+
+def test_over_the_threshold_fails_after_keeping_everything(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    write_csv(landing, ORDERS.name, scenario.D1, "orders.csv", ORDERS_TEXT)
+    settings = Settings(
+        landing=str(landing),
+        warehouse=str(warehouse),
+        max_quarantined_share={ORDERS.name: 0.5},
+    )
+    with pytest.raises(QualityThresholdError) as exc:
+        run_date(spark, settings, scenario.D1)
+    assert (
+        str(exc.value) == "order_updates: 3 of 4 rows quarantined (75.0%), over the threshold 50.0%"
+    )
+    assert read(spark, quarantine_spec(ORDERS), warehouse).count() == 3
+    assert read(spark, silver_spec(ORDERS), warehouse).count() == 0  # held back from gold
+    log = read(spark, RUN_LOG, warehouse).select("source", "status", "rows_landed")
+    expected = spark.createDataFrame(
+        [
+            (s.name, "rejected" if s is ORDERS else "no_data", 4 if s is ORDERS else None)
+            for s in SOURCES
+        ],
+        log.schema,
+    )
+    assert_df_equality(log, expected, ignore_row_order=True)
+
+    # Within a raised threshold the same date goes through: the rejected day is not "done".
+    relaxed = Settings(
+        landing=str(landing), warehouse=str(warehouse), max_quarantined_share={ORDERS.name: 0.8}
+    )
+    run_date(spark, relaxed, scenario.D1)
+    assert [r["order_id"] for r in read(spark, silver_spec(ORDERS), warehouse).collect()] == [1]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("max_quarantined_share:\n  orders: 0.1\n", "unknown source max_quarantined_share.orders"),
+        (
+            "max_quarantined_share:\n  order_updates: 1.5\n",
+            "max_quarantined_share.order_updates must be a number from 0 to 1",
+        ),
+        ("max_quarantined_share: 0.1\n", "key 'max_quarantined_share' must be a dict"),
+    ],
+)
+def test_bad_thresholds_are_refused_by_name(tmp_path: Path, body: str, message: str) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(f"landing: l\nwarehouse: w\n{body}", encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config)
+
+
+def test_threshold_source_names_are_the_sources() -> None:
+    from lakehouse import config
+
+    assert tuple(s.name for s in SOURCES) == config._SOURCE_NAMES
