@@ -29,8 +29,11 @@ from lakehouse.tables import (
     silver_spec,
 )
 
-_CURRENT_TABLE = {CRM.name: DIM_CUSTOMER_CURRENT, ORDERS.name: FACT_ORDER_CURRENT}
-_CURRENT_TABLE[TICKETS.name] = FACT_TICKET_CURRENT
+_CURRENT_TABLE = {
+    CRM.name: DIM_CUSTOMER_CURRENT,
+    ORDERS.name: FACT_ORDER_CURRENT,
+    TICKETS.name: FACT_TICKET_CURRENT,
+}
 
 
 def _count(spark: SparkSession, path: str, column: str, day: date) -> int:
