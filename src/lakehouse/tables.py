@@ -339,6 +339,19 @@ def ensure_table(spark: SparkSession, spec: TableSpec, warehouse: str) -> None:
     builder.execute()
 
 
+def _created(spark: SparkSession, path: str) -> bool:
+    """Whether the table's first commit exists: one file check instead of loading a snapshot.
+    Where the JVM is out of reach (Spark Connect) the answer is "unknown", i.e. False."""
+    try:
+        jvm = spark.sparkContext._jvm
+        first_commit = jvm.org.apache.hadoop.fs.Path(f"{path}/_delta_log/{0:020d}.json")  # type: ignore[union-attr]
+        fs = first_commit.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
+        return bool(fs.exists(first_commit))
+    except Exception:
+        return False
+
+
 def ensure_tables(spark: SparkSession, warehouse: str) -> None:
     for spec in all_specs():
-        ensure_table(spark, spec, warehouse)
+        if not _created(spark, spec.path(warehouse)):
+            ensure_table(spark, spec, warehouse)
