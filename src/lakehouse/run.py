@@ -22,9 +22,17 @@ log = logging.getLogger(__name__)
 class RunResult:
     run_id: str
     run_date: date
-    files_loaded: dict[str, int] = field(default_factory=dict)
-    touched_event_dates: dict[str, list[date]] = field(default_factory=dict)
     entries: dict[str, ops.SourceEntry] = field(default_factory=dict)
+
+    @property
+    def files_loaded(self) -> dict[str, int]:
+        return {name: e.files_loaded for name, e in self.entries.items()}
+
+    @property
+    def touched_event_dates(self) -> dict[str, list[date]]:
+        return {
+            n: e.event_dates_replaced for n, e in self.entries.items() if e.event_dates_replaced
+        }
 
 
 def new_run_id(run_date: date) -> str:
@@ -62,18 +70,19 @@ def run_date(
                 )
                 continue
             _silver_gold_step(spark, settings, source, day, entry)
-            result.touched_event_dates[source.name] = entry.event_dates_replaced
     except Exception as exc:
         if not isinstance(exc, InjectedFault):  # a simulated crash writes nothing more
             for entry in entries.values():
                 if entry.status == ops.FAILED and entry.error is None:
                     entry.error = f"{type(exc).__name__}: {exc}"[:2000]
-            ops.append(spark, settings.warehouse, list(entries.values()))
+            try:
+                ops.append(spark, settings.warehouse, list(entries.values()))
+            except Exception:  # never hide the failure that ended the run
+                log.exception("could not record the failed run in the run log")
         raise
     faults.point("before", "run_log")
     ops.append(spark, settings.warehouse, list(entries.values()))
     faults.point("after", "run_log")
-    result.files_loaded = {name: e.files_loaded for name, e in entries.items()}
     log.info("run %s for %s finished in %.1fs", result.run_id, day, time.monotonic() - started)
     rejected = [e for e in entries.values() if e.status == ops.REJECTED]
     if rejected:
