@@ -140,11 +140,14 @@ def test_json_log_lines_are_json(capsys: pytest.CaptureFixture[str]) -> None:
 
     from lakehouse.cli import configure_logging
 
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     configure_logging("json")
     try:
         logging.getLogger("lakehouse.run").info("bronze %s: %d loaded", "app_events", 2)
-    finally:
-        configure_logging("text")
+    finally:  # leave no handler bound to the captured stream, which pytest closes
+        root.handlers[:] = handlers
+        root.setLevel(level)
     line = capsys.readouterr().err.strip()
     entry = json.loads(line)
     assert {k: entry[k] for k in ("level", "logger", "message")} == {
