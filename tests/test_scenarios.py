@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +18,9 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import faults, report
-from lakehouse.errors import InjectedFault
+from lakehouse.config import Settings
+from lakehouse.errors import ConcurrentRunError, InjectedFault
+from lakehouse.run import run_date
 from lakehouse.tables import (
     FACT_APP_EVENTS_DAILY,
     FACT_TICKET_EVENTS_DAILY,
@@ -25,6 +30,7 @@ from lakehouse.tables import (
     all_specs,
     quarantine_spec,
     silver_spec,
+    tables_of,
 )
 from tests import scenario
 from tests.helpers import assert_tables_equal, copy_warehouse, files_by_partition, read, run_all
@@ -174,3 +180,85 @@ def test_the_sla_report_accounts_for_every_landed_row(
     assert [t["table"] for t in built["gold_freshness"]] == [t.name for t in GOLD_TABLES]
     assert json.loads(report.render_json(built)) == built
     assert report.render_text(built).startswith(f"SLA report for ingest date {scenario.D1}")
+
+
+def test_the_run_log_records_the_versions_each_run_started_from(
+    spark: SparkSession, in_order: ScenarioRun
+) -> None:
+    """Reading every table at the versions D3's run started from gives D1+D2's tables."""
+    d3 = read(spark, RUN_LOG, in_order.warehouse).where(F.col("run_date") == F.lit(scenario.D3))
+    for entry in d3.where("status = 'succeeded'").collect():
+        source = next(s for s in SOURCES if s.name == entry["source"])
+        assert set(entry["table_versions"]) == {t.qualified_name for t in tables_of(source)}
+        for spec in tables_of(source):
+            before = entry["table_versions_before"][spec.qualified_name]
+            assert entry["table_versions"][spec.qualified_name] >= before
+            assert_df_equality(
+                spark.read.format("delta")
+                .option("versionAsOf", before)
+                .load(spec.path(str(in_order.warehouse))),
+                read(spark, spec, in_order.after_d2),
+                ignore_row_order=True,
+                ignore_nullable=True,
+            )
+
+
+class _Rendezvous:
+    """Stands in for `faults.point`: the two runs meet before each commit, so both have
+    read the same snapshot and their writes really race (no luck of timing needed)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._barriers: dict[str, threading.Barrier] = {}
+        self._passed: set[tuple[int, str]] = set()
+
+    def __call__(self, when: str, step: str, source: str | None = None) -> None:
+        name = f"{when}:{step}:{source}"
+        if when != "before" or step == "run_log":
+            return
+        with self._lock:
+            if (threading.get_ident(), name) in self._passed:
+                return  # a retry goes ahead alone
+            self._passed.add((threading.get_ident(), name))
+            barrier = self._barriers.setdefault(name, threading.Barrier(2, timeout=5))
+        with contextlib.suppress(threading.BrokenBarrierError):  # the other run has no
+            barrier.wait()  # such step for its date
+
+
+def _run_in_parallel(spark: SparkSession, landing: Path, warehouse: Path, days: list[date]) -> None:
+    """Run the dates at once in threads of the shared session; a run that gives up must
+    say why (ConcurrentRunError), and its rerun must then succeed."""
+    settings = Settings(landing=str(landing), warehouse=str(warehouse))
+    errors: dict[int, BaseException] = {}
+
+    def attempt(i: int, day: date) -> None:
+        try:
+            run_date(spark, settings, day)
+        except BaseException as exc:  # reported to the test thread below
+            errors[i] = exc
+
+    threads = [threading.Thread(target=attempt, args=(i, d)) for i, d in enumerate(days)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, exc in errors.items():
+        assert isinstance(exc, ConcurrentRunError), repr(exc)
+        run_date(spark, settings, days[i])
+
+
+def test_parallel_runs_end_in_the_state_of_a_serial_run(
+    spark: SparkSession,
+    in_order: ScenarioRun,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    warehouse = tmp_path / "wh"
+    monkeypatch.setattr(faults, "point", _Rendezvous())
+    with caplog.at_level(logging.INFO):
+        _run_in_parallel(spark, in_order.landing, warehouse, [scenario.D1, scenario.D1])
+        _run_in_parallel(spark, in_order.landing, warehouse, [scenario.D2, scenario.D3])
+    assert any("committed first" in r.getMessage() for r in caplog.records)  # a race was lost
+    every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
+    assert_tables_equal(spark, in_order.warehouse, warehouse, every_table_but_the_log)

@@ -10,7 +10,7 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import faults, landing
+from lakehouse import faults, landing, storage
 from lakehouse.tables import (
     INGEST_DATE,
     LOAD_TIME,
@@ -83,10 +83,12 @@ def load(
     ingest_date: date,
     run_id: str,
 ) -> BronzeResult:
-    """Append the day's files not loaded before, in one commit.
+    """Insert the day's files not loaded before, in one commit.
 
     A file is identified by its name within the day's folder, so a rerun loads nothing twice
-    and a file that arrived late in an already-run day is picked up.
+    and a file that arrived late in an already-run day is picked up. The insert skips files
+    already in the partition and conflicts with a concurrent load of the same day, so two
+    runs at once cannot both land a file (the loser retries and finds it there).
     """
     files = landing.list_files(spark, landing_root, source, ingest_date)
     if not files:
@@ -96,12 +98,12 @@ def load(
     raw = landing.read_files(spark, source, new) if new else None
     if raw is not None:
         faults.point("before", "bronze", source.name)
-        (
-            raw.transform(with_landing_metadata(source, ingest_date, run_id))
-            .write.format("delta")
-            .mode("append")
-            .option("mergeSchema", "true")
-            .save(bronze_spec(source).path(warehouse))
+        storage.insert_new(
+            spark,
+            bronze_spec(source).path(warehouse),
+            raw.transform(with_landing_metadata(source, ingest_date, run_id)),
+            (F.col(f"t.{INGEST_DATE}") == F.lit(ingest_date))
+            & (F.col(f"t.{SOURCE_FILE}") == F.col(f"s.{SOURCE_FILE}")),
         )
         faults.point("after", "bronze", source.name)
     return BronzeResult(

@@ -41,3 +41,7 @@ class ReconciliationError(LakehouseError):
 
 class QualityThresholdError(LakehouseError):
     """A source's share of quarantined rows is over its configured threshold."""
+
+
+class ConcurrentRunError(LakehouseError):
+    """Another run kept winning the commit race on a table; rerunning later is safe."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from lakehouse import faults, storage
+from lakehouse import concurrency, faults, storage
+from lakehouse.errors import ConcurrentRunError
 from lakehouse.silver import SilverResult, drifted_columns
 from lakehouse.tables import (
     APP_EVENTS,
@@ -27,6 +29,7 @@ from lakehouse.tables import (
 )
 
 _DELETED = "is_deleted"
+log = logging.getLogger(__name__)
 
 
 def customer_rows(silver_customers: DataFrame) -> DataFrame:
@@ -78,16 +81,13 @@ def daily_counts(dimension: str) -> Callable[[DataFrame], DataFrame]:
     return transform
 
 
-def _silver_for_keys(
-    spark: SparkSession, warehouse: str, source: Source, batch: DataFrame, key: tuple[str, ...]
-) -> DataFrame:
-    """Silver's current rows for the keys the day's data touched (read after silver's commit)."""
-    silver = storage.read(spark, silver_spec(source).path(warehouse))
+def _silver_for_keys(silver: DataFrame, batch: DataFrame, key: tuple[str, ...]) -> DataFrame:
+    """Silver's rows for the keys the day's data touched (read after silver's commit)."""
     return silver.join(batch.select(*key).distinct(), list(key), "left_semi")
 
 
 def update_current(
-    spark: SparkSession, warehouse: str, result: SilverResult, source: Source
+    spark: SparkSession, warehouse: str, result: SilverResult, source: Source, silver: DataFrame
 ) -> dict[str, int]:
     """Make the touched keys of a current-state table equal silver's view of them.
 
@@ -96,7 +96,7 @@ def update_current(
     `load_date` is the ingest date of the winning record: the run that brought it.
     """
     if source is CRM:
-        rows = customer_rows(_silver_for_keys(spark, warehouse, CRM, result.batch, CRM.key))
+        rows = customer_rows(_silver_for_keys(silver, result.batch, CRM.key))
         return storage.merge_by_key(
             spark,
             DIM_CUSTOMER_CURRENT.path(warehouse),
@@ -106,17 +106,17 @@ def update_current(
             control_columns=(_DELETED,),
         )
     elif source is ORDERS:
-        rows = order_rows(_silver_for_keys(spark, warehouse, ORDERS, result.batch, ORDERS.key))
+        rows = order_rows(_silver_for_keys(silver, result.batch, ORDERS.key))
         return storage.merge_by_key(spark, FACT_ORDER_CURRENT.path(warehouse), rows, ("order_id",))
     elif source is TICKETS:
-        tickets = _silver_for_keys(spark, warehouse, TICKETS, result.batch, ("ticket_id",))
+        tickets = _silver_for_keys(silver, result.batch, ("ticket_id",))
         return storage.merge_by_key(
             spark, FACT_TICKET_CURRENT.path(warehouse), ticket_rows(tickets), ("ticket_id",)
         )
     return {}
 
 
-def update_daily(spark: SparkSession, warehouse: str, result: SilverResult, source: Source) -> None:
+def update_daily(warehouse: str, result: SilverResult, source: Source, silver: DataFrame) -> None:
     """Recompute, in full from silver, each event date the day's rows touched (late ones
     included, whatever their age) and replace exactly those partitions."""
     if not result.touched_event_dates:
@@ -127,9 +127,7 @@ def update_daily(spark: SparkSession, warehouse: str, result: SilverResult, sour
         else (FACT_TICKET_EVENTS_DAILY, "status")
     )
     dates: list[date] = sorted(result.touched_event_dates)
-    events = storage.read(spark, silver_spec(source).path(warehouse)).where(
-        F.col(EVENT_DATE).isin(dates)
-    )
+    events = silver.where(F.col(EVENT_DATE).isin(dates))
     storage.replace_partitions(
         spec.path(warehouse), events.transform(daily_counts(dimension)), EVENT_DATE, dates
     )
@@ -138,12 +136,40 @@ def update_daily(spark: SparkSession, warehouse: str, result: SilverResult, sour
 def update(
     spark: SparkSession, warehouse: str, result: SilverResult, source: Source
 ) -> dict[str, int]:
-    """Both kinds of gold table a source feeds; returns the current-state MERGE's row counts."""
-    faults.point("before", "gold_current", source.name)
-    metrics = update_current(spark, warehouse, result, source)
-    faults.point("after", "gold_current", source.name)
-    if source.event_time:
-        faults.point("before", "gold_daily", source.name)
-        update_daily(spark, warehouse, result, source)
-        faults.point("after", "gold_daily", source.name)
-    return metrics
+    """Both kinds of gold table a source feeds; returns the current-state MERGE's row counts.
+
+    Gold is computed from one pinned version of silver. If silver moved on while gold was
+    being written (a concurrent run of another date committed), gold may mirror the older
+    version, and no Delta conflict says so, as the two are different tables: so compute again
+    from the newer version. The last writer of any gold row thus always saw the latest silver.
+    """
+    silver_path = silver_spec(source).path(warehouse)
+    totals = {"inserted": 0, "updated": 0, "deleted": 0}
+
+    def write_from(silver: DataFrame) -> None:
+        faults.point("before", "gold_current", source.name)
+        for k, v in update_current(spark, warehouse, result, source, silver).items():
+            totals[k] += v
+        faults.point("after", "gold_current", source.name)
+        if source.event_time:
+            faults.point("before", "gold_daily", source.name)
+            update_daily(warehouse, result, source, silver)
+            faults.point("after", "gold_daily", source.name)
+
+    def settled() -> bool:
+        version = storage.latest_version(spark, silver_path)
+        write_from(storage.read(spark, silver_path, version))
+        return storage.latest_version(spark, silver_path) == version
+
+    for attempt in range(1, concurrency.ATTEMPTS + 1):
+        if concurrency.retry_on_conflict(f"gold of {source.name}", settled):
+            return totals
+        log.info(
+            "silver %s changed while gold was written (attempt %d): computing gold again",
+            source.name,
+            attempt,
+        )
+    raise ConcurrentRunError(
+        f"another run keeps changing silver {source.name}: gold not settled after "
+        f"{concurrency.ATTEMPTS} attempts; rerun this date when the other run has finished"
+    )

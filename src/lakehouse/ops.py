@@ -10,7 +10,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import storage
-from lakehouse.tables import RUN_LOG
+from lakehouse.tables import RUN_LOG, Source, tables_of
 
 SUCCEEDED = "succeeded"  # silver and gold hold every bronze file of the day counted here
 UNCHANGED = "unchanged"  # nothing new since a succeeded attempt: silver and gold skipped
@@ -45,6 +45,7 @@ class SourceEntry:
     gold_rows_inserted: int | None = None
     gold_rows_updated: int | None = None
     gold_rows_deleted: int | None = None
+    table_versions_before: dict[str, int] = field(default_factory=dict)
     table_versions: dict[str, int] = field(default_factory=dict)
 
     def as_row(self) -> tuple[object, ...]:
@@ -56,7 +57,18 @@ def append(spark: SparkSession, warehouse: str, entries: Sequence[SourceEntry]) 
     if not entries:
         return
     frame = spark.createDataFrame([e.as_row() for e in entries], RUN_LOG.schema)
-    frame.write.format("delta").mode("append").save(RUN_LOG.path(warehouse))
+    # mergeSchema: a run log written by an older release gains the newer columns.
+    frame.write.format("delta").mode("append").option("mergeSchema", "true").save(
+        RUN_LOG.path(warehouse)
+    )
+
+
+def table_versions(spark: SparkSession, warehouse: str, source: Source) -> dict[str, int]:
+    """The current version of every table a run of `source` writes (-1: not created)."""
+    return {
+        spec.qualified_name: storage.latest_version(spark, spec.path(warehouse))
+        for spec in tables_of(source)
+    }
 
 
 def processed_file_counts(spark: SparkSession, warehouse: str, day: date) -> dict[str, set[int]]:

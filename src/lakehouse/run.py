@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 
 from pyspark.sql import SparkSession
 
-from lakehouse import bronze, faults, gold, landing, ops, silver
+from lakehouse import bronze, concurrency, faults, gold, landing, ops, silver
 from lakehouse.config import Settings
 from lakehouse.errors import InjectedFault, QualityThresholdError
 from lakehouse.tables import SOURCES, Source, ensure_tables
@@ -51,7 +51,9 @@ def run_date(
     """
     result = RunResult(run_id=run_id or new_run_id(day), run_date=day)
     started = time.monotonic()
-    ensure_tables(spark, settings.warehouse)
+    concurrency.retry_on_conflict(
+        "the table definitions", lambda: ensure_tables(spark, settings.warehouse)
+    )
     finished_before = ops.processed_file_counts(spark, settings.warehouse, day)
     entries = result.entries
     try:
@@ -71,6 +73,7 @@ def run_date(
                 continue
             _silver_gold_step(spark, settings, source, day, entry)
     except Exception as exc:
+        _record_versions(spark, settings, entries)
         if not isinstance(exc, InjectedFault):  # a simulated crash writes nothing more
             for entry in entries.values():
                 if entry.status == ops.FAILED and entry.error is None:
@@ -80,6 +83,7 @@ def run_date(
             except Exception:  # never hide the failure that ended the run
                 log.exception("could not record the failed run in the run log")
         raise
+    _record_versions(spark, settings, entries)
     faults.point("before", "run_log")
     ops.append(spark, settings.warehouse, list(entries.values()))
     faults.point("after", "run_log")
@@ -97,19 +101,36 @@ def run_date(
     return result
 
 
+def _record_versions(
+    spark: SparkSession, settings: Settings, entries: dict[str, ops.SourceEntry]
+) -> None:
+    """Each source's tables as this attempt leaves them (with the versions before, what an
+    undo needs). Best effort: a failure here must not hide the run's outcome."""
+    by_name = {s.name: s for s in SOURCES}
+    for name, entry in entries.items():
+        try:
+            entry.table_versions = ops.table_versions(spark, settings.warehouse, by_name[name])
+        except Exception:
+            log.exception("could not read the table versions of %s", name)
+
+
 def _bronze_step(
     spark: SparkSession, settings: Settings, source: Source, day: date, run_id: str
 ) -> ops.SourceEntry:
     t0 = time.monotonic()
     entry = ops.SourceEntry(run_id, day, source.name, datetime.now(UTC).replace(tzinfo=None))
+    entry.table_versions_before = ops.table_versions(spark, settings.warehouse, source)
     landing.warn_on_stray_folders(spark, settings.landing, source)
-    loaded = bronze.load(
-        spark,
-        landing_root=settings.landing,
-        warehouse=settings.warehouse,
-        source=source,
-        ingest_date=day,
-        run_id=run_id,
+    loaded = concurrency.retry_on_conflict(
+        f"bronze {source.name}",
+        lambda: bronze.load(
+            spark,
+            landing_root=settings.landing,
+            warehouse=settings.warehouse,
+            source=source,
+            ingest_date=day,
+            run_id=run_id,
+        ),
     )
     entry.files_seen, entry.files_loaded = loaded.files_seen, loaded.files_loaded
     entry.bronze_files = loaded.bronze_files
@@ -131,14 +152,16 @@ def _silver_gold_step(
     spark: SparkSession, settings: Settings, source: Source, day: date, entry: ops.SourceEntry
 ) -> None:
     t0 = time.monotonic()
-    bronze_day = bronze.partition(spark, settings.warehouse, source, day)
-    processed = silver.process(
-        spark,
-        settings.warehouse,
-        source,
-        bronze_day,
-        day,
-        max_quarantined_share=settings.max_quarantined_share.get(source.name),
+    processed = concurrency.retry_on_conflict(
+        f"silver {source.name}",
+        lambda: silver.process(
+            spark,
+            settings.warehouse,
+            source,
+            bronze.partition(spark, settings.warehouse, source, day),
+            day,
+            max_quarantined_share=settings.max_quarantined_share.get(source.name),
+        ),
     )
     try:
         c = processed.counts

@@ -136,6 +136,10 @@ class TableSpec:
     def path(self, warehouse: str) -> str:
         return table_path(warehouse, self.layer, self.name)
 
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.layer}/{self.name}"
+
 
 _STR = T.StringType()
 _DV = ("delta.enableDeletionVectors", "true")
@@ -282,6 +286,20 @@ GOLD_TABLES: tuple[TableSpec, ...] = (
     FACT_TICKET_EVENTS_DAILY,
 )
 
+GOLD_FED_BY: dict[str, tuple[TableSpec, ...]] = {
+    CRM.name: (DIM_CUSTOMER_CURRENT,),
+    ORDERS.name: (FACT_ORDER_CURRENT,),
+    APP_EVENTS.name: (FACT_APP_EVENTS_DAILY,),
+    TICKETS.name: (FACT_TICKET_CURRENT, FACT_TICKET_EVENTS_DAILY),
+}
+
+
+def tables_of(source: Source) -> tuple[TableSpec, ...]:
+    """Every table a run of `source` writes, in the order the run writes them."""
+    return (bronze_spec(source), quarantine_spec(source), silver_spec(source)) + GOLD_FED_BY[
+        source.name
+    ]
+
 
 # One row per source per run attempt: what came in, where it went, what it wrote.
 RUN_LOG = TableSpec(
@@ -292,7 +310,7 @@ RUN_LOG = TableSpec(
             T.StructField("run_id", _STR),
             T.StructField("run_date", T.DateType()),
             T.StructField("source", _STR),
-            T.StructField("status", _STR),  # succeeded | unchanged | failed
+            T.StructField("status", _STR),  # see lakehouse.ops
             T.StructField("error", _STR),
             T.StructField("started_at", T.TimestampType()),
             T.StructField("duration_s", T.DoubleType()),
@@ -313,6 +331,8 @@ RUN_LOG = TableSpec(
             T.StructField("gold_rows_inserted", T.LongType()),
             T.StructField("gold_rows_updated", T.LongType()),
             T.StructField("gold_rows_deleted", T.LongType()),
+            # "layer/name" -> the table's version before this attempt wrote, and after it
+            T.StructField("table_versions_before", T.MapType(_STR, T.LongType())),
             T.StructField("table_versions", T.MapType(_STR, T.LongType())),
         ]
     ),
