@@ -9,7 +9,7 @@ SAMPLE_DATES := 2025-03-01 2025-03-02 2025-03-03 2025-03-04
 export JAVA_HOME := $(shell scripts/java-home.sh)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run report test test-fast lint format typecheck clean
+.PHONY: help install run report maintenance bench test test-fast lint format typecheck clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -27,8 +27,11 @@ $(JARS): $(INSTALLED)
 install: $(INSTALLED) $(JARS) ## create .venv, install pinned packages, resolve the Delta jars
 
 run: install ## run the bundled sample (2025-03-01..04) and print the gold tables
-	for d in $(SAMPLE_DATES); do scripts/spark-submit.sh jobs/daily.py --run-date $$d || exit $$?; done
+	scripts/spark-submit.sh jobs/daily.py --from $(firstword $(SAMPLE_DATES)) --to $(lastword $(SAMPLE_DATES))
 	scripts/spark-submit.sh jobs/show_gold.py
+
+maintenance: install ## OPTIMIZE and VACUUM every table (safe beside a daily run)
+	scripts/spark-submit.sh jobs/maintenance.py
 
 report: install ## print the SLA report of one ingest date: make report DATE=2025-03-04 [FORMAT=json]
 	scripts/spark-submit.sh jobs/report.py --run-date $(DATE) --format $(or $(FORMAT),text)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.cli import parse_args
+from lakehouse.cli import maintenance_main, parse_args
 from lakehouse.config import load_settings, parse_run_date
 from lakehouse.errors import InvalidRunDateError
 from lakehouse.storage import date_predicate
@@ -155,3 +155,38 @@ def test_json_log_lines_are_json(capsys: pytest.CaptureFixture[str]) -> None:
         "logger": "lakehouse.run",
         "message": "bronze app_events: 2 loaded",
     }
+
+
+def test_a_range_gives_every_date_in_order() -> None:
+    _, days = parse_args(["--from", "2025-02-27", "--to", "2025-03-02"])
+    assert days == [date(2025, 2, 27), date(2025, 2, 28), date(2025, 3, 1), date(2025, 3, 2)]
+    _, days = parse_args(["--run-date", "2025-03-01"])
+    assert days == [date(2025, 3, 1)]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--from", "2025-03-01"], "--run-date (or --from and --to)"),
+        (["--to", "2025-03-01"], "--run-date (or --from and --to)"),
+        (["--from", "2025-03-02", "--to", "2025-03-01"], "--to 2025-03-01 is before --from"),
+        (["--run-date", "2025-03-01", "--from", "2025-03-01"], "either --run-date or --from"),
+        (["--from", "2025-03-01", "--to", "2025-02-30"], "invalid run date '2025-02-30'"),
+        (["--from", "2000-01-01", "--to", "2025-03-01"], "days, over 3660"),
+    ],
+)
+def test_bad_ranges_exit_2_naming_the_problem(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = _exit_and_message(argv, capsys)
+    assert (code, err.count("\n")) == (2, 1)
+    assert message in err
+
+
+def test_maintenance_refuses_an_unsafe_vacuum_retention(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert maintenance_main(["--retain-hours", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--retain-hours 1 is under 168" in err

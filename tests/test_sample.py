@@ -1,4 +1,5 @@
-"""The bundled sample: the seed's worked example, reruns and run order."""
+"""The bundled sample: the seed's worked example, the range run against one run per date,
+and reruns."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from lakehouse.tables import GOLD_TABLES
+from lakehouse.config import Settings
+from lakehouse.run import run_dates
+from lakehouse.tables import GOLD_TABLES, RUN_LOG, all_specs
 from tests.helpers import (
     SAMPLE_DATES,
     SAMPLE_LANDING,
     assert_all_tables_identical,
+    assert_tables_equal,
     bronze_counts,
     copy_warehouse,
     read,
@@ -27,8 +31,9 @@ D = date
 
 @pytest.fixture(scope="module")
 def sample_wh(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The sample as `make run` runs it: all four dates as one range in one session."""
     warehouse = tmp_path_factory.mktemp("sample") / "wh"
-    run_all(spark, SAMPLE_LANDING, warehouse, SAMPLE_DATES)
+    run_dates(spark, Settings(landing=str(SAMPLE_LANDING), warehouse=str(warehouse)), SAMPLE_DATES)
     yield warehouse
 
 
@@ -43,11 +48,16 @@ def test_sample_gold_equals_the_worked_example(
     )
 
 
-def test_rerunning_a_date_changes_nothing(
+def test_one_run_per_date_equals_the_range_and_a_rerun_changes_nothing(
     spark: SparkSession, sample_wh: Path, tmp_path: Path
 ) -> None:
-    rerun = copy_warehouse(sample_wh, tmp_path / "rerun")
-    counts = bronze_counts(spark, rerun)
-    run_all(spark, SAMPLE_LANDING, rerun, [D(2025, 3, 2)])
-    assert bronze_counts(spark, rerun) == counts
-    assert_all_tables_identical(spark, sample_wh, rerun)
+    per_date = tmp_path / "per_date"
+    run_all(spark, SAMPLE_LANDING, per_date, SAMPLE_DATES)
+    every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
+    assert_tables_equal(spark, sample_wh, per_date, every_table_but_the_log)
+
+    before = copy_warehouse(per_date, tmp_path / "before_rerun")
+    counts = bronze_counts(spark, per_date)
+    run_all(spark, SAMPLE_LANDING, per_date, [D(2025, 3, 2)])
+    assert bronze_counts(spark, per_date) == counts
+    assert_all_tables_identical(spark, before, per_date)

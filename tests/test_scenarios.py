@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 from lakehouse import faults, report
 from lakehouse.config import Settings
 from lakehouse.errors import ConcurrentRunError, InjectedFault
+from lakehouse.maintenance import maintain
 from lakehouse.run import run_date
 from lakehouse.tables import (
     FACT_APP_EVENTS_DAILY,
@@ -204,28 +205,39 @@ def test_the_run_log_records_the_versions_each_run_started_from(
 
 
 class _Rendezvous:
-    """Stands in for `faults.point`: the two runs meet before each commit, so both have
-    read the same snapshot and their writes really race (no luck of timing needed)."""
+    """Stands in for `faults.point`: parallel runs meet before each commit, so both have
+    read the same snapshot and their writes really race (no luck of timing needed). Once a
+    run has finished, the other goes on alone."""
 
-    def __init__(self) -> None:
+    def __init__(self, sources: set[str]) -> None:
+        self._sources = sources  # those all the runs have data for: the others never meet
         self._lock = threading.Lock()
         self._barriers: dict[str, threading.Barrier] = {}
         self._passed: set[tuple[int, str]] = set()
+        self._open = True
 
     def __call__(self, when: str, step: str, source: str | None = None) -> None:
         name = f"{when}:{step}:{source}"
-        if when != "before" or step == "run_log":
+        if when != "before" or source not in self._sources:
             return
         with self._lock:
-            if (threading.get_ident(), name) in self._passed:
-                return  # a retry goes ahead alone
+            if not self._open or (threading.get_ident(), name) in self._passed:
+                return  # alone, or a retry: go ahead
             self._passed.add((threading.get_ident(), name))
-            barrier = self._barriers.setdefault(name, threading.Barrier(2, timeout=5))
-        with contextlib.suppress(threading.BrokenBarrierError):  # the other run has no
-            barrier.wait()  # such step for its date
+            barrier = self._barriers.setdefault(name, threading.Barrier(2, timeout=30))
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+
+    def leave(self) -> None:
+        with self._lock:
+            self._open = False
+            for barrier in self._barriers.values():
+                barrier.abort()
 
 
-def _run_in_parallel(spark: SparkSession, landing: Path, warehouse: Path, days: list[date]) -> None:
+def _run_in_parallel(
+    spark: SparkSession, landing: Path, warehouse: Path, days: list[date], meet: _Rendezvous
+) -> None:
     """Run the dates at once in threads of the shared session; a run that gives up must
     say why (ConcurrentRunError), and its rerun must then succeed."""
     settings = Settings(landing=str(landing), warehouse=str(warehouse))
@@ -236,6 +248,8 @@ def _run_in_parallel(spark: SparkSession, landing: Path, warehouse: Path, days: 
             run_date(spark, settings, day)
         except BaseException as exc:  # reported to the test thread below
             errors[i] = exc
+        finally:
+            meet.leave()
 
     threads = [threading.Thread(target=attempt, args=(i, d)) for i, d in enumerate(days)]
     for t in threads:
@@ -243,22 +257,59 @@ def _run_in_parallel(spark: SparkSession, landing: Path, warehouse: Path, days: 
     for t in threads:
         t.join()
     for i, exc in errors.items():
-        assert isinstance(exc, ConcurrentRunError), repr(exc)
+        assert isinstance(exc, ConcurrentRunError), f"{type(exc).__name__}: {exc}"
         run_date(spark, settings, days[i])
 
 
-def test_parallel_runs_end_in_the_state_of_a_serial_run(
+def test_parallel_out_of_order_and_repeated_runs_end_in_the_serial_state(
     spark: SparkSession,
     in_order: ScenarioRun,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """Two later dates at once, then the first date twice at once, then a rerun: every
+    table but the run log equals the in-order serial run (whose gold the rule tests check
+    against the hand-written expectation)."""
     warehouse = tmp_path / "wh"
-    monkeypatch.setattr(faults, "point", _Rendezvous())
     with caplog.at_level(logging.INFO):
-        _run_in_parallel(spark, in_order.landing, warehouse, [scenario.D1, scenario.D1])
-        _run_in_parallel(spark, in_order.landing, warehouse, [scenario.D2, scenario.D3])
+        for days in ([scenario.D3, scenario.D2], [scenario.D1, scenario.D1]):
+            meet = _Rendezvous(
+                {
+                    s.name
+                    for s in SOURCES
+                    if all((in_order.landing / s.name / f"ingest_date={d}").is_dir() for d in days)
+                }
+            )
+            monkeypatch.setattr(faults, "point", meet)
+            _run_in_parallel(spark, in_order.landing, warehouse, days, meet)
+        run_all(spark, in_order.landing, warehouse, [scenario.D3])
     assert any("committed first" in r.getMessage() for r in caplog.records)  # a race was lost
+    every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
+    assert_tables_equal(spark, in_order.warehouse, warehouse, every_table_but_the_log)
+
+
+def test_maintenance_beside_a_daily_run_changes_no_table(
+    spark: SparkSession, in_order: ScenarioRun, tmp_path: Path
+) -> None:
+    """OPTIMIZE and VACUUM of every table while D3 runs: every table but the run log holds
+    what the daily runs alone gave."""
+    warehouse = copy_warehouse(in_order.after_d2, tmp_path / "wh")
+    outcome: dict[str, object] = {}
+
+    def maintenance() -> None:
+        try:
+            outcome["beside"] = maintain(spark, str(warehouse))
+        except BaseException as exc:  # reported to the test thread below
+            outcome["error"] = exc
+
+    beside = threading.Thread(target=maintenance)
+    beside.start()
+    run_all(spark, in_order.landing, warehouse, [scenario.D3])
+    beside.join()
+    assert "error" not in outcome, outcome.get("error")
+    beside_result = outcome["beside"]
+    assert isinstance(beside_result, list)
+    assert any(t.files_removed > 1 for t in beside_result)  # small files were really compacted
     every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
     assert_tables_equal(spark, in_order.warehouse, warehouse, every_table_but_the_log)

@@ -1,11 +1,14 @@
-"""The real entry point through scripts/spark-submit.sh: a whole process killed part-way with
-SIGKILL (the whole process tree), then the date run again to completion."""
+"""The real entry point through scripts/spark-submit.sh: a whole process killed at a random
+moment with SIGKILL (the whole process tree), then the date run again to completion."""
 
 from __future__ import annotations
 
 import os
+import random
+import re
 import signal
 import subprocess
+import time
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -35,8 +38,11 @@ def _submit(warehouse: Path) -> list[str]:
     ]
 
 
-def _kill_when(warehouse: Path, marker: str) -> None:
-    """Start a run and SIGKILL its whole process group once its log shows `marker`."""
+def _kill_at_random(warehouse: Path, rng: random.Random) -> str:
+    """Start a run and SIGKILL its whole process group at a random moment: a random delay
+    after a random one of its first step lines (bronze of each source, then silver and gold
+    of the first three), so a kill may land in the middle of a write. Returns where it hit."""
+    after_line, delay = rng.randint(1, 10), rng.uniform(0.0, 1.0)
     proc = subprocess.Popen(
         _submit(warehouse),
         stdout=subprocess.PIPE,  # spark-submit relays the driver's stderr (our log) here
@@ -44,27 +50,35 @@ def _kill_when(warehouse: Path, marker: str) -> None:
         text=True,
         start_new_session=True,
     )
-    seen = []
+    seen: list[str] = []
+    steps = 0
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
             seen.append(line)
-            if marker in line:
-                os.killpg(proc.pid, signal.SIGKILL)
-                break
+            if STEP_LINE.search(line):
+                steps += 1
+                if steps == after_line:
+                    time.sleep(delay)
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    break
         proc.wait(timeout=600)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL, "".join(seen)[-3000:]
+    return f"{delay:.2f}s after step line {after_line}: {seen[-1].strip()}"
+
+
+STEP_LINE = re.compile(r"lakehouse\.run: (bronze|silver|gold) ")
 
 
 @pytest.mark.slow
 def test_killed_run_is_completed_by_the_next_one(spark: SparkSession, tmp_path: Path) -> None:
     warehouse = tmp_path / "wh"
-    # Killed as soon as the CRM's silver has committed: bronze of every source is committed,
-    # silver and gold only in part.
-    _kill_when(warehouse, "silver crm_customer_updates")
+    seed = int(os.environ.get("LAKEHOUSE_KILL_SEED", random.randrange(1_000_000)))
+    where = _kill_at_random(warehouse, random.Random(seed))
+    print(f"killed {where} (LAKEHOUSE_KILL_SEED={seed} repeats it)")
     # The rerun goes through the shared session (a second JVM start buys nothing here): the
     # same run_date the entry point calls, on what the killed process left on disk.
     run_all(spark, SAMPLE_LANDING, warehouse, [DAY])

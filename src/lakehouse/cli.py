@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import NoReturn
 
@@ -28,8 +28,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
-    p = _Parser(prog=prog, description="Run the daily lakehouse job for one ingest date.")
-    p.add_argument("--run-date", required=True, help="ingest date to process, YYYY-MM-DD")
+    p = _Parser(
+        prog=prog,
+        description="Run the daily lakehouse job for one ingest date, or a range in one session.",
+    )
+    p.add_argument("--run-date", help="ingest date to process, YYYY-MM-DD")
+    p.add_argument("--from", dest="date_from", help="first ingest date of a range (with --to)")
+    p.add_argument("--to", dest="date_to", help="last ingest date of a range, included")
     p.add_argument("--landing", help="root of the landing zone (default: from config)")
     p.add_argument("--warehouse", help="root of the Delta tables (default: from config)")
     p.add_argument("--config", type=Path, help="YAML config (default: conf/local.yaml)")
@@ -64,40 +69,61 @@ def configure_logging(log_format: str) -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
-def parse_args(argv: Sequence[str], prog: str = "daily.py") -> tuple[Settings, date]:
-    """Return validated settings and the run date, or exit 2 naming the problem."""
-    settings, day, _ = _parse(argv, prog)
-    return settings, day
+def parse_args(argv: Sequence[str], prog: str = "daily.py") -> tuple[Settings, list[date]]:
+    """Return validated settings and the dates to run, or exit 2 naming the problem."""
+    settings, days, _ = _parse(argv, prog)
+    return settings, days
 
 
-def _parse(argv: Sequence[str], prog: str) -> tuple[Settings, date, argparse.Namespace]:
+MAX_RANGE_DAYS = 3660  # ten years: a longer range is far more likely a typo than a backfill
+
+
+def run_dates(args: argparse.Namespace) -> list[date]:
+    """`--run-date D`, or every date of `--from D1 --to D2`, both ends included."""
+    if args.run_date is not None:
+        if args.date_from is not None or args.date_to is not None:
+            raise UsageError("give either --run-date or --from/--to, not both")
+        return [parse_run_date(args.run_date)]
+    if args.date_from is None or args.date_to is None:
+        raise UsageError("the following arguments are required: --run-date (or --from and --to)")
+    first, last = parse_run_date(args.date_from), parse_run_date(args.date_to)
+    if last < first:
+        raise UsageError(f"--to {last} is before --from {first}")
+    count = (last - first).days + 1
+    if count > MAX_RANGE_DAYS:
+        raise UsageError(f"--from {first} --to {last} spans {count} days, over {MAX_RANGE_DAYS}")
+    return [first + timedelta(days=i) for i in range(count)]
+
+
+def _parse(argv: Sequence[str], prog: str) -> tuple[Settings, list[date], argparse.Namespace]:
     args = _parser(prog).parse_args(list(argv))
     try:
-        day = parse_run_date(args.run_date)
+        days = run_dates(args)
         settings = load_settings(args.config, landing=args.landing, warehouse=args.warehouse)
         if not is_uri(settings.landing) and not os.path.isdir(settings.landing):
             raise UsageError(f"landing root {settings.landing!r} does not exist")
     except UsageError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         raise SystemExit(USAGE_EXIT) from None
-    return settings, day, args
+    return settings, days, args
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "daily.py") -> int:
-    settings, day, args = _parse(sys.argv[1:] if argv is None else argv, prog)
+    settings, days, args = _parse(sys.argv[1:] if argv is None else argv, prog)
     configure_logging(args.log_format)
     # Imported here so that a bad command line never pays for (or waits on) a JVM.
-    from lakehouse.run import run_date
+    from lakehouse.run import run_dates
     from lakehouse.session import build_session
 
     spark = build_session(settings.app_name, settings.spark_conf)
+    log = logging.getLogger("lakehouse")
     try:
-        run_date(spark, settings, day)
+        run_dates(spark, settings, days)
     except QualityThresholdError as exc:
-        logging.getLogger("lakehouse").error("run for %s over a quality threshold: %s", day, exc)
+        log.error("over a quality threshold: %s", exc)
         return QUALITY_EXIT
     except Exception:
-        logging.getLogger("lakehouse").exception("run for %s failed", day)
+        log.exception("run failed")
         return 1
     finally:
         spark.stop()
@@ -111,6 +137,8 @@ def report_main(argv: Sequence[str] | None = None, prog: str = "report.py") -> i
     parser.add_argument("--format", choices=("text", "json"), default="text")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
+        if args.run_date is None:
+            raise UsageError("the following arguments are required: --run-date")
         day = parse_run_date(args.run_date)
         settings = load_settings(args.config, landing=args.landing, warehouse=args.warehouse)
     except UsageError as exc:
@@ -125,4 +153,47 @@ def report_main(argv: Sequence[str] | None = None, prog: str = "report.py") -> i
     finally:
         spark.stop()
     print(report.render_json(built) if args.format == "json" else report.render_text(built))
+    return 0
+
+
+def maintenance_main(argv: Sequence[str] | None = None, prog: str = "maintenance.py") -> int:
+    """Compact and vacuum every table; safe to run while a daily run is writing."""
+    from lakehouse.maintenance import MIN_RETAIN_HOURS
+
+    parser = _Parser(prog=prog, description="OPTIMIZE and VACUUM every table of the warehouse.")
+    parser.add_argument("--warehouse", help="root of the Delta tables (default: from config)")
+    parser.add_argument("--config", type=Path, help="YAML config (default: conf/local.yaml)")
+    parser.add_argument(
+        "--retain-hours",
+        type=int,
+        default=MIN_RETAIN_HOURS,
+        help=f"VACUUM keeps files unreferenced for less than this (at least {MIN_RETAIN_HOURS})",
+    )
+    parser.add_argument("--no-vacuum", action="store_true", help="compact only")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        if args.retain_hours < MIN_RETAIN_HOURS:
+            raise UsageError(
+                f"--retain-hours {args.retain_hours} is under {MIN_RETAIN_HOURS}: files a "
+                "running job still reads could be deleted"
+            )
+        settings = load_settings(args.config, warehouse=args.warehouse)
+    except UsageError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return USAGE_EXIT
+    configure_logging(args.log_format)
+    from lakehouse.maintenance import maintain
+    from lakehouse.session import build_session
+
+    spark = build_session(f"{settings.app_name}-maintenance", settings.spark_conf)
+    try:
+        maintain(
+            spark, settings.warehouse, retain_hours=args.retain_hours, vacuum=not args.no_vacuum
+        )
+    except Exception:
+        logging.getLogger("lakehouse").exception("maintenance failed")
+        return 1
+    finally:
+        spark.stop()
     return 0

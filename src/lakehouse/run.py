@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -99,6 +100,39 @@ def run_date(
             )
         )
     return result
+
+
+def run_dates(spark: SparkSession, settings: Settings, days: Sequence[date]) -> list[RunResult]:
+    """Run dates one after another in one session (a backfill), a progress line per date.
+
+    Exactly what one run per date would give, as each date is the same `run_date`. Stops at
+    the first date that fails, so a rerun of the range picks up from there (finished dates
+    are skipped quickly: nothing new in their landing folders). A date over a quality
+    threshold does not stop the range; the error is raised once all dates have run.
+    """
+    results: list[RunResult] = []
+    over_threshold: list[str] = []
+    started = time.monotonic()
+    for i, day in enumerate(days, start=1):
+        try:
+            results.append(run_date(spark, settings, day))
+        except QualityThresholdError as exc:
+            over_threshold.append(f"{day}: {exc}")
+        except Exception:
+            log.error("date %d/%d, %s, failed: the range stops here", i, len(days), day)
+            raise
+        elapsed = time.monotonic() - started
+        log.info(
+            "progress: %d/%d dates done (%s), %.0fs elapsed, about %.0fs left",
+            i,
+            len(days),
+            day,
+            elapsed,
+            elapsed / i * (len(days) - i),
+        )
+    if over_threshold:
+        raise QualityThresholdError("; ".join(over_threshold))
+    return results
 
 
 def _record_versions(

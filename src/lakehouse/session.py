@@ -33,7 +33,7 @@ LOCAL_TEST_CONF: dict[str, str] = {
     "spark.databricks.delta.delta.log.cacheSize": "3",
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
     "spark.databricks.delta.stalenessLimit": "0",
-    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.enabled": "false",  # re-planning per stage costs more than it saves
     # Tiny data: compiling Java for each plan costs more than interpreting it.
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",

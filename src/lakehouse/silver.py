@@ -210,13 +210,15 @@ def process(
             and counts.quarantined / counts.landed > max_quarantined_share
         )
 
+        # The quarantine holds every column bronze has (drift included), whatever the order
+        # dates are run in: a metadata-only commit, and only when a column is new.
+        quarantine = checked.transform(quarantined(source))
+        q_path = quarantine_spec(source).path(warehouse)
+        storage.add_missing_columns(spark, q_path, quarantine.schema)
         # Bronze's partition only grows and the rules are pure, so a day with no bad rows
         # now never had any: nothing to replace.
         if counts.quarantined:
-            quarantine = checked.transform(quarantined(source))
-            q_path = quarantine_spec(source).path(warehouse)
             faults.point("before", "quarantine", source.name)
-            storage.add_missing_columns(spark, q_path, quarantine.schema)
             storage.replace_partitions(q_path, quarantine, INGEST_DATE, [ingest_date])
             faults.point("after", "quarantine", source.name)
 
