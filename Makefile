@@ -30,6 +30,14 @@ run: install ## run the bundled sample (2025-03-01..04) and print the gold table
 	scripts/spark-submit.sh jobs/daily.py --from $(firstword $(SAMPLE_DATES)) --to $(lastword $(SAMPLE_DATES))
 	scripts/spark-submit.sh jobs/show_gold.py
 
+BENCHED := $(VENV)/.bench-installed
+$(BENCHED): $(INSTALLED)
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	touch $@
+
+bench: install $(BENCHED) ## benchmark N generated days: make bench [SCALE=0.1] [DAYS=10] (1.0 = 1M events/day)
+	$(PY) bench/run_bench.py --scale $(or $(SCALE),0.1) --days $(or $(DAYS),10)
+
 maintenance: install ## OPTIMIZE and VACUUM every table (safe beside a daily run)
 	scripts/spark-submit.sh jobs/maintenance.py
 

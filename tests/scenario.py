@@ -6,6 +6,7 @@ gold tables below are written out by hand from the contract's rules.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +25,7 @@ from lakehouse.tables import (
     ORDERS,
     TICKETS,
 )
-from tests.helpers import write_csv, write_jsonl
+from tests.helpers import copy_warehouse, files_by_partition, run_all, write_csv, write_jsonl
 
 D1, D2, D3 = date(2025, 4, 1), date(2025, 4, 2), date(2025, 4, 3)
 DAYS = [D1, D2, D3]
@@ -306,3 +307,24 @@ EXPECTED_QUARANTINE = {
     },
     TICKETS.name: set(),
 }
+
+
+@dataclass
+class ScenarioRun:
+    landing: Path
+    warehouse: Path  # D1, D2, D3 run in order
+    after_d2: Path  # a copy of the warehouse as D1 and D2 left it
+    ticket_files_before_d3: dict[date, set[str]]
+    app_files_before_d3: dict[date, set[str]]
+
+
+def run_in_order(spark: SparkSession, base: Path) -> ScenarioRun:
+    """Land the scenario and run its three dates in order, keeping a copy after D2."""
+    landing, warehouse = base / "landing", base / "wh"
+    write_scenario(landing)
+    run_all(spark, landing, warehouse, [D1, D2])
+    after_d2 = copy_warehouse(warehouse, base / "after_d2")
+    tickets = files_by_partition(spark, FACT_TICKET_EVENTS_DAILY, warehouse)
+    apps = files_by_partition(spark, FACT_APP_EVENTS_DAILY, warehouse)
+    run_all(spark, landing, warehouse, [D3])
+    return ScenarioRun(landing, warehouse, after_d2, tickets, apps)

@@ -8,7 +8,6 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -19,8 +18,7 @@ from pyspark.sql import functions as F
 
 from lakehouse import faults, report
 from lakehouse.config import Settings
-from lakehouse.errors import ConcurrentRunError, InjectedFault
-from lakehouse.maintenance import maintain
+from lakehouse.errors import ConcurrentRunError
 from lakehouse.run import run_date
 from lakehouse.tables import (
     FACT_APP_EVENTS_DAILY,
@@ -34,31 +32,15 @@ from lakehouse.tables import (
     tables_of,
 )
 from tests import scenario
-from tests.helpers import assert_tables_equal, copy_warehouse, files_by_partition, read, run_all
-
-
-@dataclass
-class ScenarioRun:
-    landing: Path
-    warehouse: Path
-    after_d2: Path  # a copy of the warehouse as D1 and D2 left it
-    ticket_files_before_d3: dict[date, set[str]]
-    app_files_before_d3: dict[date, set[str]]
+from tests.helpers import assert_tables_equal, files_by_partition, read, run_all
+from tests.scenario import ScenarioRun
 
 
 @pytest.fixture(scope="module")
 def in_order(
     spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ScenarioRun]:
-    base = tmp_path_factory.mktemp("scenario")
-    landing, warehouse = base / "landing", base / "wh"
-    scenario.write_scenario(landing)
-    run_all(spark, landing, warehouse, [scenario.D1, scenario.D2])
-    after_d2 = copy_warehouse(warehouse, base / "after_d2")
-    tickets = files_by_partition(spark, FACT_TICKET_EVENTS_DAILY, warehouse)
-    apps = files_by_partition(spark, FACT_APP_EVENTS_DAILY, warehouse)
-    run_all(spark, landing, warehouse, [scenario.D3])
-    yield ScenarioRun(landing, warehouse, after_d2, tickets, apps)
+    yield scenario.run_in_order(spark, tmp_path_factory.mktemp("scenario"))
 
 
 @pytest.mark.parametrize("table", [t.name for t in GOLD_TABLES])
@@ -132,34 +114,6 @@ def test_the_run_log_accounts_for_every_row(spark: SparkSession, in_order: Scena
         for (_, reason, _, day) in rows
     )
     assert got == expected
-
-
-# Crash points: silver committed, gold not; gold's MERGE committed but not the daily
-# partitions; everything committed but the run log. (A crash with only bronze committed is
-# the SIGKILL test in test_spark_submit.py; `faults.point` marks every other point.)
-CRASH_POINTS = [
-    "after:silver:app_events",
-    "after:gold_current:ticket_events",
-    "before:run_log",
-]
-
-
-@pytest.mark.parametrize("fault", CRASH_POINTS)
-def test_a_crashed_run_is_healed_by_a_rerun(
-    spark: SparkSession,
-    in_order: ScenarioRun,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    fault: str,
-) -> None:
-    warehouse = copy_warehouse(in_order.after_d2, tmp_path / "wh")
-    monkeypatch.setenv(faults.ENV_VAR, fault)
-    with pytest.raises(InjectedFault):
-        run_all(spark, in_order.landing, warehouse, [scenario.D3])
-    monkeypatch.delenv(faults.ENV_VAR)
-    run_all(spark, in_order.landing, warehouse, [scenario.D3])
-    every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
-    assert_tables_equal(spark, in_order.warehouse, warehouse, every_table_but_the_log)
 
 
 def test_the_sla_report_accounts_for_every_landed_row(
@@ -285,31 +239,5 @@ def test_parallel_out_of_order_and_repeated_runs_end_in_the_serial_state(
             _run_in_parallel(spark, in_order.landing, warehouse, days, meet)
         run_all(spark, in_order.landing, warehouse, [scenario.D3])
     assert any("committed first" in r.getMessage() for r in caplog.records)  # a race was lost
-    every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
-    assert_tables_equal(spark, in_order.warehouse, warehouse, every_table_but_the_log)
-
-
-def test_maintenance_beside_a_daily_run_changes_no_table(
-    spark: SparkSession, in_order: ScenarioRun, tmp_path: Path
-) -> None:
-    """OPTIMIZE and VACUUM of every table while D3 runs: every table but the run log holds
-    what the daily runs alone gave."""
-    warehouse = copy_warehouse(in_order.after_d2, tmp_path / "wh")
-    outcome: dict[str, object] = {}
-
-    def maintenance() -> None:
-        try:
-            outcome["beside"] = maintain(spark, str(warehouse))
-        except BaseException as exc:  # reported to the test thread below
-            outcome["error"] = exc
-
-    beside = threading.Thread(target=maintenance)
-    beside.start()
-    run_all(spark, in_order.landing, warehouse, [scenario.D3])
-    beside.join()
-    assert "error" not in outcome, outcome.get("error")
-    beside_result = outcome["beside"]
-    assert isinstance(beside_result, list)
-    assert any(t.files_removed > 1 for t in beside_result)  # small files were really compacted
     every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
     assert_tables_equal(spark, in_order.warehouse, warehouse, every_table_but_the_log)

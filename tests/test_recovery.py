@@ -1,0 +1,80 @@
+"""Recovery on the rule scenario: a run crashed at a commit point and run again, and table
+maintenance running beside a daily run, each end in the tables of the uninterrupted run."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from lakehouse import faults
+from lakehouse.errors import InjectedFault
+from lakehouse.maintenance import maintain
+from lakehouse.tables import RUN_LOG, all_specs
+from tests import scenario
+from tests.helpers import assert_tables_equal, copy_warehouse, run_all
+from tests.scenario import ScenarioRun
+
+
+@pytest.fixture(scope="module")
+def in_order(
+    spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ScenarioRun]:
+    yield scenario.run_in_order(spark, tmp_path_factory.mktemp("scenario"))
+
+
+# Crash points: silver committed, gold not; gold's MERGE committed but not the daily
+# partitions; everything committed but the run log. (A crash with only bronze committed is
+# the SIGKILL test in test_spark_submit.py; `faults.point` marks every other point.)
+CRASH_POINTS = [
+    "after:silver:app_events",
+    "after:gold_current:ticket_events",
+    "before:run_log",
+]
+
+
+@pytest.mark.parametrize("fault", CRASH_POINTS)
+def test_a_crashed_run_is_healed_by_a_rerun(
+    spark: SparkSession,
+    in_order: ScenarioRun,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fault: str,
+) -> None:
+    warehouse = copy_warehouse(in_order.after_d2, tmp_path / "wh")
+    monkeypatch.setenv(faults.ENV_VAR, fault)
+    with pytest.raises(InjectedFault):
+        run_all(spark, in_order.landing, warehouse, [scenario.D3])
+    monkeypatch.delenv(faults.ENV_VAR)
+    run_all(spark, in_order.landing, warehouse, [scenario.D3])
+    every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
+    assert_tables_equal(spark, in_order.warehouse, warehouse, every_table_but_the_log)
+
+
+def test_maintenance_beside_a_daily_run_changes_no_table(
+    spark: SparkSession, in_order: ScenarioRun, tmp_path: Path
+) -> None:
+    """OPTIMIZE and VACUUM of every table while D3 runs: every table but the run log holds
+    what the daily runs alone gave."""
+    warehouse = copy_warehouse(in_order.after_d2, tmp_path / "wh")
+    outcome: dict[str, object] = {}
+
+    def maintenance() -> None:
+        try:
+            outcome["beside"] = maintain(spark, str(warehouse))
+        except BaseException as exc:  # reported to the test thread below
+            outcome["error"] = exc
+
+    beside = threading.Thread(target=maintenance)
+    beside.start()
+    run_all(spark, in_order.landing, warehouse, [scenario.D3])
+    beside.join()
+    assert "error" not in outcome, outcome.get("error")
+    beside_result = outcome["beside"]
+    assert isinstance(beside_result, list)
+    assert any(t.files_removed > 1 for t in beside_result)  # small files were really compacted
+    every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
+    assert_tables_equal(spark, in_order.warehouse, warehouse, every_table_but_the_log)
