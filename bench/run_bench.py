@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
 import sys
 import time
@@ -181,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         print("run_bench.py: error: --days must be at least 2, --scale positive", file=sys.stderr)
         return 2
     days = [START + timedelta(days=i) for i in range(args.days)]
+    # The job's own step lines (duration and counts per source and layer): where time goes.
+    logging.basicConfig(level=logging.WARNING, format="    %(message)s")
+    logging.getLogger("lakehouse.run").setLevel(logging.INFO)
     landing = args.work / f"landing-scale{args.scale:g}-days{args.days}-seed{args.seed}"
     if not (landing / "_GENERATED").exists():
         shutil.rmtree(landing, ignore_errors=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from enum import Enum
 
 from delta.tables import DeltaTable
+from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
@@ -359,19 +361,44 @@ def ensure_table(spark: SparkSession, spec: TableSpec, warehouse: str) -> None:
     builder.execute()
 
 
-def _created(spark: SparkSession, path: str) -> bool:
-    """Whether the table's first commit exists: one file check instead of loading a snapshot.
-    Where the JVM is out of reach (Spark Connect) the answer is "unknown", i.e. False."""
+def _first_commit_age(spark: SparkSession, path: str) -> float | None:
+    """Seconds since the table's first commit was written, None if there is none (or the JVM
+    is out of reach, as under Spark Connect): one file check instead of loading a snapshot."""
     try:
         jvm = spark.sparkContext._jvm
         first_commit = jvm.org.apache.hadoop.fs.Path(f"{path}/_delta_log/{0:020d}.json")  # type: ignore[union-attr]
         fs = first_commit.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
-        return bool(fs.exists(first_commit))
+        if not fs.exists(first_commit):
+            return None
+        written_ms = float(fs.getFileStatus(first_commit).getModificationTime())
+        return max(0.0, time.time() - written_ms / 1000)
     except Exception:
-        return False
+        return None
+
+
+# A table created this recently may be another run's creation still settling.
+_JUST_CREATED_S = 120.0
+
+
+def _wait_until_readable(spark: SparkSession, path: str, attempts: int = 20) -> None:
+    """A table another run created at the same moment can be reported missing for a short
+    while (seen with two runs on a fresh warehouse): wait for it rather than fail."""
+    for attempt in range(1, attempts + 1):
+        try:
+            spark.read.format("delta").load(path).schema  # noqa: B018  (forces the lookup)
+            return
+        except AnalysisException as exc:
+            if "DELTA_TABLE_NOT_FOUND" not in str(exc) or attempt == attempts:
+                raise
+            time.sleep(0.25 * attempt)
 
 
 def ensure_tables(spark: SparkSession, warehouse: str) -> None:
+    """Create the tables not there yet; each created here is readable when this returns."""
     for spec in all_specs():
-        if not _created(spark, spec.path(warehouse)):
+        path = spec.path(warehouse)
+        age = _first_commit_age(spark, path)
+        if age is None:
             ensure_table(spark, spec, warehouse)
+        if age is None or age < _JUST_CREATED_S:
+            _wait_until_readable(spark, path)
