@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
 from lakehouse import bronze, concurrency, faults, gold, landing, ops, silver
 from lakehouse.config import Settings
-from lakehouse.errors import InjectedFault, QualityThresholdError
+from lakehouse.errors import ConcurrentRunError, InjectedFault, QualityThresholdError
 from lakehouse.tables import SOURCES, Source, ensure_tables
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,7 @@ def run_date(
     """
     result = RunResult(run_id=run_id or new_run_id(day), run_date=day)
     started = time.monotonic()
-    concurrency.retry_on_conflict(
-        "the table definitions", lambda: ensure_tables(spark, settings.warehouse)
-    )
-    finished_before = ops.processed_file_counts(spark, settings.warehouse, day)
+    finished_before = _prepare(spark, settings, day)
     entries = result.entries
     try:
         for source in SOURCES:
@@ -100,6 +98,27 @@ def run_date(
             )
         )
     return result
+
+
+def _prepare(spark: SparkSession, settings: Settings, day: date) -> dict[str, set[int]]:
+    """Create missing tables and read what finished attempts of `day` covered.
+
+    Two first runs on an empty warehouse race to create the tables; the loser's conflict is
+    retried, and if Delta still reports a just-created table missing, the run stops with a
+    clear error (a rerun succeeds) rather than an obscure one.
+    """
+    try:
+        concurrency.retry_on_conflict(
+            "the table definitions", lambda: ensure_tables(spark, settings.warehouse)
+        )
+        return ops.processed_file_counts(spark, settings.warehouse, day)
+    except AnalysisException as exc:
+        if "DELTA_TABLE_NOT_FOUND" not in str(exc):
+            raise
+        raise ConcurrentRunError(
+            f"another run is creating the tables of {settings.warehouse} ({exc}); "
+            "rerun this date when it has finished"
+        ) from exc
 
 
 def run_dates(spark: SparkSession, settings: Settings, days: Sequence[date]) -> list[RunResult]:
