@@ -47,6 +47,12 @@ def _ts(day: date, rng: random.Random) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _event_day(day: date, rng: random.Random, late_share: float, max_late_days: int) -> date:
+    """The ingest date, or for a late event (a `late_share` of them) up to N days before it."""
+    late = rng.random() < late_share
+    return day - timedelta(days=rng.randint(1, max_late_days) if late else 0)
+
+
 def _write(path: Path, lines: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -108,8 +114,7 @@ def generate(
             if previous_events and rng.random() < rates.redelivery:
                 lines.append(rng.choice(previous_events))
                 continue
-            late = rng.random() < rates.late
-            event_day = day - timedelta(days=rng.randint(1, rates.max_late_days) if late else 0)
+            event_day = _event_day(day, rng, rates.late, rates.max_late_days)
             event_type = "" if rng.random() < rates.bad else rng.choice(EVENT_TYPES)
             line = json.dumps(
                 {
@@ -132,8 +137,7 @@ def generate(
             if previous_tickets and rng.random() < rates.redelivery:
                 lines.append(rng.choice(previous_tickets))
                 continue
-            late = rng.random() < rates.late_tickets
-            event_day = day - timedelta(days=rng.randint(1, rates.max_late_days) if late else 0)
+            event_day = _event_day(day, rng, rates.late_tickets, rates.max_late_days)
             tid = rng.randint(1, next_ticket) if rng.random() < 0.5 else next_ticket
             next_ticket += tid == next_ticket
             status = "" if rng.random() < rates.bad else rng.choice(TICKET_STATUSES)
