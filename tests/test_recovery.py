@@ -12,7 +12,9 @@ from pyspark.sql import SparkSession
 
 from lakehouse import faults
 from lakehouse.errors import InjectedFault
+from lakehouse.config import Settings
 from lakehouse.maintenance import maintain
+from lakehouse.run import run_date
 from lakehouse.tables import RUN_LOG, all_specs
 from tests import scenario
 from tests.helpers import assert_tables_equal, copy_warehouse, run_all
@@ -76,5 +78,18 @@ def test_maintenance_beside_a_daily_run_changes_no_table(
     beside_result = outcome["beside"]
     assert isinstance(beside_result, list)
     assert any(t.files_removed > 1 for t in beside_result)  # small files were really compacted
+    every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
+    assert_tables_equal(spark, in_order.warehouse, warehouse, every_table_but_the_log)
+
+
+def test_bronze_silver_and_gold_as_three_submissions_equal_one_run(
+    spark: SparkSession, in_order: ScenarioRun, tmp_path: Path
+) -> None:
+    """A scheduler's three tasks, each a run of its own (gold repeated, as a repair would),
+    leave every table as the one run of D3 did."""
+    warehouse = copy_warehouse(in_order.after_d2, tmp_path / "wh")
+    settings = Settings(landing=str(in_order.landing), warehouse=str(warehouse))
+    for steps in (["bronze"], ["silver"], ["gold"], ["gold"]):
+        run_date(spark, settings, scenario.D3, steps=steps)
     every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
     assert_tables_equal(spark, in_order.warehouse, warehouse, every_table_but_the_log)

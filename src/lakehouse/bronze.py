@@ -74,6 +74,14 @@ def loaded_file_names(
     return {str(r[0]) for r in rows}
 
 
+def already_loaded(
+    spark: SparkSession, warehouse: str, source: Source, ingest_date: date
+) -> BronzeResult:
+    """What bronze holds for the day, for a run that does not load (`--steps silver,gold`)."""
+    files = len(loaded_file_names(spark, warehouse, source, ingest_date))
+    return BronzeResult(source.name, 0, 0, has_rows=files > 0, bronze_files=files)
+
+
 def load(
     spark: SparkSession,
     *,

@@ -39,9 +39,30 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--warehouse", help="root of the Delta tables (default: from config)")
     p.add_argument("--config", type=Path, help="YAML config (default: conf/local.yaml)")
     p.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help="comma list of the layers to run, in any order: a subset of bronze,silver,gold "
+        "(default: all); each is idempotent on its own, so a scheduler can rerun just one",
+    )
+    p.add_argument(
         "--log-format", choices=("text", "json"), default="text", help="json for log shippers"
     )
     return p
+
+
+STEPS = ("bronze", "silver", "gold")
+
+
+def parse_steps(text: str) -> tuple[str, ...]:
+    """`bronze,gold` -> ("bronze", "gold") in layer order; unknown or empty names exit 2."""
+    names = [n.strip() for n in text.split(",")]
+    unknown = [n for n in names if n not in STEPS]
+    if unknown or not names:
+        raise UsageError(
+            f"--steps {text!r}: unknown step(s) {', '.join(repr(n) for n in unknown)}; "
+            f"choose from {','.join(STEPS)}"
+        )
+    return tuple(s for s in STEPS if s in names)
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -99,6 +120,7 @@ def _parse(argv: Sequence[str], prog: str) -> tuple[Settings, list[date], argpar
     args = _parser(prog).parse_args(list(argv))
     try:
         days = run_dates(args)
+        args.steps = parse_steps(args.steps)
         settings = load_settings(args.config, landing=args.landing, warehouse=args.warehouse)
         if not is_uri(settings.landing) and not os.path.isdir(settings.landing):
             raise UsageError(f"landing root {settings.landing!r} does not exist")
@@ -118,7 +140,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "daily.py") -> int:
     spark = build_session(settings.app_name, settings.spark_conf)
     log = logging.getLogger("lakehouse")
     try:
-        run_dates(spark, settings, days)
+        run_dates(spark, settings, days, steps=args.steps)
     except QualityThresholdError as exc:
         log.error("over a quality threshold: %s", exc)
         return QUALITY_EXIT

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from pyspark.sql import SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import storage
@@ -17,6 +17,9 @@ UNCHANGED = "unchanged"  # nothing new since a succeeded attempt: silver and gol
 NO_DATA = "no_data"  # no landing folder or file for the source on this date
 REJECTED = "rejected"  # over its quarantine threshold: bronze and quarantine only
 FAILED = "failed"
+RESTORE = "restore"  # not a run: jobs/restore.py took the tables back (see `undid_runs`)
+
+ALL_STEPS: tuple[str, ...] = ("bronze", "silver", "gold")
 
 
 @dataclass
@@ -47,6 +50,11 @@ class SourceEntry:
     gold_rows_deleted: int | None = None
     table_versions_before: dict[str, int] = field(default_factory=dict)
     table_versions: dict[str, int] = field(default_factory=dict)
+    steps: list[str] = field(default_factory=lambda: list(ALL_STEPS))
+    # event dates whose silver rows this attempt's silver step changed: what a later
+    # gold-only attempt must recompute besides the day's own dates
+    silver_event_dates: list[date] = field(default_factory=list)
+    undid_runs: list[str] = field(default_factory=list)
 
     def as_row(self) -> tuple[object, ...]:
         return tuple(getattr(self, f.name) for f in RUN_LOG.schema.fields)
@@ -71,11 +79,33 @@ def table_versions(spark: SparkSession, warehouse: str, source: Source) -> dict[
     }
 
 
+def _both_steps_done() -> Column:
+    """An attempt that ran silver and gold (rows from before `--steps` existed ran all)."""
+    return F.col("steps").isNull() | (
+        F.array_contains("steps", "silver") & F.array_contains("steps", "gold")
+    )
+
+
+def live_entries(spark: SparkSession, warehouse: str) -> DataFrame:
+    """The run log without the attempts a restore undid (their work is gone from the tables)."""
+    entries = storage.read(spark, RUN_LOG.path(warehouse))
+    undone = (
+        entries.where(F.col("status") == RESTORE)
+        .select(F.explode("undid_runs").alias("run_id"))
+        .distinct()
+    )
+    return entries.where(F.col("status") != RESTORE).join(undone, "run_id", "left_anti")
+
+
 def processed_file_counts(spark: SparkSession, warehouse: str, day: date) -> dict[str, set[int]]:
     """For each source, the bronze file counts that a finished attempt of `day` covered."""
     rows = (
-        storage.read(spark, RUN_LOG.path(warehouse))
-        .where((F.col("run_date") == F.lit(day)) & F.col("status").isin(SUCCEEDED, UNCHANGED))
+        live_entries(spark, warehouse)
+        .where(
+            (F.col("run_date") == F.lit(day))
+            & F.col("status").isin(SUCCEEDED, UNCHANGED)
+            & _both_steps_done()
+        )
         .select("source", "bronze_files")
         .distinct()
         .collect()
@@ -84,3 +114,16 @@ def processed_file_counts(spark: SparkSession, warehouse: str, day: date) -> dic
     for r in rows:
         out.setdefault(r["source"], set()).add(int(r["bronze_files"]))
     return out
+
+
+def silver_event_dates(spark: SparkSession, warehouse: str, day: date, source: Source) -> set[date]:
+    """Event dates the silver steps of `day` changed: a gold-only attempt recomputes them too,
+    since silver no longer shows where a re-delivered event used to be."""
+    rows = (
+        live_entries(spark, warehouse)
+        .where((F.col("run_date") == F.lit(day)) & (F.col("source") == F.lit(source.name)))
+        .select(F.explode("silver_event_dates"))
+        .distinct()
+        .collect()
+    )
+    return {r[0] for r in rows if r[0] is not None}

@@ -6,16 +6,16 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
-from lakehouse import bronze, concurrency, faults, gold, landing, ops, silver
+from lakehouse import bronze, concurrency, faults, gold, landing, ops, silver, storage
 from lakehouse.config import Settings
 from lakehouse.errors import ConcurrentRunError, InjectedFault, QualityThresholdError
-from lakehouse.tables import SOURCES, Source, ensure_tables
+from lakehouse.tables import RUN_LOG, SOURCES, Source, ensure_tables
 
 log = logging.getLogger(__name__)
 
@@ -43,34 +43,50 @@ def new_run_id(run_date: date) -> str:
 
 
 def run_date(
-    spark: SparkSession, settings: Settings, day: date, *, run_id: str | None = None
+    spark: SparkSession,
+    settings: Settings,
+    day: date,
+    *,
+    run_id: str | None = None,
+    steps: Sequence[str] = ops.ALL_STEPS,
 ) -> RunResult:
     """Process one ingest date. Every step after bronze reads all of bronze's partition for
     the day, so each is a pure function of committed data and a rerun heals a crash.
 
-    A source with no new file since an attempt that finished is not processed again: the
-    run log says its silver and gold already reflect every file of the day.
+    `steps` runs a subset of the layers (a scheduler's separate tasks); each is idempotent on
+    its own. A source with no new file since an attempt that finished silver and gold is not
+    processed again: the run log says they already reflect every file of the day.
     """
+    steps = tuple(s for s in ops.ALL_STEPS if s in steps)
     result = RunResult(run_id=run_id or new_run_id(day), run_date=day)
     started = time.monotonic()
     finished_before = _prepare(spark, settings, day)
     entries = result.entries
     try:
         for source in SOURCES:
-            entries[source.name] = _bronze_step(spark, settings, source, day, result.run_id)
+            entries[source.name] = _bronze_step(
+                spark, settings, source, day, result.run_id, load="bronze" in steps
+            )
+            entries[source.name].steps = list(steps)
         for source in SOURCES:
             entry = entries[source.name]
             if entry.status == ops.NO_DATA:
                 continue
-            if entry.files_loaded == 0 and entry.bronze_files in finished_before.get(
-                source.name, set()
+            if "silver" not in steps and "gold" not in steps:
+                entry.status = ops.SUCCEEDED
+                continue
+            if (
+                "silver" in steps
+                and "gold" in steps
+                and entry.files_loaded == 0
+                and entry.bronze_files in finished_before.get(source.name, set())
             ):
                 entry.status = ops.UNCHANGED
                 log.info(
                     "silver+gold %s %s: unchanged since a finished run, skipped", source.name, day
                 )
                 continue
-            _silver_gold_step(spark, settings, source, day, entry)
+            _silver_gold_step(spark, settings, source, day, entry, steps)
     except Exception as exc:
         _record_versions(spark, settings, entries)
         if not isinstance(exc, InjectedFault):  # a simulated crash writes nothing more
@@ -111,6 +127,13 @@ def _prepare(spark: SparkSession, settings: Settings, day: date) -> dict[str, se
         concurrency.retry_on_conflict(
             "the table definitions", lambda: ensure_tables(spark, settings.warehouse)
         )
+        # A run log written by an older release gains the newer columns before it is read.
+        concurrency.retry_on_conflict(
+            "the run log's columns",
+            lambda: storage.add_missing_columns(
+                spark, RUN_LOG.path(settings.warehouse), RUN_LOG.schema
+            ),
+        )
         return ops.processed_file_counts(spark, settings.warehouse, day)
     except AnalysisException as exc:
         if "DELTA_TABLE_NOT_FOUND" not in str(exc):
@@ -121,7 +144,13 @@ def _prepare(spark: SparkSession, settings: Settings, day: date) -> dict[str, se
         ) from exc
 
 
-def run_dates(spark: SparkSession, settings: Settings, days: Sequence[date]) -> list[RunResult]:
+def run_dates(
+    spark: SparkSession,
+    settings: Settings,
+    days: Sequence[date],
+    *,
+    steps: Sequence[str] = ops.ALL_STEPS,
+) -> list[RunResult]:
     """Run dates one after another in one session (a backfill), a progress line per date.
 
     Exactly what one run per date would give, as each date is the same `run_date`. Stops at
@@ -134,7 +163,7 @@ def run_dates(spark: SparkSession, settings: Settings, days: Sequence[date]) -> 
     started = time.monotonic()
     for i, day in enumerate(days, start=1):
         try:
-            results.append(run_date(spark, settings, day))
+            results.append(run_date(spark, settings, day, steps=steps))
         except QualityThresholdError as exc:
             over_threshold.append(f"{day}: {exc}")
         except Exception:
@@ -168,23 +197,27 @@ def _record_versions(
 
 
 def _bronze_step(
-    spark: SparkSession, settings: Settings, source: Source, day: date, run_id: str
+    spark: SparkSession, settings: Settings, source: Source, day: date, run_id: str, *, load: bool
 ) -> ops.SourceEntry:
+    """Land the day's new files (`load`), or only see what bronze already holds for the day."""
     t0 = time.monotonic()
     entry = ops.SourceEntry(run_id, day, source.name, datetime.now(UTC).replace(tzinfo=None))
     entry.table_versions_before = ops.table_versions(spark, settings.warehouse, source)
-    landing.warn_on_stray_folders(spark, settings.landing, source)
-    loaded = concurrency.retry_on_conflict(
-        f"bronze {source.name}",
-        lambda: bronze.load(
-            spark,
-            landing_root=settings.landing,
-            warehouse=settings.warehouse,
-            source=source,
-            ingest_date=day,
-            run_id=run_id,
-        ),
-    )
+    if load:
+        landing.warn_on_stray_folders(spark, settings.landing, source)
+        loaded = concurrency.retry_on_conflict(
+            f"bronze {source.name}",
+            lambda: bronze.load(
+                spark,
+                landing_root=settings.landing,
+                warehouse=settings.warehouse,
+                source=source,
+                ingest_date=day,
+                run_id=run_id,
+            ),
+        )
+    else:
+        loaded = bronze.already_loaded(spark, settings.warehouse, source, day)
     entry.files_seen, entry.files_loaded = loaded.files_seen, loaded.files_loaded
     entry.bronze_files = loaded.bronze_files
     if not loaded.has_rows:
@@ -202,9 +235,17 @@ def _bronze_step(
 
 
 def _silver_gold_step(
-    spark: SparkSession, settings: Settings, source: Source, day: date, entry: ops.SourceEntry
+    spark: SparkSession,
+    settings: Settings,
+    source: Source,
+    day: date,
+    entry: ops.SourceEntry,
+    steps: Sequence[str],
 ) -> None:
+    """Silver, then gold, or either alone; a gold-only step recomputes the day's batch from
+    bronze without writing and adds the event dates earlier silver steps of the day moved."""
     t0 = time.monotonic()
+    write_silver = "silver" in steps
     processed = concurrency.retry_on_conflict(
         f"silver {source.name}",
         lambda: silver.process(
@@ -214,8 +255,14 @@ def _silver_gold_step(
             bronze.partition(spark, settings.warehouse, source, day),
             day,
             max_quarantined_share=settings.max_quarantined_share.get(source.name),
+            write=write_silver,
         ),
     )
+    if write_silver:
+        entry.silver_event_dates = sorted(processed.touched_event_dates)
+    elif source.event_time and not processed.rejected:
+        moved = ops.silver_event_dates(spark, settings.warehouse, day, source)
+        processed = replace(processed, touched_event_dates=processed.touched_event_dates | moved)
     try:
         c = processed.counts
         entry.rows_landed, entry.rows_quarantined = c.landed, c.quarantined
@@ -243,6 +290,9 @@ def _silver_gold_step(
         if processed.rejected:
             entry.status = ops.REJECTED
             log.error("%s %s: over its quarantine threshold, kept out of silver", source.name, day)
+            return
+        if "gold" not in steps:
+            entry.status = ops.SUCCEEDED
             return
         t1 = time.monotonic()
         metrics = gold.update(spark, settings.warehouse, processed, source)

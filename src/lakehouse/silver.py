@@ -190,12 +190,14 @@ def process(
     ingest_date: date,
     *,
     max_quarantined_share: float | None = None,
+    write: bool = True,
 ) -> SilverResult:
     """Quarantine the day's bad rows and fold its valid rows into silver.
 
     Reads all of bronze's partition for the day, not just what this run appended, so a run
     that crashed after bronze is healed by a rerun. A day whose share of bad rows is over
     `max_quarantined_share` is quarantined but kept out of silver (and so out of gold).
+    `write=False` only computes the day's batch and counts (for a gold-only step).
     """
     checked = bronze_day.transform(with_reason(source)).cache()
     batch: DataFrame | None = None
@@ -214,10 +216,11 @@ def process(
         # dates are run in: a metadata-only commit, and only when a column is new.
         quarantine = checked.transform(quarantined(source))
         q_path = quarantine_spec(source).path(warehouse)
-        storage.add_missing_columns(spark, q_path, quarantine.schema)
+        if write:
+            storage.add_missing_columns(spark, q_path, quarantine.schema)
         # Bronze's partition only grows and the rules are pure, so a day with no bad rows
         # now never had any: nothing to replace.
-        if counts.quarantined:
+        if counts.quarantined and write:
             faults.point("before", "quarantine", source.name)
             storage.replace_partitions(q_path, quarantine, INGEST_DATE, [ingest_date])
             faults.point("after", "quarantine", source.name)
@@ -234,6 +237,8 @@ def process(
             touched = storage.collect_dates(
                 batch.select(EVENT_DATE).union(before.select(EVENT_DATE)), EVENT_DATE
             )
+        if not write:
+            return SilverResult(source.name, batch, frozenset(touched), counts)
         faults.point("before", "silver", source.name)
         storage.merge_by_key(
             spark,

@@ -336,6 +336,9 @@ RUN_LOG = TableSpec(
             # "layer/name" -> the table's version before this attempt wrote, and after it
             T.StructField("table_versions_before", T.MapType(_STR, T.LongType())),
             T.StructField("table_versions", T.MapType(_STR, T.LongType())),
+            T.StructField("steps", T.ArrayType(_STR)),  # the layers this attempt ran
+            T.StructField("silver_event_dates", T.ArrayType(T.DateType())),
+            T.StructField("undid_runs", T.ArrayType(_STR)),  # status "restore" only
         ]
     ),
     partition_by=(),
