@@ -10,8 +10,10 @@ from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.tables import (
     DIM_CUSTOMER_CURRENT,
+    DIM_CUSTOMER_HISTORY,
     FACT_APP_EVENTS_DAILY,
     FACT_ORDER_CURRENT,
+    FACT_ORDER_HISTORY,
     FACT_TICKET_CURRENT,
     FACT_TICKET_EVENTS_DAILY,
 )
@@ -60,7 +62,62 @@ def expected_gold(spark: SparkSession) -> dict[str, DataFrame]:
         ],
         FACT_TICKET_EVENTS_DAILY.schema,
     )
+    # The timelines: every change of the sample's customers and orders, each closed by the next.
+    customer_history = spark.createDataFrame(
+        [
+            (
+                101,
+                "Ava Patel",
+                "ava@ex.com",
+                "bronze",
+                TS(2025, 3, 1, 9, 10),
+                TS(2025, 3, 2, 8, 30),
+                False,
+            ),
+            (101, "Ava Patel", "ava.p@ex.com", "silver", TS(2025, 3, 2, 8, 30), None, True),
+            (
+                102,
+                "Ben Ruiz",
+                "ben@ex.com",
+                "silver",
+                TS(2025, 3, 1, 10),
+                TS(2025, 3, 3, 9, 20),
+                False,
+            ),
+            (102, "Ben Ruiz", "ben@ex.com", "gold", TS(2025, 3, 3, 9, 20), None, True),
+            (103, "Choi Lee", "choi@ex.com", "bronze", TS(2025, 3, 2, 11, 45), None, True),
+        ],
+        DIM_CUSTOMER_HISTORY.schema,
+    )
+    order_history = spark.createDataFrame(
+        [
+            (
+                9001,
+                101,
+                Decimal("45.00"),
+                "placed",
+                TS(2025, 3, 2, 9, 5),
+                TS(2025, 3, 2, 18, 40),
+                False,
+            ),
+            (9001, 101, Decimal("45.00"), "shipped", TS(2025, 3, 2, 18, 40), None, True),
+            (
+                9002,
+                102,
+                Decimal("80.00"),
+                "placed",
+                TS(2025, 3, 2, 9, 20),
+                TS(2025, 3, 3, 12, 30),
+                False,
+            ),
+            (9002, 102, Decimal("80.00"), "cancelled", TS(2025, 3, 3, 12, 30), None, True),
+            (9003, 103, Decimal("25.00"), "placed", TS(2025, 3, 3, 8, 10), None, True),
+        ],
+        FACT_ORDER_HISTORY.schema,
+    )
     return {
+        DIM_CUSTOMER_HISTORY.name: customer_history,
+        FACT_ORDER_HISTORY.name: order_history,
         DIM_CUSTOMER_CURRENT.name: customers,
         FACT_ORDER_CURRENT.name: orders,
         FACT_APP_EVENTS_DAILY.name: app_daily,

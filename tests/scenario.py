@@ -18,8 +18,10 @@ from lakehouse.tables import (
     APP_EVENTS,
     CRM,
     DIM_CUSTOMER_CURRENT,
+    DIM_CUSTOMER_HISTORY,
     FACT_APP_EVENTS_DAILY,
     FACT_ORDER_CURRENT,
+    FACT_ORDER_HISTORY,
     FACT_TICKET_CURRENT,
     FACT_TICKET_EVENTS_DAILY,
     ORDERS,
@@ -278,7 +280,47 @@ def expected_gold(spark: SparkSession) -> dict[str, DataFrame]:
         ],
         FACT_TICKET_EVENTS_DAILY.schema,
     )
+    # Timelines, by the contract's section 6: 203's late older record opens an earlier
+    # version; 204, 205 and 206 are closed by deletions (205's older update lands after
+    # its deletion and slots in before it); 206 comes back; 9101's late "placed" changes
+    # nothing (the same as the version in force); 9104's duplicate delivery counts once.
+    customer_history = spark.createDataFrame(
+        [
+            (201, "A d2", "a@x", "silver", TS(2025, 4, 1, 10), None, True),
+            (202, "B b", "b@x", "silver", TS(2025, 4, 1, 10), None, True),
+            (203, "C old", "c@x", "silver", TS(2025, 3, 30, 9), TS(2025, 4, 1, 12), False),
+            (203, "C", "c@x", "gold", TS(2025, 4, 1, 12), None, True),
+            (204, "D", "d@x", "bronze", TS(2025, 4, 1, 8), TS(2025, 4, 2, 8), False),
+            (205, "E", "e@x", "gold", TS(2025, 4, 1, 9), TS(2025, 4, 1, 12), False),
+            (206, "F", "f@x", "bronze", TS(2025, 3, 31, 8), TS(2025, 4, 2, 8), False),
+            (206, "F back", "f2@x", "gold", TS(2025, 4, 3, 8), None, True),
+            (207, "G", "g@x", "bronze", TS(2025, 4, 2, 9), None, True),
+            (208, "Lee, Dana", "dana@x", "gold", TS(2025, 4, 1, 11), None, True),
+            (209, "H", "h@x", "bronze", TS(2025, 4, 3, 9), None, True),
+        ],
+        DIM_CUSTOMER_HISTORY.schema,
+    )
+    order_history = spark.createDataFrame(
+        [
+            (9101, 201, Decimal("10.00"), "placed", TS(2025, 4, 1, 9), TS(2025, 4, 1, 18), False),
+            (9101, 201, Decimal("10.00"), "shipped", TS(2025, 4, 1, 18), None, True),
+            (
+                9103,
+                202,
+                Decimal("12.50"),
+                "placed",
+                TS(2025, 4, 1, 9, 30),
+                TS(2025, 4, 2, 10),
+                False,
+            ),
+            (9103, 202, Decimal("12.50"), "shipped", TS(2025, 4, 2, 10), None, True),
+            (9104, 203, Decimal("7.00"), "placed", TS(2025, 4, 1, 10), None, True),
+        ],
+        FACT_ORDER_HISTORY.schema,
+    )
     return {
+        DIM_CUSTOMER_HISTORY.name: customer_history,
+        FACT_ORDER_HISTORY.name: order_history,
         DIM_CUSTOMER_CURRENT.name: customers,
         FACT_ORDER_CURRENT.name: orders,
         FACT_APP_EVENTS_DAILY.name: app_daily,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date
+from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -24,7 +25,10 @@ from lakehouse.tables import (
     INGEST_DATE,
     ORDERS,
     TICKETS,
+    TIMELINES,
     Source,
+    Timeline,
+    changes_spec,
     silver_spec,
 )
 
@@ -79,6 +83,90 @@ def daily_counts(dimension: str) -> Callable[[DataFrame], DataFrame]:
         return events.groupBy(EVENT_DATE, dimension).agg(F.count(F.lit(1)).alias("event_count"))
 
     return transform
+
+
+def timeline(spec: Timeline) -> Callable[[DataFrame], DataFrame]:
+    """A key's versions from its complete change history (one record per `updated_at`).
+
+    Walking each key's records in time order, a record opens a version when it is not a
+    deletion and either nothing is in force (first record, or just after a deletion) or its
+    tracked attributes differ from the record before it (which equal the version in force).
+    A deletion closes the version in force, if any. A version ends at the next record that
+    opens or closes one. Window functions only, so any late record simply takes its place.
+    """
+    key = spec.source.key[0]
+    by_time = Window.partitionBy(key).orderBy("updated_at")
+
+    def transform(changes: DataFrame) -> DataFrame:
+        deleted = (
+            F.coalesce(F.col(spec.deletion_flag), F.lit(False))
+            if spec.deletion_flag
+            else F.lit(False)
+        )
+        marked = changes.select(key, *spec.tracked, "updated_at", deleted.alias("_deleted"))
+        previous_deleted = F.lag("_deleted").over(by_time)  # null: the key's first record
+        same_as_previous = reduce(
+            lambda a, b: a & b,
+            [F.col(c).eqNullSafe(F.lag(c).over(by_time)) for c in spec.tracked],
+        )
+        opens = ~F.col("_deleted") & (
+            previous_deleted.isNull() | previous_deleted | ~same_as_previous
+        )
+        closes = F.col("_deleted") & ~F.coalesce(previous_deleted, F.lit(True))
+        edges = (
+            marked.withColumn("_opens", opens)
+            .withColumn("_closes", closes)
+            .where(F.col("_opens") | F.col("_closes"))
+        )
+        valid_to = F.lead("updated_at").over(by_time)
+        return (
+            edges.withColumn("valid_to", valid_to)
+            .where(F.col("_opens"))
+            .select(
+                key,
+                *spec.tracked,
+                F.col("updated_at").alias("valid_from"),
+                "valid_to",
+                F.col("valid_to").isNull().alias("is_current"),
+            )
+        )
+
+    return transform
+
+
+_DROP = "_drop"
+
+
+def update_history(
+    spark: SparkSession, warehouse: str, result: SilverResult, spec: Timeline, changes: DataFrame
+) -> dict[str, int]:
+    """Recompute the whole timeline of each key the day touched and MERGE those keys' rows in
+    one commit: new versions inserted, changed ones updated, vanished ones (a late record
+    that split or merged intervals) deleted. Rows of other keys are not rewritten."""
+    key = spec.source.key[0]
+    touched = result.batch.select(key).distinct()
+    fresh = (
+        changes.join(touched, key, "left_semi")
+        .transform(timeline(spec))
+        .withColumn(_DROP, F.lit(False))
+    )
+    path = spec.spec.path(warehouse)
+    stale = (
+        storage.read(spark, path)
+        .join(touched, key, "left_semi")
+        .select(key, "valid_from")
+        .join(fresh.select(key, "valid_from"), [key, "valid_from"], "left_anti")
+        .withColumn(_DROP, F.lit(True))
+    )
+    rows = fresh.unionByName(stale, allowMissingColumns=True)
+    return storage.merge_by_key(
+        spark,
+        path,
+        rows,
+        (key, "valid_from"),
+        delete_when=F.col(f"s.{_DROP}"),
+        control_columns=(_DROP,),
+    )
 
 
 def _silver_for_keys(silver: DataFrame, batch: DataFrame, key: tuple[str, ...]) -> DataFrame:
@@ -143,10 +231,12 @@ def update(
     version, and no Delta conflict says so, as the two are different tables: so compute again
     from the newer version. The last writer of any gold row thus always saw the latest silver.
     """
-    silver_path = silver_spec(source).path(warehouse)
+    silver_paths = [silver_spec(source).path(warehouse)]
+    if source.name in TIMELINES:
+        silver_paths.append(changes_spec(source).path(warehouse))
     totals = {"inserted": 0, "updated": 0, "deleted": 0}
 
-    def write_from(silver: DataFrame) -> None:
+    def write_from(silver: DataFrame, changes: DataFrame | None) -> None:
         faults.point("before", "gold_current", source.name)
         for k, v in update_current(spark, warehouse, result, source, silver).items():
             totals[k] += v
@@ -155,11 +245,15 @@ def update(
             faults.point("before", "gold_daily", source.name)
             update_daily(warehouse, result, source, silver)
             faults.point("after", "gold_daily", source.name)
+        if changes is not None:
+            update_history(spark, warehouse, result, TIMELINES[source.name], changes)
+            faults.point("after", "gold_history", source.name)
 
     def settled() -> bool:
-        version = storage.latest_version(spark, silver_path)
-        write_from(storage.read(spark, silver_path, version))
-        return storage.latest_version(spark, silver_path) == version
+        versions = [storage.latest_version(spark, p) for p in silver_paths]
+        pinned = [storage.read(spark, p, v) for p, v in zip(silver_paths, versions, strict=True)]
+        write_from(pinned[0], pinned[1] if len(pinned) > 1 else None)
+        return [storage.latest_version(spark, p) for p in silver_paths] == versions
 
     for attempt in range(1, concurrency.ATTEMPTS + 1):
         if concurrency.retry_on_conflict(f"gold of {source.name}", settled):

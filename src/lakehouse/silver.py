@@ -22,6 +22,7 @@ from lakehouse.tables import (
     RUN_ID,
     SOURCE_FILE,
     Source,
+    changes_spec,
     quarantine_spec,
     silver_spec,
 )
@@ -95,10 +96,20 @@ def typed(source: Source) -> Callable[[DataFrame], DataFrame]:
 def one_per_key(source: Source) -> Callable[[DataFrame], DataFrame]:
     """Reduce to one row per business key: the latest for mutable sources, else the first
     arrival. The order is total, so the pick never depends on partitioning."""
+    return _top_ranked(source, source.key)
+
+
+def one_per_change(source: Source) -> Callable[[DataFrame], DataFrame]:
+    """A mutable source's records, one per key and `updated_at`: of records with equal
+    `updated_at` only the top-ranked counts in a timeline."""
+    return _top_ranked(source, (*source.key, "updated_at"))
+
+
+def _top_ranked(source: Source, group: tuple[str, ...]) -> Callable[[DataFrame], DataFrame]:
     order = rules.latest_first() if source.mutable else rules.first_arrival_first()
 
     def transform(rows: DataFrame) -> DataFrame:
-        window = Window.partitionBy(*source.key).orderBy(*order)
+        window = Window.partitionBy(*group).orderBy(*order)
         return (
             rows.withColumn("_rank", F.row_number().over(window))
             .where(F.col("_rank") == 1)
@@ -248,6 +259,16 @@ def process(
             update_when=rules.outranks(source, "s", "t"),
         )
         faults.point("after", "silver", source.name)
+        if source.mutable:
+            # Every change, not just the latest: what the history tables are rebuilt from.
+            storage.merge_by_key(
+                spark,
+                changes_spec(source).path(warehouse),
+                valid.transform(one_per_change(source)),
+                (*source.key, "updated_at"),
+                update_when=rules.outranks(source, "s", "t"),
+            )
+            faults.point("after", "silver_changes", source.name)
         return SilverResult(source.name, batch, frozenset(touched), counts)
     except BaseException:
         if batch is not None:

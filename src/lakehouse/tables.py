@@ -222,6 +222,21 @@ def silver_spec(source: Source) -> TableSpec:
     )
 
 
+def changes_spec(source: Source) -> TableSpec:
+    """A mutable source's complete change history: the top-ranked valid record per key and
+    `updated_at`, so the timeline of any key can be recomputed from silver alone."""
+    return TableSpec(
+        "silver",
+        f"{source.name}_changes",
+        _fields(*typed_fields(source), *_RANK_META),
+        properties=(_DV,),
+    )
+
+
+# Every gold table publishes its changes, so consumers can read what each run changed.
+_CDF = ("delta.enableChangeDataFeed", "true")
+_GOLD_PROPS = (_DV, _CDF)
+
 DIM_CUSTOMER_CURRENT = TableSpec(
     "gold",
     "dim_customer_current",
@@ -233,7 +248,7 @@ DIM_CUSTOMER_CURRENT = TableSpec(
         ("last_updated_at", T.TimestampType()),
         ("load_date", T.DateType()),
     ),
-    properties=(_DV,),
+    properties=_GOLD_PROPS,
 )
 FACT_ORDER_CURRENT = TableSpec(
     "gold",
@@ -246,7 +261,7 @@ FACT_ORDER_CURRENT = TableSpec(
         ("last_updated_at", T.TimestampType()),
         ("load_date", T.DateType()),
     ),
-    properties=(_DV,),
+    properties=_GOLD_PROPS,
 )
 FACT_APP_EVENTS_DAILY = TableSpec(
     "gold",
@@ -257,6 +272,7 @@ FACT_APP_EVENTS_DAILY = TableSpec(
         ("event_count", T.LongType()),
     ),
     partition_by=(EVENT_DATE,),
+    properties=(_CDF,),
 )
 FACT_TICKET_CURRENT = TableSpec(
     "gold",
@@ -268,7 +284,7 @@ FACT_TICKET_CURRENT = TableSpec(
         ("last_event_ts", T.TimestampType()),
         ("load_date", T.DateType()),
     ),
-    properties=(_DV,),
+    properties=_GOLD_PROPS,
 )
 FACT_TICKET_EVENTS_DAILY = TableSpec(
     "gold",
@@ -279,18 +295,69 @@ FACT_TICKET_EVENTS_DAILY = TableSpec(
         ("event_count", T.LongType()),
     ),
     partition_by=(EVENT_DATE,),
+    properties=(_CDF,),
 )
+
+_VALIDITY = (
+    ("valid_from", T.TimestampType()),
+    ("valid_to", T.TimestampType()),
+    ("is_current", T.BooleanType()),
+)
+DIM_CUSTOMER_HISTORY = TableSpec(
+    "gold",
+    "dim_customer_history",
+    _fields(
+        ("customer_id", T.IntegerType()),
+        ("full_name", _STR),
+        ("email", _STR),
+        ("tier", _STR),
+        *_VALIDITY,
+    ),
+    properties=_GOLD_PROPS,
+)
+FACT_ORDER_HISTORY = TableSpec(
+    "gold",
+    "fact_order_history",
+    _fields(
+        ("order_id", T.IntegerType()),
+        ("customer_id", T.IntegerType()),
+        ("order_total", T.DecimalType(10, 2)),
+        ("status", _STR),
+        *_VALIDITY,
+    ),
+    properties=_GOLD_PROPS,
+)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """How a mutable source's history table is built: its key and tracked attributes."""
+
+    source: Source
+    spec: TableSpec
+    tracked: tuple[str, ...]
+    deletion_flag: str | None = None
+
+
+CUSTOMER_TIMELINE = Timeline(
+    CRM, DIM_CUSTOMER_HISTORY, ("full_name", "email", "tier"), deletion_flag="is_deleted"
+)
+ORDER_TIMELINE = Timeline(ORDERS, FACT_ORDER_HISTORY, ("customer_id", "order_total", "status"))
+TIMELINES: dict[str, Timeline] = {CRM.name: CUSTOMER_TIMELINE, ORDERS.name: ORDER_TIMELINE}
+
 GOLD_TABLES: tuple[TableSpec, ...] = (
     DIM_CUSTOMER_CURRENT,
     FACT_ORDER_CURRENT,
     FACT_APP_EVENTS_DAILY,
     FACT_TICKET_CURRENT,
     FACT_TICKET_EVENTS_DAILY,
+    DIM_CUSTOMER_HISTORY,
+    FACT_ORDER_HISTORY,
 )
 
 GOLD_FED_BY: dict[str, tuple[TableSpec, ...]] = {
-    CRM.name: (DIM_CUSTOMER_CURRENT,),
-    ORDERS.name: (FACT_ORDER_CURRENT,),
+    CRM.name: (DIM_CUSTOMER_CURRENT, DIM_CUSTOMER_HISTORY),
+    ORDERS.name: (FACT_ORDER_CURRENT, FACT_ORDER_HISTORY),
     APP_EVENTS.name: (FACT_APP_EVENTS_DAILY,),
     TICKETS.name: (FACT_TICKET_CURRENT, FACT_TICKET_EVENTS_DAILY),
 }
@@ -298,9 +365,12 @@ GOLD_FED_BY: dict[str, tuple[TableSpec, ...]] = {
 
 def tables_of(source: Source) -> tuple[TableSpec, ...]:
     """Every table a run of `source` writes, in the order the run writes them."""
-    return (bronze_spec(source), quarantine_spec(source), silver_spec(source)) + GOLD_FED_BY[
-        source.name
-    ]
+    changes = (changes_spec(source),) if source.mutable else ()
+    return (
+        (bronze_spec(source), quarantine_spec(source), silver_spec(source))
+        + changes
+        + GOLD_FED_BY[source.name]
+    )
 
 
 # One row per source per run attempt: what came in, where it went, what it wrote.
@@ -350,6 +420,8 @@ def all_specs() -> list[TableSpec]:
     specs: list[TableSpec] = []
     for source in SOURCES:
         specs += [bronze_spec(source), quarantine_spec(source), silver_spec(source)]
+        if source.mutable:
+            specs.append(changes_spec(source))
     return specs + list(GOLD_TABLES) + [RUN_LOG]
 
 

@@ -1,0 +1,328 @@
+"""The history tables (contract section 6): timelines by hand, late records that split an
+interval, and the same timelines whatever the order and number of runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime as TS
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakehouse.gold import timeline
+from lakehouse.tables import (
+    CRM,
+    CUSTOMER_TIMELINE,
+    DIM_CUSTOMER_HISTORY,
+    FACT_ORDER_HISTORY,
+    GOLD_TABLES,
+    ORDER_TIMELINE,
+    ORDERS,
+    RUN_LOG,
+)
+from tests.helpers import read, run_all, write_csv
+
+D1, D2, D3 = date(2025, 5, 1), date(2025, 5, 2), date(2025, 5, 3)
+CRM_HEADER = "customer_id,full_name,email,tier,updated_at,is_deleted"
+ORDER_HEADER = "order_id,customer_id,order_total,status,updated_at"
+
+
+def _history(
+    spark: SparkSession, rows: list[tuple[object, ...]], schema: T.StructType
+) -> DataFrame:
+    return spark.createDataFrame(rows, schema)
+
+
+# --- the timeline transform alone (no tables) ------------------------------------------
+
+_CHANGES = T.StructType(
+    [
+        T.StructField("customer_id", T.IntegerType()),
+        T.StructField("full_name", T.StringType()),
+        T.StructField("email", T.StringType()),
+        T.StructField("tier", T.StringType()),
+        T.StructField("updated_at", T.TimestampType()),
+        T.StructField("is_deleted", T.BooleanType()),
+    ]
+)
+
+
+def test_timeline_rules_for_deletions_no_ops_and_nulls(spark: SparkSession) -> None:
+    changes = spark.createDataFrame(
+        [
+            # 1: a no-op (null email both times), a change, a deletion, a second deletion
+            # (nothing in force: changes nothing), then the same attributes as before the
+            # deletion, which open a new version all the same.
+            (1, "A", None, "bronze", TS(2025, 1, 1), None),
+            (1, "A", None, "bronze", TS(2025, 1, 2), False),
+            (1, "A", None, "silver", TS(2025, 1, 3), None),
+            (1, None, None, None, TS(2025, 1, 4), True),
+            (1, None, None, None, TS(2025, 1, 5), True),
+            (1, "A", None, "silver", TS(2025, 1, 6), None),
+            # 2: a deletion with nothing in force changes nothing; the next record opens.
+            (2, None, None, None, TS(2025, 1, 1), True),
+            (2, "B", "b@x", "gold", TS(2025, 1, 2), None),
+            # 3: deleted and never back: no current version.
+            (3, "C", "c@x", "gold", TS(2025, 1, 1), None),
+            (3, "C", "c@x", "gold", TS(2025, 1, 2), True),
+        ],
+        _CHANGES,
+    )
+    expected = _history(
+        spark,
+        [
+            (1, "A", None, "bronze", TS(2025, 1, 1), TS(2025, 1, 3), False),
+            (1, "A", None, "silver", TS(2025, 1, 3), TS(2025, 1, 4), False),
+            (1, "A", None, "silver", TS(2025, 1, 6), None, True),
+            (2, "B", "b@x", "gold", TS(2025, 1, 2), None, True),
+            (3, "C", "c@x", "gold", TS(2025, 1, 1), TS(2025, 1, 2), False),
+        ],
+        DIM_CUSTOMER_HISTORY.schema,
+    )
+    got = changes.transform(timeline(CUSTOMER_TIMELINE))
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_timeline_of_orders_tracks_customer_total_and_status(spark: SparkSession) -> None:
+    schema = T.StructType(
+        [
+            T.StructField("order_id", T.IntegerType()),
+            T.StructField("customer_id", T.IntegerType()),
+            T.StructField("order_total", T.DecimalType(10, 2)),
+            T.StructField("status", T.StringType()),
+            T.StructField("updated_at", T.TimestampType()),
+        ]
+    )
+    changes = spark.createDataFrame(
+        [
+            (7, 1, Decimal("5.00"), "placed", TS(2025, 1, 1)),
+            (7, 1, Decimal("6.00"), "placed", TS(2025, 1, 2)),  # the total changed
+            (7, 1, Decimal("6.00"), "placed", TS(2025, 1, 3)),  # nothing changed
+            (7, 2, Decimal("6.00"), "placed", TS(2025, 1, 4)),  # the customer changed
+        ],
+        schema,
+    )
+    expected = _history(
+        spark,
+        [
+            (7, 1, Decimal("5.00"), "placed", TS(2025, 1, 1), TS(2025, 1, 2), False),
+            (7, 1, Decimal("6.00"), "placed", TS(2025, 1, 2), TS(2025, 1, 4), False),
+            (7, 2, Decimal("6.00"), "placed", TS(2025, 1, 4), None, True),
+        ],
+        FACT_ORDER_HISTORY.schema,
+    )
+    got = changes.transform(timeline(ORDER_TIMELINE))
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+# --- whole runs ------------------------------------------------------------------------
+
+
+def write_landing(landing: Path) -> None:
+    """Customer 1 gets a late record that splits its first version; 2 a no-op update; 3 is
+    deleted and comes back with its old attributes. Order 10 gets a late status between two
+    others; order 11 two records with one `updated_at` (the later file wins)."""
+    write_csv(
+        landing,
+        CRM.name,
+        D1,
+        "crm.csv",
+        f"""{CRM_HEADER}
+1,A,a@x,bronze,2025-05-01 10:00,
+2,B,b@x,bronze,2025-05-01 10:00,
+3,C,c@x,bronze,2025-05-01 10:00,""",
+    )
+    write_csv(
+        landing,
+        CRM.name,
+        D2,
+        "crm.csv",
+        f"""{CRM_HEADER}
+1,A,a@x,gold,2025-05-02 10:00,
+2,B,b@x,bronze,2025-05-02 10:00,
+3,,,,2025-05-02 10:00,true""",
+    )
+    write_csv(
+        landing,
+        CRM.name,
+        D3,
+        "crm.csv",
+        f"""{CRM_HEADER}
+1,A,a@x,silver,2025-05-01 18:00,
+3,C,c@x,bronze,2025-05-03 10:00,""",
+    )
+    write_csv(
+        landing, ORDERS.name, D1, "orders.csv", f"{ORDER_HEADER}\n10,1,5.00,placed,2025-05-01 09:00"
+    )
+    write_csv(
+        landing,
+        ORDERS.name,
+        D2,
+        "orders.csv",
+        f"{ORDER_HEADER}\n10,1,5.00,shipped,2025-05-02 09:00",
+    )
+    write_csv(
+        landing,
+        ORDERS.name,
+        D3,
+        "a.csv",
+        f"{ORDER_HEADER}\n10,1,5.00,packed,2025-05-01 20:00\n11,2,7.00,placed,2025-05-03 09:00",
+    )
+    write_csv(
+        landing, ORDERS.name, D3, "b.csv", f"{ORDER_HEADER}\n11,2,8.00,placed,2025-05-03 09:00"
+    )
+
+
+def expected_customers(spark: SparkSession) -> DataFrame:
+    return _history(
+        spark,
+        [
+            (1, "A", "a@x", "bronze", TS(2025, 5, 1, 10), TS(2025, 5, 1, 18), False),
+            (1, "A", "a@x", "silver", TS(2025, 5, 1, 18), TS(2025, 5, 2, 10), False),
+            (1, "A", "a@x", "gold", TS(2025, 5, 2, 10), None, True),
+            (2, "B", "b@x", "bronze", TS(2025, 5, 1, 10), None, True),
+            (3, "C", "c@x", "bronze", TS(2025, 5, 1, 10), TS(2025, 5, 2, 10), False),
+            (3, "C", "c@x", "bronze", TS(2025, 5, 3, 10), None, True),
+        ],
+        DIM_CUSTOMER_HISTORY.schema,
+    )
+
+
+def expected_orders(spark: SparkSession) -> DataFrame:
+    return _history(
+        spark,
+        [
+            (10, 1, Decimal("5.00"), "placed", TS(2025, 5, 1, 9), TS(2025, 5, 1, 20), False),
+            (10, 1, Decimal("5.00"), "packed", TS(2025, 5, 1, 20), TS(2025, 5, 2, 9), False),
+            (10, 1, Decimal("5.00"), "shipped", TS(2025, 5, 2, 9), None, True),
+            (11, 2, Decimal("8.00"), "placed", TS(2025, 5, 3, 9), None, True),
+        ],
+        FACT_ORDER_HISTORY.schema,
+    )
+
+
+def _rows_with_files(
+    spark: SparkSession, warehouse: Path, customer_id: int
+) -> list[tuple[object, ...]]:
+    """A customer's history rows with the data file each is stored in."""
+    rows = (
+        read(spark, DIM_CUSTOMER_HISTORY, warehouse)
+        .where(F.col("customer_id") == customer_id)
+        .select("*", F.col("_metadata.file_path").alias("file"))
+        .collect()
+    )
+    return sorted(tuple(r) for r in rows)
+
+
+@dataclass
+class InOrder:
+    landing: Path
+    warehouse: Path
+    untouched_before_d3: list[tuple[object, ...]]
+
+
+@pytest.fixture(scope="module")
+def in_order(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InOrder]:
+    base = tmp_path_factory.mktemp("history")
+    landing, warehouse = base / "landing", base / "wh"
+    write_landing(landing)
+    run_all(spark, landing, warehouse, [D1, D2])
+    untouched = _rows_with_files(spark, warehouse, 2)
+    run_all(spark, landing, warehouse, [D3])
+    yield InOrder(landing, warehouse, untouched)
+
+
+def test_timelines_in_order_match_the_rules(spark: SparkSession, in_order: InOrder) -> None:
+    for spec, expected in (
+        (DIM_CUSTOMER_HISTORY, expected_customers(spark)),
+        (FACT_ORDER_HISTORY, expected_orders(spark)),
+    ):
+        assert_df_equality(
+            read(spark, spec, in_order.warehouse),
+            expected,
+            ignore_row_order=True,
+            ignore_nullable=True,
+        )
+
+
+def test_a_key_the_run_did_not_touch_is_not_rewritten(
+    spark: SparkSession, in_order: InOrder
+) -> None:
+    """D3 touches customers 1 and 3 only: customer 2's row stays in the same file."""
+    assert in_order.untouched_before_d3  # the row was there before D3
+    assert _rows_with_files(spark, in_order.warehouse, 2) == in_order.untouched_before_d3
+
+
+def test_change_feed_shows_one_runs_changes_by_the_run_log_versions(
+    spark: SparkSession, in_order: InOrder
+) -> None:
+    """What README shows: the versions D3's run recorded bound its changes to the table."""
+    name = DIM_CUSTOMER_HISTORY.qualified_name
+    entry = (
+        read(spark, RUN_LOG, in_order.warehouse)
+        .where((F.col("run_date") == F.lit(D3)) & (F.col("source") == CRM.name))
+        .select(
+            F.col("table_versions_before")[name].alias("before"),
+            F.col("table_versions")[name].alias("after"),
+        )
+        .first()
+    )
+    assert entry is not None
+    changes = (
+        spark.read.format("delta")
+        .option("readChangeFeed", "true")
+        .option("startingVersion", entry["before"] + 1)
+        .option("endingVersion", entry["after"])
+        .load(DIM_CUSTOMER_HISTORY.path(str(in_order.warehouse)))
+        .select("customer_id", "tier", "valid_from", "valid_to", "_change_type")
+    )
+    schema = T.StructType(
+        [
+            T.StructField("customer_id", T.IntegerType()),
+            T.StructField("tier", T.StringType()),
+            T.StructField("valid_from", T.TimestampType()),
+            T.StructField("valid_to", T.TimestampType()),
+            T.StructField("_change_type", T.StringType()),
+        ]
+    )
+    # 1's first version is cut short by the late record, which opens the version after it;
+    # 3 comes back.
+    expected = spark.createDataFrame(
+        [
+            (1, "bronze", TS(2025, 5, 1, 10), TS(2025, 5, 2, 10), "update_preimage"),
+            (1, "bronze", TS(2025, 5, 1, 10), TS(2025, 5, 1, 18), "update_postimage"),
+            (1, "silver", TS(2025, 5, 1, 18), TS(2025, 5, 2, 10), "insert"),
+            (3, "bronze", TS(2025, 5, 3, 10), None, "insert"),
+        ],
+        schema,
+    )
+    assert_df_equality(changes, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_any_order_and_reruns_give_the_in_order_timelines(
+    spark: SparkSession, in_order: InOrder, tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "wh"
+    run_all(spark, in_order.landing, warehouse, [D3, D1, D3, D2, D1])
+    for spec in (DIM_CUSTOMER_HISTORY, FACT_ORDER_HISTORY):
+        assert_df_equality(
+            read(spark, spec, warehouse),
+            read(spark, spec, in_order.warehouse),
+            ignore_row_order=True,
+            ignore_nullable=True,
+        )
+
+
+def test_every_gold_table_publishes_its_change_feed(spark: SparkSession, in_order: InOrder) -> None:
+    for spec in GOLD_TABLES:
+        detail = DeltaTable.forPath(spark, spec.path(str(in_order.warehouse))).detail().first()
+        assert detail is not None
+        assert detail["properties"].get("delta.enableChangeDataFeed") == "true", spec.name
