@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.cli import maintenance_main, parse_args
+from lakehouse.cli import maintenance_main, parse_args, restore_main
 from lakehouse.config import load_settings, parse_run_date
 from lakehouse.errors import InvalidRunDateError
 from lakehouse.storage import date_predicate
@@ -190,3 +190,16 @@ def test_maintenance_refuses_an_unsafe_vacuum_retention(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "--retain-hours 1 is under 168" in err
+
+
+def test_restore_needs_exactly_one_target_and_a_real_date(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        restore_main([])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        restore_main(["--before-run", "x", "--to-date", "2025-03-01"])
+    assert exc.value.code == 2
+    assert restore_main(["--to-date", "2025-02-30"]) == 2
+    assert "invalid run date '2025-02-30'" in capsys.readouterr().err

@@ -219,3 +219,49 @@ def maintenance_main(argv: Sequence[str] | None = None, prog: str = "maintenance
     finally:
         spark.stop()
     return 0
+
+
+def restore_main(argv: Sequence[str] | None = None, prog: str = "restore.py") -> int:
+    """Undo runs: every table back to its versions before a run (or at the end of a date)."""
+    parser = _Parser(
+        prog=prog, description="Bring every table back to the versions it had before a run."
+    )
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--before-run", metavar="RUN_ID", help="undo this run and every later one")
+    target.add_argument(
+        "--to-date", metavar="YYYY-MM-DD", help="back to the end of the last run of this date"
+    )
+    parser.add_argument("--warehouse", help="root of the Delta tables (default: from config)")
+    parser.add_argument("--config", type=Path, help="YAML config (default: conf/local.yaml)")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        day = parse_run_date(args.to_date) if args.to_date is not None else None
+        settings = load_settings(args.config, warehouse=args.warehouse)
+    except UsageError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return USAGE_EXIT
+    configure_logging(args.log_format)
+    from lakehouse import restore
+    from lakehouse.session import build_session
+
+    spark = build_session(f"{settings.app_name}-restore", settings.spark_conf)
+    try:
+        plan = (
+            restore.plan_to_date(spark, settings.warehouse, day)
+            if day is not None
+            else restore.plan_before_run(spark, settings.warehouse, args.before_run)
+        )
+        print(("dry run: " if args.dry_run else "") + plan.render())
+        if not args.dry_run:
+            restore.apply(spark, settings.warehouse, plan)
+    except UsageError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return USAGE_EXIT
+    except Exception:
+        logging.getLogger("lakehouse").exception("restore failed")
+        return 1
+    finally:
+        spark.stop()
+    return 0

@@ -86,7 +86,7 @@ def build(spark: SparkSession, warehouse: str, day: date) -> dict[str, Any]:
         path = spec.path(warehouse)
         last = DeltaTable.forPath(spark, path).history(1).select("version", "timestamp").first()
         frame = storage.read(spark, path)
-        column = "load_date" if "load_date" in frame.columns else EVENT_DATE
+        column = next(c for c in ("load_date", EVENT_DATE, "valid_from") if c in frame.columns)
         newest = frame.agg(F.max(column)).first()
         freshness.append(
             {

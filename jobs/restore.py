@@ -1,0 +1,15 @@
+"""Undo runs: `spark-submit jobs/restore.py --before-run RUN_ID | --to-date D [--dry-run]`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+try:
+    from lakehouse.cli import restore_main
+except ModuleNotFoundError:  # a checkout without `pip install`: use the package beside it
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from lakehouse.cli import restore_main
+
+if __name__ == "__main__":
+    sys.exit(restore_main())

@@ -1,0 +1,163 @@
+"""Undo runs: bring every table back to the versions it had before a run, from the run log.
+
+Each run log row holds, per table a source's run writes, the version before the attempt
+wrote and the version after. Restoring every table to the "before" versions of a run gives
+the warehouse exactly as that run found it (every later run is undone too: restore is to a
+point in time). Tables are restored top-down, gold first and bronze last, so at every moment
+in between the layers look like a run that stopped part way (gold behind silver behind
+bronze), which readers already tolerate; the restore is recorded in the run log before any
+table moves, so an interrupted restore is finished by running it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from delta.tables import DeltaTable
+from pyspark.sql import Row, SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse import ops, storage
+from lakehouse.errors import UsageError
+from lakehouse.tables import RUN_LOG, SOURCES, table_path, tables_of
+
+log = logging.getLogger(__name__)
+
+# Reverse of the order a run writes in: what a reader sees mid-restore is a run that stopped.
+_LAYER_ORDER = {"gold": 0, "silver": 1, "quarantine": 2, "bronze": 3}
+
+
+class UnknownRunError(UsageError):
+    """The run id or date to restore to is not in the run log."""
+
+
+@dataclass(frozen=True)
+class TableStep:
+    table: str  # "layer/name"
+    current: int
+    target: int
+
+    @property
+    def needed(self) -> bool:
+        return self.target >= 0 and self.current != self.target
+
+
+@dataclass
+class RestorePlan:
+    reason: str  # what the user asked for, in words
+    run_date: date
+    undid_runs: list[str]
+    steps: list[TableStep] = field(default_factory=list)
+
+    def render(self) -> str:
+        lines = [f"restore {self.reason}"]
+        lines.append(f"undoes {len(self.undid_runs)} run attempt(s): {', '.join(self.undid_runs)}")
+        for s in self.steps:
+            action = f"version {s.current} -> {s.target}" if s.needed else "unchanged"
+            lines.append(f"  {s.table}: {action}")
+        return "\n".join(lines)
+
+
+def _attempts(spark: SparkSession, warehouse: str) -> list[Row]:
+    """Every run attempt's rows (restores aside), oldest first."""
+    return (
+        storage.read(spark, RUN_LOG.path(warehouse))
+        .where(F.col("status") != ops.RESTORE)
+        .orderBy("started_at", "run_id", "source")
+        .collect()
+    )
+
+
+def _current_versions(spark: SparkSession, warehouse: str) -> dict[str, int]:
+    return {
+        spec.qualified_name: storage.latest_version(spark, spec.path(warehouse))
+        for source in SOURCES
+        for spec in tables_of(source)
+    }
+
+
+def _plan(
+    warehouse_versions: dict[str, int],
+    targets: dict[str, int],
+    reason: str,
+    run_date: date,
+    undid: list[str],
+) -> RestorePlan:
+    steps = [
+        TableStep(name, warehouse_versions.get(name, -1), targets[name])
+        for name in sorted(targets, key=lambda n: (_LAYER_ORDER[n.split("/")[0]], n))
+    ]
+    return RestorePlan(reason, run_date, undid, steps)
+
+
+def plan_before_run(spark: SparkSession, warehouse: str, run_id: str) -> RestorePlan:
+    """The versions every table had before the attempt `run_id` wrote anything."""
+    rows = _attempts(spark, warehouse)
+    mine = [r for r in rows if r["run_id"] == run_id]
+    if not mine:
+        raise UnknownRunError(f"run {run_id!r} is not in the run log of {warehouse}")
+    started = min(r["started_at"] for r in mine)
+    targets: dict[str, int] = {}
+    for r in mine:
+        targets.update(r["table_versions_before"] or {})
+    undid = sorted({r["run_id"] for r in rows if r["started_at"] >= started})
+    return _plan(
+        _current_versions(spark, warehouse),
+        targets,
+        f"to before run {run_id}",
+        mine[0]["run_date"],
+        undid,
+    )
+
+
+def plan_to_date(spark: SparkSession, warehouse: str, day: date) -> RestorePlan:
+    """The versions every table had when the last run of `day` finished (later runs undone)."""
+    rows = _attempts(spark, warehouse)
+    of_day = [r for r in rows if r["run_date"] == day]
+    if not of_day:
+        raise UnknownRunError(f"no run of {day} is in the run log of {warehouse}")
+    last_id = of_day[-1]["run_id"]
+    last = [r for r in of_day if r["run_id"] == last_id]
+    finished = max(r["started_at"] for r in last)
+    targets: dict[str, int] = {}
+    for r in last:
+        targets.update(r["table_versions"] or {})
+    undid = sorted({r["run_id"] for r in rows if r["started_at"] > finished})
+    return _plan(
+        _current_versions(spark, warehouse),
+        targets,
+        f"to the end of run {last_id} of {day}",
+        day,
+        undid,
+    )
+
+
+def apply(spark: SparkSession, warehouse: str, plan: RestorePlan) -> None:
+    """Record the restore, then RESTORE each table that is not at its target version."""
+    _record(spark, warehouse, plan)
+    for step in plan.steps:
+        if not step.needed:
+            continue
+        layer, name = step.table.split("/", 1)
+        log.info("restoring %s from version %d to %d", step.table, step.current, step.target)
+        DeltaTable.forPath(spark, table_path(warehouse, layer, name)).restoreToVersion(step.target)
+
+
+def _record(spark: SparkSession, warehouse: str, plan: RestorePlan) -> None:
+    """One run log row per source: status "restore", the runs undone, the versions the tables
+    had (`table_versions_before`) and the versions whose content they get back."""
+    restore_id = f"restore-{uuid.uuid4().hex[:12]}"
+    now = datetime.now(UTC).replace(tzinfo=None)
+    entries = []
+    for source in SOURCES:
+        names = {spec.qualified_name for spec in tables_of(source)}
+        entry = ops.SourceEntry(restore_id, plan.run_date, source.name, now, status=ops.RESTORE)
+        entry.steps = []
+        entry.undid_runs = list(plan.undid_runs)
+        entry.table_versions_before = {s.table: s.current for s in plan.steps if s.table in names}
+        entry.table_versions = {s.table: s.target for s in plan.steps if s.table in names}
+        entries.append(entry)
+    ops.append(spark, warehouse, entries)
