@@ -36,12 +36,14 @@ from lakehouse.session import build_session  # noqa: E402
 from lakehouse.tables import (  # noqa: E402
     APP_EVENTS,
     CRM,
+    CUSTOMER_TIMELINE,
     DIM_CUSTOMER_CURRENT,
     FACT_APP_EVENTS_DAILY,
     FACT_ORDER_CURRENT,
     FACT_TICKET_CURRENT,
     FACT_TICKET_EVENTS_DAILY,
     GOLD_TABLES,
+    ORDER_TIMELINE,
     ORDERS,
     TICKETS,
     bronze_spec,
@@ -141,10 +143,16 @@ def commit_figures(spark: SparkSession, warehouse: str, entries: list) -> DayFig
 def rebuild_gold(spark: SparkSession, warehouse: str, out: str) -> None:
     """Gold from scratch: all of bronze through the same pure transforms, in one batch."""
 
-    def winners(source):  # type: ignore[no-untyped-def]
+    def valid(source):  # type: ignore[no-untyped-def]
         bronze = spark.read.format("delta").load(bronze_spec(source).path(warehouse))
-        checked = bronze.transform(silver.with_reason(source))
-        return checked.transform(silver.typed(source)).transform(silver.one_per_key(source))
+        return bronze.transform(silver.with_reason(source)).transform(silver.typed(source))
+
+    def winners(source):  # type: ignore[no-untyped-def]
+        return valid(source).transform(silver.one_per_key(source))
+
+    def timeline(spec):  # type: ignore[no-untyped-def]
+        changes = valid(spec.source).transform(silver.one_per_change(spec.source))
+        return changes.transform(gold.timeline(spec))
 
     def save(frame: DataFrame, spec) -> None:  # type: ignore[no-untyped-def]
         writer = frame.write.format("delta").mode("overwrite")
@@ -159,6 +167,8 @@ def rebuild_gold(spark: SparkSession, warehouse: str, out: str) -> None:
     tickets = winners(TICKETS)
     save(gold.ticket_rows(tickets), FACT_TICKET_CURRENT)
     save(tickets.transform(gold.daily_counts("status")), FACT_TICKET_EVENTS_DAILY)
+    for spec in (CUSTOMER_TIMELINE, ORDER_TIMELINE):
+        save(timeline(spec), spec.spec)
 
 
 def differing_rows(spark: SparkSession, left: str, right: str) -> dict[str, int]:
