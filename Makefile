@@ -9,15 +9,15 @@ SAMPLE_DATES := 2025-03-01 2025-03-02 2025-03-03 2025-03-04
 export JAVA_HOME := $(shell scripts/java-home.sh)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run report maintenance bench test test-fast lint format typecheck clean
+.PHONY: help install run report maintenance bench test test-fast cluster-test wheel lint format typecheck clean
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[spark,dev]"
 	touch $@
 
 $(JARS): $(INSTALLED)
@@ -32,7 +32,7 @@ run: install ## run the bundled sample (2025-03-01..04) and print the gold table
 
 BENCHED := $(VENV)/.bench-installed
 $(BENCHED): $(INSTALLED)
-	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	$(PY) -m pip install --quiet -e ".[spark,dev,bench]"
 	touch $@
 
 bench: install $(BENCHED) ## benchmark N generated days: make bench [SCALE=0.1] [DAYS=10] (1.0 = 1M events/day)
@@ -49,6 +49,12 @@ test: install lint ## lint, type-check and run the whole test suite
 
 test-fast: install ## the test suite without the whole-process tests
 	$(PY) -m pytest -m "not slow"
+
+cluster-test: install ## the sample on a standalone cluster (master + 2 workers on loopback) = local mode [FULL=1]
+	$(PY) scripts/cluster_test.py $(if $(FULL),--full)
+
+wheel: install ## build dist/lakehouse-*.whl (console scripts: lakehouse-daily, -report, -maintenance)
+	$(PY) -m build --wheel --outdir dist .
 
 lint: $(INSTALLED) ## ruff (lint and format check) and mypy over src/
 	$(VENV)/bin/ruff check .

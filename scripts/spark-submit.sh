@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # spark-submit with the project's .venv, the Delta packages and Delta's session conf.
 # Usage: scripts/spark-submit.sh [spark-submit options] jobs/daily.py [job options]
-# --master defaults to local[*]; every other argument is forwarded unchanged.
+# --master defaults to local[*]; a --packages is joined to the Delta packages (and to the
+# OpenLineage listener's when the job's --config turns lineage on); every other argument is
+# forwarded unchanged.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
@@ -14,22 +16,57 @@ export JAVA_HOME
 export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$venv/bin/python}"
 export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$venv/bin/python}"
 
-# Options before the application file belong to spark-submit; look for --master there.
+# Options before the application file belong to spark-submit: note --master, and take
+# --packages out to join it to ours (a second --packages would replace the Delta jars).
+# After the application file come the job's options: note its --config, whose lineage
+# switch may need the OpenLineage jar.
 has_master=false
+user_packages=""
+config=()
+forward=()
+in_job=false
+value_of=""
 for arg in "$@"; do
+  if $in_job; then
+    case "$value_of" in --config) config=(--config "$arg") ;; esac
+    value_of=""
+    case "$arg" in
+      --config) value_of=--config ;;
+      --config=*) config=(--config "${arg#--config=}") ;;
+    esac
+    forward+=("$arg")
+    continue
+  fi
+  if [ -n "$value_of" ]; then
+    case "$value_of" in
+      --master) has_master=true ;;
+      --packages) user_packages="$arg"; value_of=""; continue ;;
+    esac
+    value_of=""
+    forward+=("$arg")
+    continue
+  fi
   case "$arg" in
-    --master|--master=*) has_master=true ;;
-    *.py|*.jar) break ;;
+    --verbose|-v|--supervise|--help|-h|--version) ;;
+    --packages=*) user_packages="${arg#--packages=}"; continue ;;
+    --master=*) has_master=true ;;
+    --*=*) ;;
+    --packages) value_of=--packages; continue ;;
+    -*) value_of="$arg" ;;
+    *) in_job=true ;;  # the application: jobs/daily.py (or a .jar)
   esac
+  forward+=("$arg")
 done
 defaults=()
 $has_master || defaults+=(--master "local[*]")
+packages="$("$venv/bin/python" -m lakehouse.session --packages "${config[@]}")"
+[ -z "$user_packages" ] || packages="$packages,$user_packages"
 
 exec "$venv/bin/spark-submit" \
   "${defaults[@]}" \
-  --packages "$("$venv/bin/python" -m lakehouse.session --packages)" \
+  --packages "$packages" \
   --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
   --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog \
   --conf spark.sql.session.timeZone=UTC \
   --conf "spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:$root/conf/log4j2.properties" \
-  "$@"
+  "${forward[@]}"

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import NoReturn
@@ -265,3 +265,22 @@ def restore_main(argv: Sequence[str] | None = None, prog: str = "restore.py") ->
     finally:
         spark.stop()
     return 0
+
+
+def _exiting(entry: Callable[[], int]) -> Callable[[], None]:
+    """A console script that ends the process with the exit status even where the caller
+    ignores return values (a Databricks python_wheel_task calls the function itself)."""
+
+    def run() -> None:
+        code = entry()
+        if code:
+            raise SystemExit(code)
+
+    run.__doc__ = entry.__doc__
+    return run
+
+
+daily_entry = _exiting(main)
+report_entry = _exiting(report_main)
+maintenance_entry = _exiting(maintenance_main)
+restore_entry = _exiting(restore_main)

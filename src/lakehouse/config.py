@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any
 import yaml
 
 from lakehouse.errors import ConfigError, InvalidRunDateError
+from lakehouse.lineage import OpenLineage, merge_conf, openlineage_conf
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "conf" / "local.yaml"
@@ -25,6 +27,14 @@ _KEYS: dict[str, type] = {
     "app_name": str,
     "spark_conf": dict,
     "max_quarantined_share": dict,
+    "lineage": dict,
+}
+_OPENLINEAGE_KEYS: dict[str, type] = {
+    "enabled": bool,
+    "url": str,
+    "endpoint": str,
+    "namespace": str,
+    "version": str,
 }
 _SOURCE_NAMES = ("crm_customer_updates", "order_updates", "app_events", "ticket_events")
 _REQUIRED = ("landing", "warehouse")
@@ -41,6 +51,8 @@ class Settings:
     # Per source, the largest share (0..1) of a day's rows that may be quarantined before the
     # run fails; a source not listed has no threshold.
     max_quarantined_share: Mapping[str, float] = field(default_factory=dict)
+    # Opt-in OpenLineage listener; when enabled its settings are already in `spark_conf`.
+    lineage: OpenLineage = field(default_factory=OpenLineage)
 
 
 def parse_run_date(text: str) -> date:
@@ -73,9 +85,47 @@ def load_settings(
 ) -> Settings:
     """Read the YAML file; relative paths in it are relative to the file, so it works from any cwd.
 
-    Command-line overrides are relative to the current directory, as a user expects.
+    Command-line overrides are relative to the current directory, as a user expects. String
+    values may name environment variables, `${NAME}` or `${NAME:-default}` (expanded once,
+    when the file is read; a value given on the command line is not read from the file).
+    Without `--config`, `conf/local.yaml` of the checkout is read; an installed package has
+    none, and then `--landing` and `--warehouse` must be given.
     """
-    path = config_path or DEFAULT_CONFIG
+    if config_path is None and not DEFAULT_CONFIG.is_file():
+        if not (landing and warehouse):
+            raise ConfigError(
+                f"no config: {str(DEFAULT_CONFIG)!r} does not exist (an installed package "
+                "carries no conf/); give --config FILE, or both --landing and --warehouse"
+            )
+        raw: Any = {}
+    else:
+        path = config_path or DEFAULT_CONFIG
+        raw = _read_yaml(path)
+    where = str(config_path or DEFAULT_CONFIG)
+    overridden = {k for k, v in (("landing", landing), ("warehouse", warehouse)) if v}
+    raw = {
+        k: v if k in overridden else expand_env_vars(v, f"config {where!r}: {k}")
+        for k, v in raw.items()
+    }
+    values = _validated(raw, where, overridden)
+    base = (config_path or DEFAULT_CONFIG).resolve().parent
+    lineage = _openlineage(values.get("lineage", {}), where)
+    spark_conf = {str(k): _conf_value(v) for k, v in values.get("spark_conf", {}).items()}
+    return Settings(
+        landing=_resolve(landing, Path.cwd()) if landing else _resolve(values["landing"], base),
+        warehouse=(
+            _resolve(warehouse, Path.cwd()) if warehouse else _resolve(values["warehouse"], base)
+        ),
+        app_name=values.get("app_name", "lakehouse-daily"),
+        spark_conf=merge_conf(spark_conf, openlineage_conf(lineage)),
+        max_quarantined_share={
+            str(k): float(v) for k, v in values.get("max_quarantined_share", {}).items()
+        },
+        lineage=lineage,
+    )
+
+
+def _read_yaml(path: Path) -> dict[Any, Any]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -84,33 +134,77 @@ def load_settings(
         first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
         raise ConfigError(f"config {str(path)!r}: not valid YAML: {first}") from exc
     if raw is None:
-        raw = {}
+        return {}
     if not isinstance(raw, dict):
         raise ConfigError(f"config {str(path)!r}: top level must be a mapping of keys")
-    values = _validated(raw, str(path))
-    base = path.resolve().parent
-    spark_conf = {str(k): _conf_value(v) for k, v in values.get("spark_conf", {}).items()}
-    return Settings(
-        landing=_resolve(landing, Path.cwd()) if landing else _resolve(values["landing"], base),
-        warehouse=(
-            _resolve(warehouse, Path.cwd()) if warehouse else _resolve(values["warehouse"], base)
-        ),
-        app_name=values.get("app_name", "lakehouse-daily"),
-        spark_conf=spark_conf,
-        max_quarantined_share={
-            str(k): float(v) for k, v in values.get("max_quarantined_share", {}).items()
-        },
-    )
+    return raw
 
 
-def _validated(raw: dict[Any, Any], where: str) -> dict[str, Any]:
+# `${NAME}`, `${NAME:-default}`; `$${...}` stands for a literal `${...}`.
+_VAR_REF = re.compile(r"\$(\$?)\{([^}]*)\}")
+_VAR_BODY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.DOTALL)
+
+
+def expand_env_vars(value: Any, where: str, env: Mapping[str, str] | None = None) -> Any:
+    """Expand `${NAME}` and `${NAME:-default}` in every string of `value` (mappings and lists
+    walked, keys left alone), like a shell: the default is used when NAME is unset or empty.
+    A variable that is unset or empty and has no default is a config error naming it; so is
+    a malformed reference. Expanded text is not expanded again."""
+    environ = os.environ if env is None else env
+    if isinstance(value, dict):
+        return {k: expand_env_vars(v, f"{where}.{k}", environ) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env_vars(v, f"{where}[{i}]", environ) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        escaped, body = match.group(1), match.group(2)
+        if escaped:
+            return match.group(0)[1:]
+        parsed = _VAR_BODY.fullmatch(body)
+        if parsed is None:
+            raise ConfigError(
+                f"{where}: bad variable reference {match.group(0)!r} "
+                "(write ${NAME} or ${NAME:-default})"
+            )
+        name, default = parsed.group(1), parsed.group(2)
+        found = environ.get(name)
+        if found:
+            return found
+        if default is not None:
+            return default
+        state = "is empty" if name in environ else "is not set"
+        raise ConfigError(
+            f"{where}: environment variable {name} {state} "
+            f"(set it, or give a default: ${{{name}:-...}})"
+        )
+
+    pieces: list[str] = []
+    last = 0
+    for match in _VAR_REF.finditer(value):
+        _no_stray_reference(value[last : match.start()], value, where)
+        pieces.append(value[last : match.start()] + substitute(match))
+        last = match.end()
+    _no_stray_reference(value[last:], value, where)
+    return "".join(pieces) + value[last:]
+
+
+def _no_stray_reference(text: str, value: str, where: str) -> None:
+    if "${" in text:
+        raise ConfigError(f"{where}: unclosed variable reference in {value!r}")
+
+
+def _validated(
+    raw: dict[Any, Any], where: str, overridden: set[str] | frozenset[str] = frozenset()
+) -> dict[str, Any]:
     unknown = sorted(str(k) for k in raw if k not in _KEYS)
     if unknown:
         raise ConfigError(
             f"config {where!r}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})"
         )
     for key in _REQUIRED:
-        if raw.get(key) in (None, ""):
+        if key not in overridden and raw.get(key) in (None, ""):
             raise ConfigError(f"config {where!r}: missing key {key!r}")
     for key, value in raw.items():
         expected = _KEYS[key]
@@ -133,6 +227,36 @@ def _validated(raw: dict[Any, Any], where: str) -> dict[str, Any]:
                 f"config {where!r}: max_quarantined_share.{k} must be a number from 0 to 1"
             )
     return {k: v for k, v in raw.items() if v is not None}
+
+
+def _openlineage(lineage: dict[Any, Any], where: str) -> OpenLineage:
+    """`lineage: {openlineage: {enabled, url, endpoint, namespace, version}}`, all optional."""
+    unknown = sorted(str(k) for k in lineage if k != "openlineage")
+    if unknown:
+        raise ConfigError(
+            f"config {where!r}: unknown key lineage.{unknown[0]} (known: openlineage)"
+        )
+    section = lineage.get("openlineage") or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"config {where!r}: lineage.openlineage must be a mapping")
+    section = dict(section)
+    switch = section.get("enabled")
+    if isinstance(switch, str) and switch.strip().lower() in ("true", "false"):
+        section["enabled"] = switch.strip().lower() == "true"  # e.g. from ${LINEAGE:-false}
+    for key, value in section.items():
+        expected = _OPENLINEAGE_KEYS.get(key)
+        if expected is None:
+            raise ConfigError(
+                f"config {where!r}: unknown key lineage.openlineage.{key} "
+                f"(known: {', '.join(sorted(_OPENLINEAGE_KEYS))})"
+            )
+        if value is not None and not isinstance(value, expected):
+            raise ConfigError(
+                f"config {where!r}: lineage.openlineage.{key} must be a {expected.__name__}, "
+                f"got {type(value).__name__}"
+            )
+    given = {k: v for k, v in section.items() if v is not None and v != ""}
+    return OpenLineage(**given)
 
 
 def _conf_value(value: object) -> str:

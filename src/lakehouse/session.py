@@ -6,8 +6,12 @@ import os
 import sys
 from collections.abc import Mapping
 from importlib.metadata import version
+from pathlib import Path
 
+from pyspark import SparkContext
 from pyspark.sql import SparkSession
+
+from lakehouse.lineage import merge_conf
 
 SCALA_BINARY = "2.13"
 
@@ -53,6 +57,25 @@ def _launched_by_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
+def _jvm_running() -> bool:
+    """A SparkContext already runs in this process (a notebook, a platform's job runner)."""
+    return SparkContext._active_spark_context is not None
+
+
+def session_conf(spark_conf: Mapping[str, str] | None, *, launch_jvm: bool) -> dict[str, str]:
+    """Every setting the session is built with.
+
+    When this process launches the JVM itself, Spark's resolver fetches the Delta package
+    and any package the config asks for (`spark.jars.packages`, e.g. the OpenLineage
+    listener), all in one list. Otherwise the JVM runs already: the jars are the submitter's
+    business (scripts/spark-submit.sh, a cluster library), and are left alone here.
+    """
+    conf = {**DELTA_CONF, **BASE_CONF, **(spark_conf or {})}
+    if launch_jvm:
+        conf = merge_conf({"spark.jars.packages": delta_packages()}, conf)
+    return conf
+
+
 def build_session(
     app_name: str,
     spark_conf: Mapping[str, str] | None = None,
@@ -68,9 +91,7 @@ def build_session(
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
-    conf = {**DELTA_CONF, **BASE_CONF, **(spark_conf or {})}
-    if not _launched_by_spark_submit():
-        conf.setdefault("spark.jars.packages", delta_packages())
+    conf = session_conf(spark_conf, launch_jvm=not (_launched_by_spark_submit() or _jvm_running()))
     for key, value in conf.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
@@ -78,11 +99,32 @@ def build_session(
     return session
 
 
+def submit_packages(config: str | None) -> str:
+    """What spark-submit's `--packages` needs: Delta's jars and those the config asks for
+    (the OpenLineage listener when lineage is on). A config that does not load adds nothing
+    here: the job itself then reports it (exit 2), with the same message."""
+    packages = {"spark.jars.packages": delta_packages()}
+    from lakehouse.config import load_settings
+    from lakehouse.errors import UsageError
+
+    try:  # only the packages matter here: the paths (and their variables) are the job's
+        settings = load_settings(
+            Path(config) if config else None, landing="unused", warehouse="unused"
+        )
+    except UsageError:
+        return packages["spark.jars.packages"]
+    wanted = settings.spark_conf.get("spark.jars.packages", "")
+    return merge_conf(packages, {"spark.jars.packages": wanted} if wanted else {})[
+        "spark.jars.packages"
+    ]
+
+
 def main(argv: list[str]) -> int:
-    """`python -m lakehouse.session --packages` prints the coordinate for spark-submit.sh;
-    `--warm` starts a session once so the jars are resolved during `make install`."""
-    if argv == ["--packages"]:
-        print(delta_packages())
+    """`python -m lakehouse.session --packages [--config F]` prints the coordinates for
+    spark-submit.sh; `--warm` starts a session once so the jars are resolved during
+    `make install`."""
+    if argv[:1] == ["--packages"] and len(argv) in (1, 3) and argv[1:2] in ([], ["--config"]):
+        print(submit_packages(argv[2] if len(argv) == 3 else None))
         return 0
     if argv == ["--warm"]:
         spark = build_session("lakehouse-warm", LOCAL_TEST_CONF, master="local[1]")
@@ -90,7 +132,7 @@ def main(argv: list[str]) -> int:
         spark.stop()
         print(f"Delta jars ready: {delta_packages()}")
         return 0
-    print("usage: python -m lakehouse.session --packages | --warm", file=sys.stderr)
+    print("usage: python -m lakehouse.session --packages [--config F] | --warm", file=sys.stderr)
     return 2
 
 

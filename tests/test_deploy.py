@@ -1,0 +1,237 @@
+"""Where the job is deployed, checked without a workspace or a scheduler: the Databricks
+Asset Bundle (every task a real entry point with arguments the job accepts), the Airflow
+example DAG, and how scripts/spark-submit.sh forwards its arguments. No Spark here."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import py_compile
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from lakehouse.cli import _parser, parse_args, parse_steps
+from lakehouse.session import delta_packages
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_LANDING = ROOT / "data" / "sample" / "landing"
+BUNDLE_FILE = ROOT / "databricks.yml"
+JOB_FILE = ROOT / "resources" / "lakehouse_daily.job.yml"
+RUN_DATE = "2025-03-03"
+STEPS = ["bronze", "silver", "gold"]
+
+
+def _bundle() -> dict[str, Any]:
+    return dict(yaml.safe_load(BUNDLE_FILE.read_text(encoding="utf-8")))
+
+
+def _job() -> dict[str, Any]:
+    resources = yaml.safe_load(JOB_FILE.read_text(encoding="utf-8"))["resources"]
+    return dict(resources["jobs"]["lakehouse_daily"])
+
+
+def _pyproject() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def _target_variables(target: str, **overrides: str) -> dict[str, str]:
+    """The bundle's variables as `databricks bundle validate -t <target>` resolves them."""
+    bundle = _bundle()
+    values = {k: v.get("default") for k, v in bundle["variables"].items()}
+    values |= bundle["targets"][target].get("variables") or {}
+    values |= overrides
+    missing = sorted(k for k, v in values.items() if v is None)
+    assert not missing, f"target {target}: variables without a value: {missing}"
+    return {k: str(v) for k, v in values.items()}
+
+
+def _substitute(text: str, variables: dict[str, str]) -> str:
+    """What Databricks does with a task parameter: bundle variables when deploying (the
+    workspace's synced files standing in for this checkout), job parameters when running."""
+    for _ in range(3):  # a variable's default may name another substitution
+        text = re.sub(r"\$\{var\.([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: variables[m[1]], text)
+        text = text.replace("${workspace.file_path}", str(ROOT))
+    text = text.replace("{{job.parameters.run_date}}", RUN_DATE)
+    assert "${" not in text and "{{" not in text, f"unresolved placeholder in {text!r}"
+    return text
+
+
+def test_both_targets_exist_and_resolve_every_variable() -> None:
+    bundle = _bundle()
+    assert bundle["bundle"]["name"] == "lakehouse"
+    assert set(bundle["targets"]) == {"dev", "prod"}
+    assert bundle["targets"]["dev"]["mode"] == "development"
+    assert bundle["targets"]["dev"]["default"] is True
+    assert bundle["targets"]["prod"]["mode"] == "production"
+    used = set(re.findall(r"\$\{var\.([A-Za-z_][A-Za-z0-9_]*)\}", JOB_FILE.read_text()))
+    assert {"landing", "warehouse", "config"} <= used <= set(bundle["variables"])
+    for target in ("dev", "prod"):
+        values = _target_variables(target)
+        assert values["landing"].startswith("s3a://"), target
+        assert values["warehouse"].startswith("s3a://"), target
+    # The job file is what the bundle includes.
+    included = {p for pattern in bundle["include"] for p in ROOT.glob(pattern)}
+    assert JOB_FILE in included
+
+
+def test_the_wheel_is_built_by_the_bundle_and_installed_on_every_task() -> None:
+    artifact = _bundle()["artifacts"]["lakehouse_wheel"]
+    assert artifact["type"] == "whl"
+    assert (ROOT / artifact["path"]).resolve() == ROOT
+    assert artifact["build"].split()[:3] == ["python", "-m", "build"]
+    assert "--outdir dist" in artifact["build"]
+    for task in _job()["tasks"]:
+        wheels = [lib["whl"] for lib in task["libraries"]]
+        assert len(wheels) == 1, task["task_key"]
+        # Library paths in a resource file are relative to that file.
+        assert (JOB_FILE.parent / wheels[0]).resolve() == ROOT / "dist" / "*.whl"
+
+
+def test_three_tasks_chained_with_retries_timeouts_and_a_daily_schedule() -> None:
+    job = _job()
+    tasks = {t["task_key"]: t for t in job["tasks"]}
+    assert list(tasks) == STEPS
+    assert "depends_on" not in tasks["bronze"]
+    assert tasks["silver"]["depends_on"] == [{"task_key": "bronze"}]
+    assert tasks["gold"]["depends_on"] == [{"task_key": "silver"}]
+    for task in tasks.values():
+        assert task["max_retries"] >= 1
+        assert task["min_retry_interval_millis"] > 0
+        assert 0 < task["timeout_seconds"] <= job["timeout_seconds"]
+        assert task["job_cluster_key"] in {c["job_cluster_key"] for c in job["job_clusters"]}
+    # Quartz: seconds minutes hours day-of-month month day-of-week; every day at a fixed time.
+    fields = job["schedule"]["quartz_cron_expression"].split()
+    assert len(fields) == 6 and fields[3:] == ["*", "*", "?"], fields
+    assert all(f.isdigit() for f in fields[:3])
+    assert job["schedule"]["timezone_id"] == "UTC"
+    assert job["max_concurrent_runs"] == 1
+    assert job["parameters"] == [{"name": "run_date", "default": "{{job.trigger.time.iso_date}}"}]
+
+
+def test_every_task_calls_a_real_entry_point_of_the_wheel() -> None:
+    project = _pyproject()["project"]
+    for task in _job()["tasks"]:
+        wheel_task = task["python_wheel_task"]
+        assert wheel_task["package_name"] == project["name"]
+        target = project["scripts"][wheel_task["entry_point"]]  # a console script of the wheel
+        module, _, function = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), function)), target
+
+
+@pytest.mark.parametrize("target", ["dev", "prod"])
+def test_task_parameters_are_valid_job_arguments(target: str, tmp_path: Path) -> None:
+    """Each task's parameters, placeholders filled in, pass the job's own parser (exit 2 on
+    any problem): once with the target's object-storage paths, once with a real landing."""
+    local = {"landing": str(SAMPLE_LANDING), "warehouse": str(tmp_path / "wh")}
+    for overrides in ({}, local):
+        variables = _target_variables(target, **overrides)
+        for task in _job()["tasks"]:
+            params = [_substitute(p, variables) for p in task["python_wheel_task"]["parameters"]]
+            settings, days = parse_args(params, prog="lakehouse-daily")
+            assert [d.isoformat() for d in days] == [RUN_DATE]
+            assert parse_steps(_parser("lakehouse-daily").parse_args(params).steps) == (
+                task["task_key"],
+            )
+            assert (settings.landing, settings.warehouse) == (
+                variables["landing"].rstrip("/"),
+                variables["warehouse"].rstrip("/"),
+            )
+            assert params[params.index("--config") + 1] == str(ROOT / "conf" / "prod.yaml")
+
+
+AIRFLOW_DAG = ROOT / "examples" / "airflow_dag.py"
+
+
+def _calls(tree: ast.AST, name: str) -> list[ast.Call]:
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == name
+    ]
+
+
+def _keywords(call: ast.Call) -> dict[str, ast.expr]:
+    return {k.arg: k.value for k in call.keywords if k.arg is not None}
+
+
+def test_airflow_example_compiles_and_submits_the_daily_job_for_ds(tmp_path: Path) -> None:
+    """Compiled, never imported: Airflow is not a dependency of the project."""
+    py_compile.compile(str(AIRFLOW_DAG), cfile=str(tmp_path / "dag.pyc"), doraise=True)
+    tree = ast.parse(AIRFLOW_DAG.read_text(encoding="utf-8"))
+    (dag,) = _calls(tree, "DAG")
+    dag_args = _keywords(dag)
+    assert ast.literal_eval(dag_args["catchup"]) is True
+    assert ast.literal_eval(dag_args["schedule"]) == "@daily"
+    defaults = dag_args["default_args"]
+    assert isinstance(defaults, ast.Dict)
+    default_args = {
+        ast.literal_eval(k): v for k, v in zip(defaults.keys, defaults.values, strict=True) if k
+    }
+    assert ast.literal_eval(default_args["retries"]) >= 1
+    (submit,) = _calls(tree, "SparkSubmitOperator")
+    kwargs = _keywords(submit)
+    assert isinstance(kwargs["application"], ast.JoinedStr)
+    assert ast.unparse(kwargs["application"]).endswith("/jobs/daily.py'")
+    args = kwargs["application_args"]
+    assert isinstance(args, ast.List)
+    texts = [e.value if isinstance(e, ast.Constant) else ast.unparse(e) for e in args.elts]
+    assert texts[:2] == ["--run-date", "{{ ds }}"]
+    assert texts[2:4] == ["--steps", "step"]  # one task per step of STEPS
+    assigned = {
+        n.targets[0].id: n.value
+        for n in tree.body
+        if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name)
+    }
+    assert ast.literal_eval(assigned["STEPS"]) == tuple(STEPS)
+    assert ast.literal_eval(assigned["DELTA_PACKAGES"]) == delta_packages()
+
+
+def test_spark_submit_wrapper_joins_packages_and_forwards_the_rest(tmp_path: Path) -> None:
+    """scripts/spark-submit.sh against a stand-in spark-submit that prints its arguments:
+    --master defaults to local[*], a user's --packages joins Delta's (and the lineage
+    listener's when the job's config turns it on), everything else is forwarded as given."""
+    (tmp_path / "scripts").mkdir()
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    for name in ("spark-submit.sh", "java-home.sh"):
+        (tmp_path / "scripts" / name).write_bytes((ROOT / "scripts" / name).read_bytes())
+        (tmp_path / "scripts" / name).chmod(0o755)
+    stub_python = bin_dir / "python"
+    stub_python.write_text(f'#!/bin/sh\nexec "{ROOT / ".venv" / "bin" / "python"}" "$@"\n')
+    stub_submit = bin_dir / "spark-submit"
+    stub_submit.write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
+    for stub in (stub_python, stub_submit):
+        stub.chmod(0o755)
+    lineage = tmp_path / "lineage.yaml"
+    lineage.write_text("landing: /l\nwarehouse: /w\nlineage: {openlineage: {enabled: true}}\n")
+
+    def run(*args: str) -> list[str]:
+        out = subprocess.run(
+            [str(tmp_path / "scripts" / "spark-submit.sh"), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "JAVA_HOME": os.environ.get("JAVA_HOME", "")},
+        )
+        return out.stdout.splitlines()
+
+    got = run("--py-files", "x.py", "jobs/daily.py", "--run-date", RUN_DATE)
+    assert got[:4] == ["--master", "local[*]", "--packages", delta_packages()]
+    assert got[-5:] == ["--py-files", "x.py", "jobs/daily.py", "--run-date", RUN_DATE]
+
+    # A --packages before the job joins Delta's; the job's own --packages is the job's.
+    forwarded = ["--master", "spark://h:7077", "jobs/daily.py", "--config", str(lineage)]
+    forwarded += ["--packages", "job-arg"]
+    got = run("--packages=org.example:x:1", *forwarded)
+    assert got[:2] == [
+        "--packages",
+        f"{delta_packages()},io.openlineage:openlineage-spark_2.13:1.53.0,org.example:x:1",
+    ]
+    assert got[-7:] == forwarded

@@ -1,0 +1,137 @@
+"""The wheel: `python -m build` makes it, it installs into a fresh virtual environment, and
+its `lakehouse-daily` console script runs the sample to the expected gold tables.
+
+The fresh environment gets the wheel alone (`pip install --no-deps`); its dependencies
+(pyspark, delta-spark, PyYAML) are made visible from the project's .venv by a .pth file
+rather than downloaded again. A .pth line only adds a path: the .venv's own .pth files (the
+editable install of src/) are not read, and the test checks that `lakehouse` is imported
+from the wheel's copy.
+
+Cost: one JVM start and the four sample dates in it, cold (a few minutes on two cores).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import SparkSession
+
+from lakehouse.session import LOCAL_TEST_CONF
+from lakehouse.tables import GOLD_TABLES, RUN_LOG, SOURCES
+from tests.helpers import ROOT, SAMPLE_DATES, SAMPLE_LANDING, read
+from tests.sample_expected import expected_gold
+
+
+def _run(
+    args: list[str],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        args, capture_output=True, text=True, check=False, cwd=cwd, env=env, timeout=timeout
+    )
+    assert proc.returncode == 0, f"{args}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def _build_wheel(dist: Path) -> Path:
+    _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)])
+    (wheel,) = dist.glob("lakehouse-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        info = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+        entry_points = zf.read(info).decode()
+        metadata = zf.read(info.replace("entry_points.txt", "METADATA")).decode()
+    assert {"lakehouse/cli.py", "lakehouse/run.py", "lakehouse/session.py"} <= names
+    assert "lakehouse-daily = lakehouse.cli:daily_entry" in entry_points.splitlines()
+    # Spark comes from the platform or the `spark` extra, never forced onto a cluster.
+    assert 'Requires-Dist: pyspark==4.2.0; extra == "spark"' in metadata.splitlines()
+    return wheel
+
+
+def _fresh_venv_with(wheel: Path, venv: Path) -> Path:
+    """A new virtual environment holding the wheel alone, the .venv's packages visible."""
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+    python = venv / "bin" / "python"
+    _run(
+        [
+            *(sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet"),
+            *("--no-deps", "--no-index", str(wheel)),
+        ]
+    )
+    purelib = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    site = Path(_run([str(python), "-c", purelib]).stdout.strip())
+    (site / "_project_dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    where = json.loads(
+        _run(
+            [
+                str(python),
+                "-c",
+                "import json, sys, lakehouse.cli, pyspark; "
+                "print(json.dumps([lakehouse.cli.__file__, pyspark.__file__, sys.path]))",
+            ],
+            cwd=venv,
+        ).stdout
+    )
+    assert Path(where[0]).is_relative_to(site), where[0]  # the wheel's code, not src/
+    assert Path(where[1]).is_relative_to(sysconfig.get_path("purelib"))  # Spark from .venv
+    assert str(ROOT / "src") not in where[2]
+    return python
+
+
+@pytest.mark.slow
+def test_wheel_installs_and_its_entry_point_runs_the_sample(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    wheel = _build_wheel(tmp_path / "dist")
+    python = _fresh_venv_with(wheel, tmp_path / "venv")
+    script = python.parent / "lakehouse-daily"
+    assert script.read_text().splitlines()[0] == f"#!{python}"
+
+    warehouse = tmp_path / "wh"
+    # The entry point starts its own JVM (no spark-submit): build_session adds the Delta
+    # package itself. The config holds the suite's settings for tiny data; its paths are
+    # overridden on the command line, as a scheduler passes them.
+    config = tmp_path / "wheel.yaml"
+    spark_conf = {
+        **LOCAL_TEST_CONF,
+        "spark.sql.warehouse.dir": str(tmp_path / "spark-warehouse"),
+        "spark.driver.extraJavaOptions": (
+            f"{LOCAL_TEST_CONF['spark.driver.extraJavaOptions']} "
+            f"-Dlog4j2.configurationFile=file:{ROOT / 'conf' / 'log4j2.properties'} "
+            f"-Dderby.system.home={tmp_path / 'derby'}"
+        ),
+    }
+    config.write_text(json.dumps({"landing": "-", "warehouse": "-", "spark_conf": spark_conf}))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYSPARK_GATEWAY_PORT")}
+    env["PYSPARK_PYTHON"] = str(python)
+    first, last = SAMPLE_DATES[0].isoformat(), SAMPLE_DATES[-1].isoformat()
+    _run(
+        [
+            *(str(script), "--from", first, "--to", last, "--config", str(config)),
+            *("--landing", str(SAMPLE_LANDING), "--warehouse", str(warehouse)),
+        ],
+        cwd=tmp_path,
+        env=env,
+        timeout=900,
+    )
+
+    # One attempt per source and date, by the entry point's process.
+    attempts = read(spark, RUN_LOG, warehouse).select("run_date", "source").collect()
+    assert len(attempts) == len(SAMPLE_DATES) * len(SOURCES)
+    assert {r["run_date"] for r in attempts} == set(SAMPLE_DATES)
+
+    expected = expected_gold(spark)
+    assert sorted(expected) == sorted(spec.name for spec in GOLD_TABLES)
+    for spec in GOLD_TABLES:
+        assert_df_equality(read(spark, spec, warehouse), expected[spec.name], ignore_row_order=True)
