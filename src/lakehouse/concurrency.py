@@ -33,6 +33,19 @@ CONFLICTS: tuple[type[BaseException], ...] = (
 ATTEMPTS = 6
 
 
+def _lost_merge_source(exc: BaseException) -> bool:
+    """A MERGE that lost a commit race can surface as its materialised source's cache block
+    gone missing (Delta releases the source after the failed attempt, then a retry inside
+    the MERGE reads it): seen with OPTIMIZE committing beside a MERGE. Nothing was committed,
+    so it is the same lost race."""
+    text = str(exc)
+    return "Block rdd_" in text and "does not exist" in text
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, CONFLICTS) or _lost_merge_source(exc)
+
+
 def retry_on_conflict(what: str, step: Callable[[], T], *, attempts: int = ATTEMPTS) -> T:
     """Run `step`; when another writer committed first, wait a little and run it again.
 
@@ -41,7 +54,9 @@ def retry_on_conflict(what: str, step: Callable[[], T], *, attempts: int = ATTEM
     for attempt in range(1, attempts + 1):
         try:
             return step()
-        except CONFLICTS as exc:
+        except Exception as exc:
+            if not _is_conflict(exc):
+                raise
             first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if attempt == attempts:
                 raise ConcurrentRunError(
