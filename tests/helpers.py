@@ -43,8 +43,17 @@ def write_jsonl(landing: Path, source: str, day: date, name: str, lines: Iterabl
     return path
 
 
-def run_all(spark: SparkSession, landing: Path, warehouse: Path, days: Sequence[date]) -> None:
-    settings = Settings(landing=str(landing), warehouse=str(warehouse))
+def run_all(
+    spark: SparkSession,
+    landing: Path,
+    warehouse: Path,
+    days: Sequence[date],
+    *,
+    source_threads: int = 4,
+) -> None:
+    settings = Settings(
+        landing=str(landing), warehouse=str(warehouse), source_threads=source_threads
+    )
     for day in days:
         run_date(spark, settings, day)
 

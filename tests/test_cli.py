@@ -63,6 +63,9 @@ def test_missing_landing_root_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
         ("landing: a\nwarehouse: 3\n", "key 'warehouse' must be a str, got int"),
         ("- a\n- b\n", "top level must be a mapping"),
         ("landing: a\nwarehouse: b\nspark_conf: [1]\n", "key 'spark_conf' must be a dict"),
+        ("landing: a\nwarehouse: b\nsource_threads: 0\n", "source_threads must be a whole"),
+        ("landing: a\nwarehouse: b\nsource_threads: true\n", "source_threads must be a whole"),
+        ("landing: a\nwarehouse: b\nsource_threads: 2.0\n", "'source_threads' must be a int"),
     ],
 )
 def test_bad_config_exits_2_naming_the_key(

@@ -28,6 +28,7 @@ _KEYS: dict[str, type] = {
     "spark_conf": dict,
     "max_quarantined_share": dict,
     "lineage": dict,
+    "source_threads": int,
 }
 _OPENLINEAGE_KEYS: dict[str, type] = {
     "enabled": bool,
@@ -53,6 +54,10 @@ class Settings:
     max_quarantined_share: Mapping[str, float] = field(default_factory=dict)
     # Opt-in OpenLineage listener; when enabled its settings are already in `spark_conf`.
     lineage: OpenLineage = field(default_factory=OpenLineage)
+    # How many sources a run processes at once (1 = one after another). The sources share no
+    # table, and most of a step's time is the driver planning and committing, so the sources
+    # overlap well even on two cores.
+    source_threads: int = len(_SOURCE_NAMES)
 
 
 def parse_run_date(text: str) -> date:
@@ -122,6 +127,7 @@ def load_settings(
             str(k): float(v) for k, v in values.get("max_quarantined_share", {}).items()
         },
         lineage=lineage,
+        source_threads=values.get("source_threads", len(_SOURCE_NAMES)),
     )
 
 
@@ -216,6 +222,9 @@ def _validated(
     for k, v in (raw.get("spark_conf") or {}).items():
         if not isinstance(v, str | int | float | bool):
             raise ConfigError(f"config {where!r}: spark_conf.{k} must be a scalar")
+    threads = raw.get("source_threads")
+    if threads is not None and (isinstance(threads, bool) or not 1 <= threads <= 4):
+        raise ConfigError(f"config {where!r}: source_threads must be a whole number from 1 to 4")
     for k, v in (raw.get("max_quarantined_share") or {}).items():
         if k not in _SOURCE_NAMES:
             raise ConfigError(

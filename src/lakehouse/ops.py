@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import storage
@@ -79,51 +79,45 @@ def table_versions(spark: SparkSession, warehouse: str, source: Source) -> dict[
     }
 
 
-def _both_steps_done() -> Column:
+def _both_steps_done(steps: Sequence[str] | None) -> bool:
     """An attempt that ran silver and gold (rows from before `--steps` existed ran all)."""
-    return F.col("steps").isNull() | (
-        F.array_contains("steps", "silver") & F.array_contains("steps", "gold")
-    )
+    return steps is None or ("silver" in steps and "gold" in steps)
 
 
-def live_entries(spark: SparkSession, warehouse: str) -> DataFrame:
-    """The run log without the attempts a restore undid (their work is gone from the tables)."""
-    entries = storage.read(spark, RUN_LOG.path(warehouse))
-    undone = (
-        entries.where(F.col("status") == RESTORE)
-        .select(F.explode("undid_runs").alias("run_id"))
-        .distinct()
+def _live_rows_of(spark: SparkSession, warehouse: str, day: date, columns: list[str]) -> list[Row]:
+    """The day's live attempts, in one scan of the (small) run log and no shuffle: every run
+    asks this before its first step, so it must cost one Spark job, not a join's three."""
+    rows = (
+        storage.read(spark, RUN_LOG.path(warehouse))
+        .where((F.col("run_date") == F.lit(day)) | (F.col("status") == RESTORE))
+        .select("run_id", "status", "undid_runs", *columns)
+        .collect()
     )
-    return entries.where(F.col("status") != RESTORE).join(undone, "run_id", "left_anti")
+    undone = {u for r in rows if r["status"] == RESTORE for u in (r["undid_runs"] or [])}
+    return [r for r in rows if r["status"] != RESTORE and r["run_id"] not in undone]
 
 
 def processed_file_counts(spark: SparkSession, warehouse: str, day: date) -> dict[str, set[int]]:
     """For each source, the bronze file counts that a finished attempt of `day` covered."""
-    rows = (
-        live_entries(spark, warehouse)
-        .where(
-            (F.col("run_date") == F.lit(day))
-            & F.col("status").isin(SUCCEEDED, UNCHANGED)
-            & _both_steps_done()
-        )
-        .select("source", "bronze_files")
-        .distinct()
-        .collect()
-    )
     out: dict[str, set[int]] = {}
-    for r in rows:
-        out.setdefault(r["source"], set()).add(int(r["bronze_files"]))
+    for r in _live_rows_of(spark, warehouse, day, ["run_date", "source", "bronze_files", "steps"]):
+        if (
+            r["run_date"] == day
+            and r["status"] in (SUCCEEDED, UNCHANGED)
+            and _both_steps_done(r["steps"])
+        ):
+            out.setdefault(r["source"], set()).add(int(r["bronze_files"]))
     return out
 
 
 def silver_event_dates(spark: SparkSession, warehouse: str, day: date, source: Source) -> set[date]:
     """Event dates the silver steps of `day` changed: a gold-only attempt recomputes them too,
     since silver no longer shows where a re-delivered event used to be."""
-    rows = (
-        live_entries(spark, warehouse)
-        .where((F.col("run_date") == F.lit(day)) & (F.col("source") == F.lit(source.name)))
-        .select(F.explode("silver_event_dates"))
-        .distinct()
-        .collect()
-    )
-    return {r[0] for r in rows if r[0] is not None}
+    rows = _live_rows_of(spark, warehouse, day, ["run_date", "source", "silver_event_dates"])
+    return {
+        d
+        for r in rows
+        if r["run_date"] == day and r["source"] == source.name
+        for d in (r["silver_event_dates"] or [])
+        if d is not None
+    }

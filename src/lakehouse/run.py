@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
@@ -62,19 +63,17 @@ def run_date(
     started = time.monotonic()
     finished_before = _prepare(spark, settings, day)
     entries = result.entries
-    try:
-        for source in SOURCES:
-            entries[source.name] = _bronze_step(
-                spark, settings, source, day, result.run_id, load="bronze" in steps
-            )
-            entries[source.name].steps = list(steps)
-        for source in SOURCES:
-            entry = entries[source.name]
+
+    def one_source(source: Source) -> None:
+        entry = _bronze_step(spark, settings, source, day, result.run_id, load="bronze" in steps)
+        entry.steps = list(steps)
+        entries[source.name] = entry
+        try:
             if entry.status == ops.NO_DATA:
-                continue
+                return
             if "silver" not in steps and "gold" not in steps:
                 entry.status = ops.SUCCEEDED
-                continue
+                return
             if (
                 "silver" in steps
                 and "gold" in steps
@@ -85,9 +84,16 @@ def run_date(
                 log.info(
                     "silver+gold %s %s: unchanged since a finished run, skipped", source.name, day
                 )
-                continue
+                return
             _silver_gold_step(spark, settings, source, day, entry, steps)
+        except Exception as exc:
+            entry.error = f"{type(exc).__name__}: {exc}"[:2000]
+            raise
+
+    try:
+        _for_each_source(one_source, settings.source_threads)
     except Exception as exc:
+        _in_source_order(entries)
         _record_versions(spark, settings, entries)
         if not isinstance(exc, InjectedFault):  # a simulated crash writes nothing more
             for entry in entries.values():
@@ -98,6 +104,7 @@ def run_date(
             except Exception:  # never hide the failure that ended the run
                 log.exception("could not record the failed run in the run log")
         raise
+    _in_source_order(entries)
     _record_versions(spark, settings, entries)
     faults.point("before", "run_log")
     ops.append(spark, settings.warehouse, list(entries.values()))
@@ -181,6 +188,34 @@ def run_dates(
     if over_threshold:
         raise QualityThresholdError("; ".join(over_threshold))
     return results
+
+
+def _in_source_order(entries: dict[str, ops.SourceEntry]) -> None:
+    """Sources finish in any order when run at once; the run log lists them in one order."""
+    ordered = [(s.name, entries[s.name]) for s in SOURCES if s.name in entries]
+    entries.clear()
+    entries.update(ordered)
+
+
+def _for_each_source(work: Callable[[Source], None], threads: int) -> None:
+    """Run `work` for every source, `threads` at a time, and wait for all of them.
+
+    The sources write disjoint tables, so they cannot conflict with each other. A failure
+    does not stop the other sources' steps (each is idempotent, and their finished work is
+    what a rerun skips); once all are done, the first failure in source order is raised.
+    """
+    if threads <= 1:
+        for source in SOURCES:
+            work(source)
+        return
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="source") as pool:
+        futures = [pool.submit(work, source) for source in SOURCES]
+        wait(futures)
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    for extra in errors[1:]:
+        log.error("another source failed too: %s: %s", type(extra).__name__, extra)
+    if errors:
+        raise errors[0]  # type: ignore[misc]
 
 
 def _record_versions(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 
@@ -453,6 +454,7 @@ def _first_commit_age(spark: SparkSession, path: str) -> float | None:
 
 # A table created this recently may be another run's creation still settling.
 _JUST_CREATED_S = 120.0
+_CREATE_THREADS = 4
 
 
 def _wait_until_readable(spark: SparkSession, path: str, attempts: int = 20) -> None:
@@ -469,11 +471,23 @@ def _wait_until_readable(spark: SparkSession, path: str, attempts: int = 20) -> 
 
 
 def ensure_tables(spark: SparkSession, warehouse: str) -> None:
-    """Create the tables not there yet; each created here is readable when this returns."""
+    """Create the tables not there yet; each created here is readable when this returns.
+
+    A fresh warehouse needs some twenty creations, each a small commit that mostly waits on
+    the file system and the JVM: a few at once take a fraction of the time one by one does.
+    """
+    missing: list[TableSpec] = []
+    settling: list[str] = []
     for spec in all_specs():
         path = spec.path(warehouse)
         age = _first_commit_age(spark, path)
         if age is None:
-            ensure_table(spark, spec, warehouse)
+            missing.append(spec)
         if age is None or age < _JUST_CREATED_S:
-            _wait_until_readable(spark, path)
+            settling.append(path)
+    if missing:
+        with ThreadPoolExecutor(max_workers=_CREATE_THREADS) as pool:
+            # list() re-raises the first failure (a lost creation race is retried upstream)
+            list(pool.map(lambda spec: ensure_table(spark, spec, warehouse), missing))
+    for path in settling:
+        _wait_until_readable(spark, path)
