@@ -223,8 +223,13 @@ def _validated(
         if not isinstance(v, str | int | float | bool):
             raise ConfigError(f"config {where!r}: spark_conf.{k} must be a scalar")
     threads = raw.get("source_threads")
-    if threads is not None and (isinstance(threads, bool) or not 1 <= threads <= 4):
-        raise ConfigError(f"config {where!r}: source_threads must be a whole number from 1 to 4")
+    if threads is not None and (
+        isinstance(threads, bool) or not 1 <= threads <= len(_SOURCE_NAMES)
+    ):
+        raise ConfigError(
+            f"config {where!r}: source_threads must be a whole number "
+            f"from 1 to {len(_SOURCE_NAMES)}"
+        )
     for k, v in (raw.get("max_quarantined_share") or {}).items():
         if k not in _SOURCE_NAMES:
             raise ConfigError(

@@ -85,8 +85,8 @@ def _both_steps_done(steps: Sequence[str] | None) -> bool:
 
 
 def _live_rows_of(spark: SparkSession, warehouse: str, day: date, columns: list[str]) -> list[Row]:
-    """The day's live attempts, in one scan of the (small) run log and no shuffle: every run
-    asks this before its first step, so it must cost one Spark job, not a join's three."""
+    """The day's attempts that no restore undid, in one scan of the (small) run log and no
+    shuffle: every run asks this before its first step, so it must cost one Spark job."""
     rows = (
         storage.read(spark, RUN_LOG.path(warehouse))
         .where((F.col("run_date") == F.lit(day)) | (F.col("status") == RESTORE))
@@ -100,12 +100,8 @@ def _live_rows_of(spark: SparkSession, warehouse: str, day: date, columns: list[
 def processed_file_counts(spark: SparkSession, warehouse: str, day: date) -> dict[str, set[int]]:
     """For each source, the bronze file counts that a finished attempt of `day` covered."""
     out: dict[str, set[int]] = {}
-    for r in _live_rows_of(spark, warehouse, day, ["run_date", "source", "bronze_files", "steps"]):
-        if (
-            r["run_date"] == day
-            and r["status"] in (SUCCEEDED, UNCHANGED)
-            and _both_steps_done(r["steps"])
-        ):
+    for r in _live_rows_of(spark, warehouse, day, ["source", "bronze_files", "steps"]):
+        if r["status"] in (SUCCEEDED, UNCHANGED) and _both_steps_done(r["steps"]):
             out.setdefault(r["source"], set()).add(int(r["bronze_files"]))
     return out
 
@@ -113,11 +109,11 @@ def processed_file_counts(spark: SparkSession, warehouse: str, day: date) -> dic
 def silver_event_dates(spark: SparkSession, warehouse: str, day: date, source: Source) -> set[date]:
     """Event dates the silver steps of `day` changed: a gold-only attempt recomputes them too,
     since silver no longer shows where a re-delivered event used to be."""
-    rows = _live_rows_of(spark, warehouse, day, ["run_date", "source", "silver_event_dates"])
+    rows = _live_rows_of(spark, warehouse, day, ["source", "silver_event_dates"])
     return {
         d
         for r in rows
-        if r["run_date"] == day and r["source"] == source.name
+        if r["source"] == source.name
         for d in (r["silver_event_dates"] or [])
         if d is not None
     }

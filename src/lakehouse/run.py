@@ -200,9 +200,10 @@ def _in_source_order(entries: dict[str, ops.SourceEntry]) -> None:
 def _for_each_source(work: Callable[[Source], None], threads: int) -> None:
     """Run `work` for every source, `threads` at a time, and wait for all of them.
 
-    The sources write disjoint tables, so they cannot conflict with each other. A failure
-    does not stop the other sources' steps (each is idempotent, and their finished work is
-    what a rerun skips); once all are done, the first failure in source order is raised.
+    The sources write disjoint tables, so they cannot conflict with each other. With threads,
+    a failure does not stop the other sources' steps (each is idempotent, and their finished
+    work is what a rerun skips); once all are done, the first failure in source order is
+    raised. One at a time, the first failure stops the run, as before threads existed.
     """
     if threads <= 1:
         for source in SOURCES:
