@@ -3,9 +3,11 @@
 It reads the same landing files day by day and keeps the same state as the Spark job, so the
 timing compares like with like: typed, validated silver tables holding the winner so far of
 every business key (with the same rank columns), current-state gold updated for the keys a
-day touched, and daily counts recomputed only for the event dates a day touched. Bad rows go
-to one quarantine table. It is an independent re-implementation of CONTRACT.md sections 2-4
-(nothing is imported from `lakehouse`), so `compare_gold` is also a cross-check of the job.
+day touched, daily counts recomputed only for the event dates a day touched, and the history
+tables' timelines recomputed for the keys a day touched from every change kept so far. Bad
+rows go to one quarantine table. It is an independent re-implementation of CONTRACT.md
+sections 2-4 and 6 (nothing is imported from `lakehouse`), so `compare_gold` is also a
+cross-check of the job, all seven gold tables.
 
     con = connect(Path("ref.duckdb"))
     for day in days:
@@ -173,6 +175,43 @@ GOLD: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
         ("event_date", "status"),
     ),
 }
+_VALIDITY = (("valid_from", "TIMESTAMP"), ("valid_to", "TIMESTAMP"), ("is_current", "BOOLEAN"))
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A mutable source's history table: the attributes whose change opens a version."""
+
+    source: Source
+    table: str
+    tracked: tuple[str, ...]
+    deletion_flag: str | None = None
+
+
+TIMELINES = (
+    Timeline(CRM, "dim_customer_history", ("full_name", "email", "tier"), "is_deleted"),
+    Timeline(ORDERS, "fact_order_history", ("customer_id", "order_total", "status")),
+)
+GOLD["dim_customer_history"] = (
+    (
+        ("customer_id", "INTEGER"),
+        ("full_name", "VARCHAR"),
+        ("email", "VARCHAR"),
+        ("tier", "VARCHAR"),
+        *_VALIDITY,
+    ),
+    ("customer_id", "valid_from"),
+)
+GOLD["fact_order_history"] = (
+    (
+        ("order_id", "INTEGER"),
+        ("customer_id", "INTEGER"),
+        ("order_total", "DECIMAL(10,2)"),
+        ("status", "VARCHAR"),
+        *_VALIDITY,
+    ),
+    ("order_id", "valid_from"),
+)
 
 # Rank columns carried by silver: they decide every later contest for a key.
 _RANK = (("_ingest_date", "DATE"), ("_source_file", "VARCHAR"), ("_record_hash", "VARCHAR"))
@@ -199,6 +238,10 @@ def _cols(names: list[str] | tuple[str, ...], prefix: str = "") -> str:
     return ", ".join(f"{prefix}{_q(n)}" for n in names)
 
 
+def _changes(source: Source) -> str:
+    return f"changes_{source.name}"
+
+
 def _silver_columns(source: Source) -> list[tuple[str, str]]:
     cols = [*((n, k.sql_type) for n, k in source.columns), *_RANK]
     return [*cols, ("event_date", "DATE")] if source.event_time else cols
@@ -210,6 +253,8 @@ def connect(db_path: Path) -> duckdb.DuckDBPyConnection:
     for source in SOURCES:
         cols = ", ".join(f"{_q(n)} {t}" for n, t in _silver_columns(source))
         con.execute(f"CREATE TABLE IF NOT EXISTS {source.silver} ({cols})")
+        if source.mutable:  # every change, not just the latest: the history tables' input
+            con.execute(f"CREATE TABLE IF NOT EXISTS {_changes(source)} ({cols})")
     for table, (columns, _) in GOLD.items():
         cols = ", ".join(f"{_q(n)} {t}" for n, t in columns)
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
@@ -480,12 +525,20 @@ def _batch(con: duckdb.DuckDBPyConnection, source: Source, day: date) -> None:
         else "_source_file ASC, _record_hash ASC"
     )
     event_date = f", CAST({source.event_time} AS DATE) AS event_date" if source.event_time else ""
+    rows = (
+        f"SELECT {_cols(source.names)}, DATE '{day.isoformat()}' AS _ingest_date, _source_file, "
+        f"sha256(_record) AS _record_hash{event_date} FROM _checked WHERE _valid"
+    )
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT {_cols(source.names)}, "
-        f"DATE '{day.isoformat()}' AS _ingest_date, _source_file, "
-        f"sha256(_record) AS _record_hash{event_date} FROM _checked WHERE _valid "
+        f"CREATE OR REPLACE TEMP TABLE _batch AS {rows} "
         f"QUALIFY row_number() OVER (PARTITION BY {_cols(source.key)} ORDER BY {order}) = 1"
     )
+    if source.mutable:  # one record per key and `updated_at`: the top-ranked one
+        group = _cols((*source.key, "updated_at"))
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _change_batch AS {rows} "
+            f"QUALIFY row_number() OVER (PARTITION BY {group} ORDER BY {order}) = 1"
+        )
 
 
 def _outranks(source: Source) -> str:
@@ -524,6 +577,46 @@ def _merge_silver(con: duckdb.DuckDBPyConnection, source: Source) -> list[date]:
         + f" WHEN NOT MATCHED THEN INSERT ({_cols(names)}) VALUES ({_cols(names, 's.')})"
     )
     return touched
+
+
+def _merge_changes(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    """Fold the day's records into the change history, by key and `updated_at`."""
+    names = [n for n, _ in _silver_columns(source)]
+    match = (*source.key, "updated_at")
+    on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in match)
+    con.execute(
+        f"MERGE INTO {_changes(source)} t USING _change_batch s ON {on} "
+        f"WHEN MATCHED AND {_outranks(source)} THEN UPDATE SET "
+        + ", ".join(f"{_q(n)} = s.{_q(n)}" for n in names if n not in match)
+        + f" WHEN NOT MATCHED THEN INSERT ({_cols(names)}) VALUES ({_cols(names, 's.')})"
+    )
+
+
+def _update_history(con: duckdb.DuckDBPyConnection, spec: Timeline) -> None:
+    """Replace the timelines of the keys the day touched, each recomputed from its whole
+    change history: a record opens a version when nothing is in force or its tracked
+    attributes differ from the record before it; a deletion closes the version in force."""
+    key = _q(spec.source.key[0])
+    tracked = _cols(spec.tracked)
+    deleted = f"coalesce({_q(spec.deletion_flag)}, false)" if spec.deletion_flag else "false"
+    same = " AND ".join(f"{_q(c)} IS NOT DISTINCT FROM lag({_q(c)}) OVER w" for c in spec.tracked)
+    touched = f"{key} IN (SELECT {key} FROM _batch)"
+    con.execute(f"DELETE FROM {spec.table} WHERE {touched}")
+    con.execute(
+        f"INSERT INTO {spec.table} "
+        f"SELECT {key}, {tracked}, updated_at, valid_to, valid_to IS NULL FROM ("
+        f"  SELECT *, lead(updated_at) OVER (PARTITION BY {key} ORDER BY updated_at) AS valid_to"
+        f"  FROM ("
+        f"    SELECT *, NOT _deleted AND (_prev IS NULL OR _prev OR NOT _same) AS _opens,"
+        f"      _deleted AND NOT coalesce(_prev, true) AS _closes"
+        f"    FROM ("
+        f"      SELECT {key}, {tracked}, updated_at, {deleted} AS _deleted,"
+        f"        lag({deleted}) OVER w AS _prev, {same} AS _same"
+        f"      FROM {_changes(spec.source)} WHERE {touched}"
+        f"      WINDOW w AS (PARTITION BY {key} ORDER BY updated_at))"
+        f"    WHERE _opens OR _closes))"
+        f" WHERE _opens"
+    )
 
 
 def _merge_current(con: duckdb.DuckDBPyConnection, table: str, rows: str, delete: str) -> None:
@@ -613,15 +706,20 @@ def run_day(con: duckdb.DuckDBPyConnection, landing: Path, day: date) -> dict[st
             with _timed(steps, f"{source.name}.silver"):
                 _batch(con, source, day)
                 dates = _merge_silver(con, source)
+                if source.mutable:
+                    _merge_changes(con, source)
             with _timed(steps, f"{source.name}.gold"):
                 _update_gold(con, source, dates)
+                for spec in TIMELINES:
+                    if spec.source is source:
+                        _update_history(con, spec)
         with _timed(steps, "commit"):
             con.execute("COMMIT")
     except BaseException:
         with suppress(duckdb.Error):  # the failure itself may have ended the transaction
             con.execute("ROLLBACK")
         raise
-    for temp in ("_lines", "_checked", "_batch"):
+    for temp in ("_lines", "_checked", "_batch", "_change_batch"):
         con.execute(f"DROP TABLE IF EXISTS temp.{temp}")
     return steps
 
