@@ -1,5 +1,10 @@
 """One SparkSession for the whole test session (per xdist worker), Delta configured and tuned
-for tiny data; every test gets its own landing zone and warehouse under tmp_path."""
+for tiny data; every test gets its own landing zone and warehouse under tmp_path.
+
+Tests are sent to the xdist workers a module at a time (so a module's fixtures are built
+once), except that modules sharing a session fixture built from whole runs go to the same
+worker together: the rule scenario's three dates are run once for all of them.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,19 @@ import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.session import LOCAL_TEST_CONF, build_session
+from tests import scenario
+from tests.scenario import ScenarioRun
 
 ROOT = Path(__file__).resolve().parents[1]
+# Modules that read the `scenario_run` warehouse: one xdist group, so it is built once.
+_SHARED_GROUPS = {"test_scenarios": "scenario", "test_recovery": "scenario"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (`--dist loadgroup`)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.stem
+        item.add_marker(pytest.mark.xdist_group(_SHARED_GROUPS.get(module, module)))
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +44,10 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     session = build_session("lakehouse-tests", conf, master="local[2]")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def scenario_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> ScenarioRun:
+    """The rule scenario run in order, with a copy after D2: read-only for every test (a test
+    that writes works on a copy)."""
+    return scenario.run_in_order(spark, tmp_path_factory.mktemp("scenario"))

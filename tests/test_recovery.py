@@ -4,7 +4,6 @@ maintenance running beside a daily run, each end in the tables of the uninterrup
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,11 +21,9 @@ from tests.helpers import assert_tables_equal, copy_warehouse, read, run_all
 from tests.scenario import ScenarioRun
 
 
-@pytest.fixture(scope="module")
-def in_order(
-    spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ScenarioRun]:
-    yield scenario.run_in_order(spark, tmp_path_factory.mktemp("scenario"))
+@pytest.fixture
+def in_order(scenario_run: ScenarioRun) -> ScenarioRun:
+    return scenario_run  # built once per session (conftest.py), shared with other modules
 
 
 # Crash points: silver committed, gold not; gold's MERGE committed but not the daily

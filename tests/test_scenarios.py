@@ -7,7 +7,6 @@ import json
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -36,11 +35,9 @@ from tests.helpers import assert_tables_equal, files_by_partition, read, run_all
 from tests.scenario import ScenarioRun
 
 
-@pytest.fixture(scope="module")
-def in_order(
-    spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ScenarioRun]:
-    yield scenario.run_in_order(spark, tmp_path_factory.mktemp("scenario"))
+@pytest.fixture
+def in_order(scenario_run: ScenarioRun) -> ScenarioRun:
+    return scenario_run  # built once per session (conftest.py), shared with other modules
 
 
 @pytest.mark.parametrize("table", [t.name for t in GOLD_TABLES])

@@ -33,7 +33,9 @@ LOCAL_TEST_CONF: dict[str, str] = {
     "spark.default.parallelism": "2",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.databricks.delta.snapshotPartitions": "2",
+    # Replaying a tiny Delta log: one partition (measured on the sample's four dates: about
+    # 7 % less time than two; the data's own shuffles keep two partitions).
+    "spark.databricks.delta.snapshotPartitions": "1",
     "spark.databricks.delta.delta.log.cacheSize": "3",
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
     "spark.databricks.delta.stalenessLimit": "0",
