@@ -3,13 +3,13 @@ for tiny data; every test gets its own landing zone and warehouse under tmp_path
 
 Tests are sent to the xdist workers a module at a time (so a module's fixtures are built
 once), except that modules sharing a session fixture built from whole runs go to the same
-worker together: the rule scenario's three dates are run once for all of them.
+worker as one unit: the rule scenario's three dates are run once for all of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from pyspark.sql import SparkSession
@@ -19,15 +19,27 @@ from tests import scenario
 from tests.scenario import ScenarioRun
 
 ROOT = Path(__file__).resolve().parents[1]
-# Modules that read the `scenario_run` warehouse: one xdist group, so it is built once.
-_SHARED_GROUPS = {"test_scenarios": "scenario", "test_recovery": "scenario"}
+# Modules that read the `scenario_run` warehouse: one unit of work, so it is built once.
+_SHARED_SCOPES = {"test_scenarios": "scenario", "test_recovery": "scenario"}
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (`--dist loadgroup`)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        module = item.path.stem
-        item.add_marker(pytest.mark.xdist_group(_SHARED_GROUPS.get(module, module)))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`--dist loadfile`, with the modules of `_SHARED_SCOPES` sent as one unit.
+
+    (Marking them `xdist_group` for `--dist loadgroup` does not work with pytest 9.2: xdist
+    rewrites node IDs that pytest no longer lets it rewrite, and the groups are silently
+    ignored; pytest-dev/pytest-xdist#1386.)
+    """
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedFixtureScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return _SHARED_SCOPES.get(PurePosixPath(scope).stem, scope)
+
+    return SharedFixtureScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
