@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from pyspark.errors import AnalysisException
+from pyspark.sql import SparkSession
 
 from lakehouse import concurrency
+from lakehouse.errors import TableCreationInProgressError
+from lakehouse.tables import RUN_LOG, ensure_table
 
 
 def _failing_once(error: Exception) -> tuple[list[int], object]:
@@ -34,3 +40,44 @@ def test_any_other_error_is_raised_at_once(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(RuntimeError, match="Table does not exist"):
         concurrency.retry_on_conflict("silver x", step)  # type: ignore[arg-type]
     assert len(calls) == 1
+
+
+def test_a_table_another_run_is_creating_is_a_lost_race_and_retried(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another run's creation caught between starting the log and its first commit (seen
+    with two first runs at once on an empty warehouse): retried, and done once it is there."""
+    monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
+    log_dir = Path(RUN_LOG.path(str(tmp_path))) / "_delta_log"
+    log_dir.mkdir(parents=True)
+    (log_dir / ".00000000000000000000.json.tmp").write_text("")  # the other run's commit
+    with pytest.raises(TableCreationInProgressError, match="another run is creating"):
+        ensure_table(spark, RUN_LOG, str(tmp_path))
+    attempts: list[int] = []
+
+    elsewhere = tmp_path / "other"
+    ensure_table(spark, RUN_LOG, str(elsewhere))
+    first_commit = Path(RUN_LOG.path(str(elsewhere))) / "_delta_log" / f"{0:020d}.json"
+
+    def create() -> None:
+        attempts.append(1)
+        if len(attempts) == 2:  # the other run's first commit lands while this one waits
+            (log_dir / ".00000000000000000000.json.tmp").rename(log_dir / first_commit.name)
+            (log_dir / first_commit.name).write_bytes(first_commit.read_bytes())
+        ensure_table(spark, RUN_LOG, str(tmp_path))
+
+    concurrency.retry_on_conflict("the table definitions", create)
+    assert len(attempts) == 2
+    assert spark.read.format("delta").load(RUN_LOG.path(str(tmp_path))).schema == RUN_LOG.schema
+
+
+def test_a_folder_holding_other_files_is_not_taken_for_a_race(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    table_dir = Path(RUN_LOG.path(str(tmp_path)))
+    table_dir.mkdir(parents=True)
+    (table_dir / "notes.txt").write_text("not a table")
+    with pytest.raises(AnalysisException, match=r"is not a Delta table|is not empty"):
+        concurrency.retry_on_conflict(
+            "the table definitions", lambda: ensure_table(spark, RUN_LOG, str(tmp_path))
+        )

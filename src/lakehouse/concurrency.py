@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import delta.exceptions as delta_errors
 
-from lakehouse.errors import ConcurrentRunError
+from lakehouse.errors import ConcurrentRunError, TableCreationInProgressError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -29,6 +29,7 @@ CONFLICTS: tuple[type[BaseException], ...] = (
     delta_errors.ConcurrentDeleteReadException,
     delta_errors.ConcurrentDeleteDeleteException,
     delta_errors.ConcurrentTransactionException,
+    TableCreationInProgressError,  # ours: two runs creating the same table at once
 )
 ATTEMPTS = 6
 

@@ -45,3 +45,15 @@ class QualityThresholdError(LakehouseError):
 
 class ConcurrentRunError(LakehouseError):
     """Another run kept winning the commit race on a table; rerunning later is safe."""
+
+
+class TableCreationInProgressError(LakehouseError):
+    """Another run is creating this table at this moment: its log folder exists, its first
+    commit not yet. A lost race like a commit conflict, so the step is retried."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path}: another run is creating this table (its _delta_log has no commit yet); "
+            "if no other run is going, a creation was interrupted: remove that folder"
+        )
+        self.path = path

@@ -12,6 +12,8 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
+from lakehouse.errors import TableCreationInProgressError
+
 
 class Kind(Enum):
     """How a column of a source is typed and validated."""
@@ -427,14 +429,39 @@ def all_specs() -> list[TableSpec]:
 
 
 def ensure_table(spark: SparkSession, spec: TableSpec, warehouse: str) -> None:
-    """Create the table with its declared layout if it is not there yet; never alter data."""
-    builder = DeltaTable.createIfNotExists(spark).location(spec.path(warehouse))
+    """Create the table with its declared layout if it is not there yet; never alter data.
+
+    A run that meets another run creating the same table (its log folder started, its first
+    commit not yet readable) gets Delta's "location not empty" or "table not found": with a
+    log folder there, that is raised as a lost race (retried). Without one, the folder holds
+    something else, and Delta's error stands.
+    """
+    path = spec.path(warehouse)
+    builder = DeltaTable.createIfNotExists(spark).location(path)
     builder = builder.addColumns(spec.schema)
     if spec.partition_by:
         builder = builder.partitionedBy(*spec.partition_by)
     for key, value in spec.properties:
         builder = builder.property(key, value)
-    builder.execute()
+    try:
+        builder.execute()
+    except AnalysisException as exc:
+        racing = ("DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION", "DELTA_TABLE_NOT_FOUND")
+        if any(code in str(exc) for code in racing) and _exists(spark, f"{path}/_delta_log"):
+            raise TableCreationInProgressError(path) from exc
+        raise
+
+
+def _exists(spark: SparkSession, path: str) -> bool:
+    """Whether a file or folder exists, through the table's own file system (False where the
+    JVM is out of reach, as under Spark Connect: Delta's own error then stands)."""
+    try:
+        jvm = spark.sparkContext._jvm
+        hadoop_path = jvm.org.apache.hadoop.fs.Path(path)  # type: ignore[union-attr]
+        fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
+        return bool(fs.exists(hadoop_path))
+    except Exception:
+        return False
 
 
 def _first_commit_age(spark: SparkSession, path: str) -> float | None:
