@@ -568,24 +568,24 @@ def _merge_silver(con: duckdb.DuckDBPyConnection, source: Source) -> list[date]:
                 f"SELECT DISTINCT t.event_date FROM {source.silver} t SEMI JOIN _batch b ON {on}"
             ).fetchall()
         ]
-    names = [n for n, _ in _silver_columns(source)]
-    on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in source.key)
-    con.execute(
-        f"MERGE INTO {source.silver} t USING _batch s ON {on} "
-        f"WHEN MATCHED AND {_outranks(source)} THEN UPDATE SET "
-        + ", ".join(f"{_q(n)} = s.{_q(n)}" for n in names if n not in source.key)
-        + f" WHEN NOT MATCHED THEN INSERT ({_cols(names)}) VALUES ({_cols(names, 's.')})"
-    )
+    _merge_ranked(con, source, source.silver, "_batch", source.key)
     return touched
 
 
 def _merge_changes(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     """Fold the day's records into the change history, by key and `updated_at`."""
+    _merge_ranked(con, source, _changes(source), "_change_batch", (*source.key, "updated_at"))
+
+
+def _merge_ranked(
+    con: duckdb.DuckDBPyConnection, source: Source, table: str, batch: str, match: tuple[str, ...]
+) -> None:
+    """MERGE `batch` into `table` on `match`: a stored record is replaced only by one that
+    outranks it (the job's rank chain), a new one inserted."""
     names = [n for n, _ in _silver_columns(source)]
-    match = (*source.key, "updated_at")
     on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in match)
     con.execute(
-        f"MERGE INTO {_changes(source)} t USING _change_batch s ON {on} "
+        f"MERGE INTO {table} t USING {batch} s ON {on} "
         f"WHEN MATCHED AND {_outranks(source)} THEN UPDATE SET "
         + ", ".join(f"{_q(n)} = s.{_q(n)}" for n in names if n not in match)
         + f" WHEN NOT MATCHED THEN INSERT ({_cols(names)}) VALUES ({_cols(names, 's.')})"

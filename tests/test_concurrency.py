@@ -53,16 +53,15 @@ def test_a_table_another_run_is_creating_is_a_lost_race_and_retried(
     (log_dir / ".00000000000000000000.json.tmp").write_text("")  # the other run's commit
     with pytest.raises(TableCreationInProgressError, match="another run is creating"):
         ensure_table(spark, RUN_LOG, str(tmp_path))
-    attempts: list[int] = []
-
     elsewhere = tmp_path / "other"
     ensure_table(spark, RUN_LOG, str(elsewhere))
     first_commit = Path(RUN_LOG.path(str(elsewhere))) / "_delta_log" / f"{0:020d}.json"
+    attempts: list[int] = []
 
     def create() -> None:
         attempts.append(1)
         if len(attempts) == 2:  # the other run's first commit lands while this one waits
-            (log_dir / ".00000000000000000000.json.tmp").rename(log_dir / first_commit.name)
+            (log_dir / ".00000000000000000000.json.tmp").unlink()
             (log_dir / first_commit.name).write_bytes(first_commit.read_bytes())
         ensure_table(spark, RUN_LOG, str(tmp_path))
 

@@ -17,6 +17,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse.storage import hadoop_file_system
 from lakehouse.tables import PARSE_ERROR, RAW_RECORD, SOURCE_FILE, Source
 
 log = logging.getLogger(__name__)
@@ -40,13 +41,6 @@ class LandedFile:
         return self.name.lower().endswith(CSV_SUFFIXES)
 
 
-def _fs(spark: SparkSession, path: str):  # type: ignore[no-untyped-def]
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    return hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hpath
-
-
 def day_folder(landing: str, source: Source, ingest_date: date) -> str:
     return f"{landing.rstrip('/')}/{source.name}/ingest_date={ingest_date.isoformat()}"
 
@@ -55,7 +49,7 @@ def list_files(
     spark: SparkSession, landing: str, source: Source, ingest_date: date
 ) -> list[LandedFile]:
     """Data files of one source and day, sorted by name; non-data files are skipped."""
-    fs, folder = _fs(spark, day_folder(landing, source, ingest_date))
+    fs, folder = hadoop_file_system(spark, day_folder(landing, source, ingest_date))
     if not fs.exists(folder):
         return []
     files: list[LandedFile] = []
@@ -74,7 +68,7 @@ def list_files(
 
 
 def warn_on_stray_folders(spark: SparkSession, landing: str, source: Source) -> None:
-    fs, folder = _fs(spark, f"{landing.rstrip('/')}/{source.name}")
+    fs, folder = hadoop_file_system(spark, f"{landing.rstrip('/')}/{source.name}")
     if not fs.exists(folder):
         return
     for status in fs.listStatus(folder):
@@ -87,7 +81,7 @@ def read_first_line(spark: SparkSession, path: str) -> str | None:
     """The header line of a CSV file (BOM and line end stripped), or None for an empty file."""
     jvm = spark.sparkContext._jvm
     assert jvm is not None
-    fs, hpath = _fs(spark, path)
+    fs, hpath = hadoop_file_system(spark, path)
     stream = fs.open(hpath)
     try:
         reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))

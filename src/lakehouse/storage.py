@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import date
 from functools import reduce
+from typing import Any
 
 from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -21,6 +22,16 @@ def read(spark: SparkSession, path: str, version: int | None = None) -> DataFram
     return reader.load(path)
 
 
+def hadoop_file_system(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    """The Hadoop file system holding `path`, and the path as Hadoop's: one file-system call
+    where a Delta snapshot would cost a Spark job. Raises where the JVM is out of reach
+    (Spark Connect); callers fall back to the public API."""
+    jvm = spark.sparkContext._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)  # type: ignore[union-attr]
+    conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    return hadoop_path.getFileSystem(conf), hadoop_path
+
+
 _COMMIT_FILE = re.compile(r"^\d{20}\.json$")
 
 
@@ -32,9 +43,7 @@ def latest_version(spark: SparkSession, path: str) -> int:
     out of reach (Spark Connect) the public API answers instead.
     """
     try:
-        jvm = spark.sparkContext._jvm
-        log_dir = jvm.org.apache.hadoop.fs.Path(f"{path}/_delta_log")  # type: ignore[union-attr]
-        fs = log_dir.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
+        fs, log_dir = hadoop_file_system(spark, f"{path}/_delta_log")
         names = [status.getPath().getName() for status in fs.listStatus(log_dir)]
     except Exception:
         row = DeltaTable.forPath(spark, path).history(1).select("version").first()

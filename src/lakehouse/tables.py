@@ -13,6 +13,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from lakehouse.errors import TableCreationInProgressError
+from lakehouse.storage import hadoop_file_system
 
 
 class Kind(Enum):
@@ -456,9 +457,7 @@ def _exists(spark: SparkSession, path: str) -> bool:
     """Whether a file or folder exists, through the table's own file system (False where the
     JVM is out of reach, as under Spark Connect: Delta's own error then stands)."""
     try:
-        jvm = spark.sparkContext._jvm
-        hadoop_path = jvm.org.apache.hadoop.fs.Path(path)  # type: ignore[union-attr]
-        fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
+        fs, hadoop_path = hadoop_file_system(spark, path)
         return bool(fs.exists(hadoop_path))
     except Exception:
         return False
@@ -468,9 +467,7 @@ def _first_commit_age(spark: SparkSession, path: str) -> float | None:
     """Seconds since the table's first commit was written, None if there is none (or the JVM
     is out of reach, as under Spark Connect): one file check instead of loading a snapshot."""
     try:
-        jvm = spark.sparkContext._jvm
-        first_commit = jvm.org.apache.hadoop.fs.Path(f"{path}/_delta_log/{0:020d}.json")  # type: ignore[union-attr]
-        fs = first_commit.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
+        fs, first_commit = hadoop_file_system(spark, f"{path}/_delta_log/{0:020d}.json")
         if not fs.exists(first_commit):
             return None
         written_ms = float(fs.getFileStatus(first_commit).getModificationTime())
