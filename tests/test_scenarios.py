@@ -31,7 +31,13 @@ from lakehouse.tables import (
     tables_of,
 )
 from tests import scenario
-from tests.helpers import assert_tables_equal, files_by_partition, read, run_all
+from tests.helpers import (
+    assert_same_rows,
+    assert_tables_equal,
+    files_by_partition,
+    read,
+    run_all,
+)
 from tests.scenario import ScenarioRun
 
 
@@ -145,13 +151,11 @@ def test_the_run_log_records_the_versions_each_run_started_from(
         for spec in tables_of(source):
             before = entry["table_versions_before"][spec.qualified_name]
             assert entry["table_versions"][spec.qualified_name] >= before
-            assert_df_equality(
+            assert_same_rows(
                 spark.read.format("delta")
                 .option("versionAsOf", before)
                 .load(spec.path(str(in_order.warehouse))),
                 read(spark, spec, in_order.after_d2),
-                ignore_row_order=True,
-                ignore_nullable=True,
             )
 
 
