@@ -52,8 +52,7 @@ def test_one_run_per_date_equals_the_range_and_a_rerun_changes_nothing(
     spark: SparkSession, sample_wh: Path, tmp_path: Path
 ) -> None:
     per_date = tmp_path / "per_date"
-    # One source after another here, all four at once in the range: the same tables.
-    run_all(spark, SAMPLE_LANDING, per_date, SAMPLE_DATES, source_threads=1)
+    run_all(spark, SAMPLE_LANDING, per_date, SAMPLE_DATES)
     every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
     assert_tables_equal(spark, sample_wh, per_date, every_table_but_the_log)
 
