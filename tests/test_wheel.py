@@ -13,6 +13,7 @@ Cost: one JVM start and the four sample dates in it, cold (a few minutes on two 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -24,6 +25,8 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
+from lakehouse import ops
+from lakehouse.cli import daily_entry
 from lakehouse.session import LOCAL_TEST_CONF
 from lakehouse.tables import GOLD_TABLES, RUN_LOG, SOURCES
 from tests.helpers import ROOT, SAMPLE_DATES, SAMPLE_LANDING, read
@@ -135,3 +138,30 @@ def test_wheel_installs_and_its_entry_point_runs_the_sample(
     assert sorted(expected) == sorted(spec.name for spec in GOLD_TABLES)
     for spec in GOLD_TABLES:
         assert_df_equality(read(spark, spec, warehouse), expected[spec.name], ignore_row_order=True)
+
+
+def test_the_entry_point_joins_a_running_session_and_leaves_it_running(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Databricks wheel task calls `daily_entry` in a process whose session the platform
+    started: the run uses that session, and stopping it is the platform's business."""
+    (tmp_path / "landing").mkdir()
+    config = tmp_path / "job.yaml"
+    config.write_text(json.dumps({"landing": "landing", "warehouse": "wh"}))
+    day = SAMPLE_DATES[0]
+    monkeypatch.setattr(
+        sys, "argv", ["lakehouse-daily", "--run-date", day.isoformat(), "--config", str(config)]
+    )
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        daily_entry()  # an exit status other than 0 would raise SystemExit
+    finally:  # the entry point configures logging for its process: give the suite its own back
+        root.handlers[:], root.level = handlers, level
+
+    assert spark.range(3).count() == 3  # still running
+    attempts = read(spark, RUN_LOG, tmp_path / "wh").select("run_date", "source", "status")
+    expected = spark.createDataFrame(
+        [(day, s.name, ops.NO_DATA) for s in SOURCES], "run_date date, source string, status string"
+    )
+    assert_df_equality(attempts, expected, ignore_row_order=True, ignore_nullable=True)

@@ -7,13 +7,17 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from lakehouse.config import Settings, is_uri, load_settings, parse_run_date
 from lakehouse.errors import QualityThresholdError, UsageError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 USAGE_EXIT = 2
 QUALITY_EXIT = 3  # data landed and was kept, but a source is over its quarantine threshold
@@ -133,23 +137,37 @@ def _parse(argv: Sequence[str], prog: str) -> tuple[Settings, list[date], argpar
 def main(argv: Sequence[str] | None = None, prog: str = "daily.py") -> int:
     settings, days, args = _parse(sys.argv[1:] if argv is None else argv, prog)
     configure_logging(args.log_format)
-    # Imported here so that a bad command line never pays for (or waits on) a JVM.
     from lakehouse.run import run_dates
-    from lakehouse.session import build_session
 
-    spark = build_session(settings.app_name, settings.spark_conf)
     log = logging.getLogger("lakehouse")
-    try:
-        run_dates(spark, settings, days, steps=args.steps)
-    except QualityThresholdError as exc:
-        log.error("over a quality threshold: %s", exc)
-        return QUALITY_EXIT
-    except Exception:
-        log.exception("run failed")
-        return 1
-    finally:
-        spark.stop()
+    with _session(settings, "") as spark:
+        try:
+            run_dates(spark, settings, days, steps=args.steps)
+        except QualityThresholdError as exc:
+            log.error("over a quality threshold: %s", exc)
+            return QUALITY_EXIT
+        except Exception:
+            log.exception("run failed")
+            return 1
     return 0
+
+
+@contextmanager
+def _session(settings: Settings, purpose: str) -> Iterator[SparkSession]:
+    """The job's session, stopped at the end only if this process started it: a session a
+    platform handed over (a notebook, a Databricks wheel task) is the platform's to stop.
+
+    Spark is imported here, so that a bad command line never pays for (or waits on) a JVM.
+    """
+    from lakehouse.session import build_session, session_running
+
+    started_here = not session_running()
+    spark = build_session(f"{settings.app_name}{purpose}", settings.spark_conf)
+    try:
+        yield spark
+    finally:
+        if started_here:
+            spark.stop()
 
 
 def report_main(argv: Sequence[str] | None = None, prog: str = "report.py") -> int:
@@ -167,13 +185,9 @@ def report_main(argv: Sequence[str] | None = None, prog: str = "report.py") -> i
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return USAGE_EXIT
     from lakehouse import report
-    from lakehouse.session import build_session
 
-    spark = build_session(f"{settings.app_name}-report", settings.spark_conf)
-    try:
+    with _session(settings, "-report") as spark:
         built = report.build(spark, settings.warehouse, day)
-    finally:
-        spark.stop()
     print(report.render_json(built) if args.format == "json" else report.render_text(built))
     return 0
 
@@ -206,18 +220,15 @@ def maintenance_main(argv: Sequence[str] | None = None, prog: str = "maintenance
         return USAGE_EXIT
     configure_logging(args.log_format)
     from lakehouse.maintenance import maintain
-    from lakehouse.session import build_session
 
-    spark = build_session(f"{settings.app_name}-maintenance", settings.spark_conf)
-    try:
-        maintain(
-            spark, settings.warehouse, retain_hours=args.retain_hours, vacuum=not args.no_vacuum
-        )
-    except Exception:
-        logging.getLogger("lakehouse").exception("maintenance failed")
-        return 1
-    finally:
-        spark.stop()
+    with _session(settings, "-maintenance") as spark:
+        try:
+            maintain(
+                spark, settings.warehouse, retain_hours=args.retain_hours, vacuum=not args.no_vacuum
+            )
+        except Exception:
+            logging.getLogger("lakehouse").exception("maintenance failed")
+            return 1
     return 0
 
 
@@ -244,26 +255,23 @@ def restore_main(argv: Sequence[str] | None = None, prog: str = "restore.py") ->
         return USAGE_EXIT
     configure_logging(args.log_format)
     from lakehouse import restore
-    from lakehouse.session import build_session
 
-    spark = build_session(f"{settings.app_name}-restore", settings.spark_conf)
-    try:
-        plan = (
-            restore.plan_to_date(spark, settings.warehouse, day)
-            if day is not None
-            else restore.plan_before_run(spark, settings.warehouse, args.before_run)
-        )
-        print(("dry run: " if args.dry_run else "") + plan.render())
-        if not args.dry_run:
-            restore.apply(spark, settings.warehouse, plan)
-    except UsageError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return USAGE_EXIT
-    except Exception:
-        logging.getLogger("lakehouse").exception("restore failed")
-        return 1
-    finally:
-        spark.stop()
+    with _session(settings, "-restore") as spark:
+        try:
+            plan = (
+                restore.plan_to_date(spark, settings.warehouse, day)
+                if day is not None
+                else restore.plan_before_run(spark, settings.warehouse, args.before_run)
+            )
+            print(("dry run: " if args.dry_run else "") + plan.render())
+            if not args.dry_run:
+                restore.apply(spark, settings.warehouse, plan)
+        except UsageError as exc:
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return USAGE_EXIT
+        except Exception:
+            logging.getLogger("lakehouse").exception("restore failed")
+            return 1
     return 0
 
 

@@ -61,7 +61,7 @@ def _launched_by_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
-def _jvm_running() -> bool:
+def session_running() -> bool:
     """A SparkContext already runs in this process (a notebook, a platform's job runner)."""
     return SparkContext._active_spark_context is not None
 
@@ -95,7 +95,9 @@ def build_session(
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
-    conf = session_conf(spark_conf, launch_jvm=not (_launched_by_spark_submit() or _jvm_running()))
+    conf = session_conf(
+        spark_conf, launch_jvm=not (_launched_by_spark_submit() or session_running())
+    )
     for key, value in conf.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
