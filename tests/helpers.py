@@ -6,6 +6,7 @@ import json
 import shutil
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -50,11 +51,12 @@ def run_all(
     warehouse: Path,
     days: Sequence[date],
     *,
-    source_threads: int = 4,
+    source_threads: int | None = None,
 ) -> None:
-    settings = Settings(
-        landing=str(landing), warehouse=str(warehouse), source_threads=source_threads
-    )
+    """Run the dates one after another, as a scheduler would (default: the job's threads)."""
+    settings = Settings(landing=str(landing), warehouse=str(warehouse))
+    if source_threads is not None:
+        settings = replace(settings, source_threads=source_threads)
     for day in days:
         run_date(spark, settings, day)
 
