@@ -160,37 +160,43 @@ class SilverResult:
 def count_rows(
     source: Source, checked: DataFrame, valid: DataFrame, kept: DataFrame
 ) -> SilverCounts:
-    """Each figure from its own aggregation, so the identities are a real cross-check."""
+    """Each figure from its own aggregation, so the identities are a real cross-check.
+
+    The lateness figures of events are a second aggregation: in one with the distinct key
+    count, Spark groups by the key first and keeps a `percentile_approx` buffer per key,
+    which took 16 s instead of 2 s on a million app events.
+    """
     by_reason = {
         (r[0] if r[0] is not None else ""): int(r[1])
         for r in checked.groupBy(REASON).count().collect()
     }
     valid_by_reason = by_reason.pop("", 0)
     key_struct = F.struct(*source.key)
-    aggs = [F.count(F.lit(1)).alias("valid"), F.count_distinct(key_struct).alias("keys")]
+    row = valid.agg(
+        F.count(F.lit(1)).alias("valid"), F.count_distinct(key_struct).alias("keys")
+    ).first()
+    assert row is not None
+    late = None
     if source.event_time:
         lag = F.datediff(F.col(INGEST_DATE), F.col(EVENT_DATE))
-        aggs += [
+        late = valid.agg(
             F.count_if(lag > 0).alias("late"),
             F.max(F.when(lag > 0, lag)).alias("lag_max"),
             F.percentile_approx(F.when(lag > 0, lag), [0.5, 0.95]).alias("lag_pct"),
-        ]
-    row = valid.agg(*aggs).first()
-    assert row is not None
-    late = int(row["late"]) if source.event_time else 0
-    pct = row["lag_pct"] if source.event_time else None
-    counts = SilverCounts(
+        ).first()
+        assert late is not None
+    pct = late["lag_pct"] if late is not None else None
+    return SilverCounts(
         landed=valid_by_reason + sum(by_reason.values()),
         quarantined_by_reason=by_reason,
         valid=int(row["valid"]),
         kept=kept.count(),
         duplicates=int(row["valid"]) - int(row["keys"]),
-        late=late,
-        lag_days_max=row["lag_max"] if source.event_time else None,
+        late=int(late["late"]) if late is not None else 0,
+        lag_days_max=late["lag_max"] if late is not None else None,
         lag_days_p50=pct[0] if pct else None,
         lag_days_p95=pct[1] if pct else None,
     )
-    return counts
 
 
 def process(
