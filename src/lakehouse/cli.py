@@ -7,17 +7,13 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 from lakehouse.config import Settings, is_uri, load_settings, parse_run_date
 from lakehouse.errors import QualityThresholdError, UsageError
-
-if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
 
 USAGE_EXIT = 2
 QUALITY_EXIT = 3  # data landed and was kept, but a source is over its quarantine threshold
@@ -137,10 +133,12 @@ def _parse(argv: Sequence[str], prog: str) -> tuple[Settings, list[date], argpar
 def main(argv: Sequence[str] | None = None, prog: str = "daily.py") -> int:
     settings, days, args = _parse(sys.argv[1:] if argv is None else argv, prog)
     configure_logging(args.log_format)
+    # Imported here so that a bad command line never pays for (or waits on) a JVM.
     from lakehouse.run import run_dates
+    from lakehouse.session import job_session
 
     log = logging.getLogger("lakehouse")
-    with _session(settings, "") as spark:
+    with job_session(settings.app_name, settings.spark_conf) as spark:
         try:
             run_dates(spark, settings, days, steps=args.steps)
         except QualityThresholdError as exc:
@@ -150,24 +148,6 @@ def main(argv: Sequence[str] | None = None, prog: str = "daily.py") -> int:
             log.exception("run failed")
             return 1
     return 0
-
-
-@contextmanager
-def _session(settings: Settings, purpose: str) -> Iterator[SparkSession]:
-    """The job's session, stopped at the end only if this process started it: a session a
-    platform handed over (a notebook, a Databricks wheel task) is the platform's to stop.
-
-    Spark is imported here, so that a bad command line never pays for (or waits on) a JVM.
-    """
-    from lakehouse.session import build_session, session_running
-
-    started_here = not session_running()
-    spark = build_session(f"{settings.app_name}{purpose}", settings.spark_conf)
-    try:
-        yield spark
-    finally:
-        if started_here:
-            spark.stop()
 
 
 def report_main(argv: Sequence[str] | None = None, prog: str = "report.py") -> int:
@@ -185,8 +165,9 @@ def report_main(argv: Sequence[str] | None = None, prog: str = "report.py") -> i
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return USAGE_EXIT
     from lakehouse import report
+    from lakehouse.session import job_session
 
-    with _session(settings, "-report") as spark:
+    with job_session(f"{settings.app_name}-report", settings.spark_conf) as spark:
         built = report.build(spark, settings.warehouse, day)
     print(report.render_json(built) if args.format == "json" else report.render_text(built))
     return 0
@@ -220,8 +201,9 @@ def maintenance_main(argv: Sequence[str] | None = None, prog: str = "maintenance
         return USAGE_EXIT
     configure_logging(args.log_format)
     from lakehouse.maintenance import maintain
+    from lakehouse.session import job_session
 
-    with _session(settings, "-maintenance") as spark:
+    with job_session(f"{settings.app_name}-maintenance", settings.spark_conf) as spark:
         try:
             maintain(
                 spark, settings.warehouse, retain_hours=args.retain_hours, vacuum=not args.no_vacuum
@@ -255,8 +237,9 @@ def restore_main(argv: Sequence[str] | None = None, prog: str = "restore.py") ->
         return USAGE_EXIT
     configure_logging(args.log_format)
     from lakehouse import restore
+    from lakehouse.session import job_session
 
-    with _session(settings, "-restore") as spark:
+    with job_session(f"{settings.app_name}-restore", settings.spark_conf) as spark:
         try:
             plan = (
                 restore.plan_to_date(spark, settings.warehouse, day)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 
@@ -103,6 +104,22 @@ def build_session(
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel(conf.get("lakehouse.spark_log_level", "WARN"))
     return session
+
+
+@contextmanager
+def job_session(
+    app_name: str, spark_conf: Mapping[str, str] | None = None
+) -> Iterator[SparkSession]:
+    """The session of a job's entry point, stopped at the end only if this process started
+    it: a session a platform handed over (a notebook, a Databricks wheel task) is the
+    platform's to stop."""
+    started_here = not session_running()
+    spark = build_session(app_name, spark_conf)
+    try:
+        yield spark
+    finally:
+        if started_here:
+            spark.stop()
 
 
 def submit_packages(config: str | None) -> str:
