@@ -4,9 +4,11 @@ maintenance running beside a daily run, each end in the tables of the uninterrup
 from __future__ import annotations
 
 import threading
+from datetime import date
 from pathlib import Path
 
 import pytest
+from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -15,9 +17,9 @@ from lakehouse.config import Settings
 from lakehouse.errors import InjectedFault
 from lakehouse.maintenance import maintain
 from lakehouse.run import run_date
-from lakehouse.tables import RUN_LOG, all_specs, table_path
+from lakehouse.tables import FACT_APP_EVENTS_DAILY, RUN_LOG, all_specs, table_path
 from tests import scenario
-from tests.helpers import assert_tables_equal, copy_warehouse, read, run_all
+from tests.helpers import assert_tables_equal, copy_warehouse, read, run_all, write_csv
 from tests.scenario import ScenarioRun
 
 
@@ -51,6 +53,44 @@ def test_crashed_runs_are_healed_by_a_rerun(
     run_all(spark, in_order.landing, warehouse, [scenario.D3])
     every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
     assert_tables_equal(spark, in_order.warehouse, warehouse, every_table_but_the_log)
+
+
+@pytest.mark.parametrize("interruption", ["crash after silver", "silver and gold as two steps"])
+def test_an_event_moved_off_a_date_leaves_that_date_even_when_gold_comes_later(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interruption: str
+) -> None:
+    """Event 1 first lands on 03-02 dated 03-05; the earlier delivery of 03-01, run later,
+    wins and moves it to 03-06. Silver then no longer shows 03-05, yet gold must drop it
+    there even if its step runs in a later attempt (after a crash, or as its own task)."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    header = "event_id,customer_id,event_type,event_ts"
+    d1, d2 = date(2025, 3, 1), date(2025, 3, 2)
+    write_csv(
+        landing,
+        "app_events",
+        d2,
+        "a.csv",
+        f"{header}\n1,101,view,2025-03-05 10:00\n2,102,click,2025-03-05 11:00",
+    )
+    write_csv(landing, "app_events", d1, "a.csv", f"{header}\n1,101,view,2025-03-06 10:00")
+    run_all(spark, landing, warehouse, [d2])
+    settings = Settings(landing=str(landing), warehouse=str(warehouse))
+    if interruption == "crash after silver":
+        monkeypatch.setenv(faults.ENV_VAR, "after:silver:app_events")
+        with pytest.raises(InjectedFault):
+            run_date(spark, settings, d1)
+        monkeypatch.delenv(faults.ENV_VAR)
+        run_date(spark, settings, d1)
+    else:
+        run_date(spark, settings, d1, steps=["bronze", "silver"])
+        run_date(spark, settings, d1, steps=["gold"])
+    expected = spark.createDataFrame(
+        [(date(2025, 3, 5), "click", 1), (date(2025, 3, 6), "view", 1)],
+        FACT_APP_EVENTS_DAILY.schema,
+    )
+    assert_df_equality(
+        read(spark, FACT_APP_EVENTS_DAILY, warehouse), expected, ignore_row_order=True
+    )
 
 
 def test_maintenance_beside_a_daily_run_changes_no_table(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -10,7 +12,7 @@ from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import storage
-from lakehouse.tables import RUN_LOG, Source, tables_of
+from lakehouse.tables import RUN_LOG, Source, table_path, tables_of
 
 SUCCEEDED = "succeeded"  # silver and gold hold every bronze file of the day counted here
 UNCHANGED = "unchanged"  # nothing new since a succeeded attempt: silver and gold skipped
@@ -106,14 +108,39 @@ def processed_file_counts(spark: SparkSession, warehouse: str, day: date) -> dic
     return out
 
 
-def silver_event_dates(spark: SparkSession, warehouse: str, day: date, source: Source) -> set[date]:
-    """Event dates the silver steps of `day` changed: a gold-only attempt recomputes them too,
-    since silver no longer shows where a re-delivered event used to be."""
-    rows = _live_rows_of(spark, warehouse, day, ["source", "silver_event_dates"])
-    return {
-        d
-        for r in rows
-        if r["source"] == source.name
-        for d in (r["silver_event_dates"] or [])
-        if d is not None
-    }
+@dataclass(frozen=True)
+class PendingEventDates:
+    """Event dates a silver step of the day may have moved events off, not yet recomputed in
+    gold: once silver has committed, it no longer shows where a re-delivered event was, so
+    a crash before gold (or a gold-only step later) would otherwise leave them stale."""
+
+    dates: frozenset[date] = frozenset()
+    files: tuple[str, ...] = ()
+
+
+def _pending_folder(warehouse: str, source: Source, day: date) -> str:
+    folder = table_path(warehouse, RUN_LOG.layer, "_pending_event_dates")
+    return f"{folder}/{source.name}/ingest_date={day.isoformat()}"
+
+
+def record_pending_event_dates(
+    spark: SparkSession, warehouse: str, source: Source, day: date, dates: Iterable[date]
+) -> None:
+    """Written before silver commits, one file per attempt (so concurrent attempts never
+    overwrite each other); a file-system write, no Delta commit."""
+    path = f"{_pending_folder(warehouse, source, day)}/{uuid.uuid4().hex}.json"
+    storage.write_text_file(spark, path, json.dumps(sorted(d.isoformat() for d in dates)))
+
+
+def pending_event_dates(
+    spark: SparkSession, warehouse: str, source: Source, day: date
+) -> PendingEventDates:
+    texts = storage.read_text_files(spark, _pending_folder(warehouse, source, day))
+    dates = {date.fromisoformat(d) for text in texts.values() for d in json.loads(text)}
+    return PendingEventDates(frozenset(dates), tuple(sorted(texts)))
+
+
+def clear_pending_event_dates(spark: SparkSession, pending: PendingEventDates) -> None:
+    """Once gold has recomputed the dates. Only the files read: a concurrent attempt's newer
+    file stays for its own gold step."""
+    storage.delete_files(spark, pending.files)

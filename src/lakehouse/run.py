@@ -296,9 +296,14 @@ def _silver_gold_step(
     )
     if write_silver:
         entry.silver_event_dates = sorted(processed.touched_event_dates)
-    elif source.event_time and not processed.rejected:
-        moved = ops.silver_event_dates(spark, settings.warehouse, day, source)
-        processed = replace(processed, touched_event_dates=processed.touched_event_dates | moved)
+    pending = ops.PendingEventDates()
+    if "gold" in steps and source.event_time and not processed.rejected:
+        # Dates this or an earlier attempt's silver step moved events off (a crash, or a
+        # separate silver step, came between it and gold): recomputed here too.
+        pending = ops.pending_event_dates(spark, settings.warehouse, source, day)
+        processed = replace(
+            processed, touched_event_dates=processed.touched_event_dates | pending.dates
+        )
     try:
         c = processed.counts
         entry.rows_landed, entry.rows_quarantined = c.landed, c.quarantined
@@ -336,6 +341,7 @@ def _silver_gold_step(
         entry.gold_rows_updated = metrics.get("updated")
         entry.gold_rows_deleted = metrics.get("deleted")
         entry.event_dates_replaced = sorted(processed.touched_event_dates)
+        ops.clear_pending_event_dates(spark, pending)
         entry.status = ops.SUCCEEDED
         log.info(
             "gold %s %s: %s inserted, %s updated, %s deleted, %d event date(s) replaced (%.1fs)",

@@ -9,7 +9,7 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from lakehouse import faults, rules, storage
+from lakehouse import faults, ops, rules, storage
 from lakehouse.errors import MissingColumnsError, ReconciliationError
 from lakehouse.tables import (
     EVENT_DATE,
@@ -246,16 +246,19 @@ def process(
             return SilverResult(source.name, batch, frozenset(), counts, rejected=True)
         path = silver_spec(source).path(warehouse)
         touched: set[date] = set()
+        moved_off: set[date] = set()
         if source.event_time:
             # A re-delivery that wins may move an event to another day: both days change.
             before = storage.read(spark, path).join(
                 batch.select(*source.key), list(source.key), "left_semi"
             )
-            touched = storage.collect_dates(
-                batch.select(EVENT_DATE).union(before.select(EVENT_DATE)), EVENT_DATE
-            )
+            batch_dates = storage.collect_dates(batch, EVENT_DATE)
+            before_dates = storage.collect_dates(before, EVENT_DATE)
+            touched, moved_off = batch_dates | before_dates, before_dates - batch_dates
         if not write:
             return SilverResult(source.name, batch, frozenset(touched), counts)
+        if moved_off:  # after the MERGE, silver no longer shows these: say so first
+            ops.record_pending_event_dates(spark, warehouse, source, ingest_date, moved_off)
         faults.point("before", "silver", source.name)
         storage.merge_by_key(
             spark,

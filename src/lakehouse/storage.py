@@ -32,6 +32,43 @@ def hadoop_file_system(spark: SparkSession, path: str) -> tuple[Any, Any]:
     return hadoop_path.getFileSystem(conf), hadoop_path
 
 
+def write_text_file(spark: SparkSession, path: str, text: str) -> None:
+    """A small file written whole (overwriting), on any file system Spark reaches."""
+    fs, hadoop_path = hadoop_file_system(spark, path)
+    stream = fs.create(hadoop_path, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+def read_text_files(spark: SparkSession, folder: str) -> dict[str, str]:
+    """Path -> text of every file directly in `folder` (none when it does not exist)."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    fs, hadoop_folder = hadoop_file_system(spark, folder)
+    if not fs.exists(hadoop_folder):
+        return {}
+    texts: dict[str, str] = {}
+    for status in fs.listStatus(hadoop_folder):
+        if status.isDirectory():
+            continue
+        stream = fs.open(status.getPath())
+        try:
+            reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
+            lines = iter(reader.readLine, None)
+            texts[status.getPath().toString()] = "\n".join(str(line) for line in lines)
+        finally:
+            stream.close()
+    return texts
+
+
+def delete_files(spark: SparkSession, paths: Iterable[str]) -> None:
+    for path in paths:
+        fs, hadoop_path = hadoop_file_system(spark, path)
+        fs.delete(hadoop_path, False)
+
+
 _COMMIT_FILE = re.compile(r"^\d{20}\.json$")
 
 
