@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from lakehouse.config import Settings
 from lakehouse.errors import ConcurrentRunError
 from lakehouse.run import run_date
 from lakehouse.tables import (
+    DIM_CUSTOMER_CURRENT,
     FACT_APP_EVENTS_DAILY,
     FACT_TICKET_EVENTS_DAILY,
     GOLD_TABLES,
@@ -37,6 +38,7 @@ from tests.helpers import (
     files_by_partition,
     read,
     run_all,
+    write_csv,
 )
 from tests.scenario import ScenarioRun
 
@@ -56,6 +58,49 @@ def test_gold_follows_every_rule(spark: SparkSession, in_order: ScenarioRun, tab
         ignore_row_order=True,
         ignore_nullable=True,
     )
+
+
+def test_drifted_columns_named_like_derived_ones_are_kept_apart(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """A CRM file carrying `load_date` and an event file carrying `event_date`: the run goes
+    through, the job's own columns keep their meaning and the drifted values reach silver and
+    gold as `<name>_drifted`."""
+    landing, warehouse, day = tmp_path / "landing", tmp_path / "wh", date(2025, 3, 1)
+    write_csv(
+        landing,
+        "crm_customer_updates",
+        day,
+        "c.csv",
+        "customer_id,full_name,email,tier,updated_at,load_date,phone\n"
+        "101,Ava,ava@example.com,gold,2025-03-01 09:00,yesterday,555",
+    )
+    write_csv(
+        landing,
+        "app_events",
+        day,
+        "a.csv",
+        "event_id,customer_id,event_type,event_ts,event_date\n1,101,view,2025-03-02 10:00,x",
+    )
+    run_all(spark, landing, warehouse, [day])
+    customers = spark.createDataFrame(
+        [(101, "Ava", "ava@example.com", "gold", datetime(2025, 3, 1, 9), day, "yesterday", "555")],
+        "customer_id int, full_name string, email string, tier string, "
+        "last_updated_at timestamp, load_date date, load_date_drifted string, phone string",
+    )
+    assert_df_equality(
+        read(spark, DIM_CUSTOMER_CURRENT, warehouse),
+        customers,
+        ignore_column_order=True,
+        ignore_nullable=True,
+    )
+    events = read(spark, silver_spec(SOURCES[2]), warehouse).select(
+        "event_id", "event_date", "event_date_drifted"
+    )
+    expected_events = spark.createDataFrame(
+        [(1, date(2025, 3, 2), "x")], "event_id int, event_date date, event_date_drifted string"
+    )
+    assert_df_equality(events, expected_events, ignore_nullable=True)
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.name)

@@ -25,6 +25,7 @@ from lakehouse.tables import (
     changes_spec,
     quarantine_spec,
     silver_spec,
+    tables_of,
 )
 
 _BRONZE_META = (RAW_RECORD, PARSE_ERROR, SOURCE_FILE, LOAD_TIME, RUN_ID, INGEST_DATE)
@@ -32,8 +33,22 @@ _BRONZE_META = (RAW_RECORD, PARSE_ERROR, SOURCE_FILE, LOAD_TIME, RUN_ID, INGEST_
 
 def drifted_columns(source: Source, columns: list[str]) -> list[str]:
     """Columns beyond the source schema and our metadata, e.g. `phone` in the CRM."""
-    known = set(source.column_names) | set(_BRONZE_META) | {REASON, RECORD_HASH, EVENT_DATE}
+    known = set(source.column_names) | set(_BRONZE_META) | {REASON, RECORD_HASH}
     return sorted(c for c in columns if c not in known)
+
+
+def drifted_name(source: Source, column: str) -> str:
+    """A drifted column's name from silver on. One named like a column the job derives itself
+    (`load_date` in the CRM, `event_date` in events) becomes `<name>_drifted`, so it can
+    never collide with it; bronze and quarantine keep it as it arrived."""
+    derived = {f.name for spec in tables_of(source) for f in spec.schema.fields}
+    if source.event_time:
+        derived.add(EVENT_DATE)
+    derived -= set(source.column_names)
+    name = column
+    while name in derived:
+        name += "_drifted"
+    return name
 
 
 def _require(frame: DataFrame, needed: list[str], where: str) -> None:
@@ -81,7 +96,7 @@ def typed(source: Source) -> Callable[[DataFrame], DataFrame]:
         )
         out = checked.where(F.col(REASON).isNull()).select(
             *[rules.parse_value(c, F.col(c.name)).alias(c.name) for c in source.columns],
-            *[F.col(f"`{c}`") for c in drifted],
+            *[F.col(f"`{c}`").alias(drifted_name(source, c)) for c in drifted],
             INGEST_DATE,
             SOURCE_FILE,
             fingerprint.alias(RECORD_HASH),
