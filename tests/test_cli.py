@@ -57,6 +57,7 @@ def test_missing_landing_root_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     ("content", "expected"),
     [
         (None, "cannot read"),
+        (b"landing: caf\xe9\nwarehouse: b\n", "not UTF-8 text (byte 0xE9 at offset 12)"),
         ("landing: [unclosed", "not valid YAML"),
         ("landing: a\nwarehouse: b\nwarehuose: c\n", "unknown key 'warehuose'"),
         ("landing: a\n", "missing key 'warehouse'"),
@@ -69,10 +70,15 @@ def test_missing_landing_root_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     ],
 )
 def test_bad_config_exits_2_naming_the_key(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, expected: str
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: str | bytes | None,
+    expected: str,
 ) -> None:
     config = tmp_path / "conf.yaml"
-    if content is not None:
+    if isinstance(content, bytes):
+        config.write_bytes(content)
+    elif content is not None:
         config.write_text(content)
     code, err = _exit_and_message(["--run-date", "2025-03-01", "--config", str(config)], capsys)
     assert (code, err.count("\n")) == (2, 1)

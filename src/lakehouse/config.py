@@ -136,6 +136,11 @@ def _read_yaml(path: Path) -> dict[Any, Any]:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"config {str(path)!r}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config {str(path)!r}: not UTF-8 text (byte 0x{exc.object[exc.start]:02X} at "
+            f"offset {exc.start})"
+        ) from exc
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
         raise ConfigError(f"config {str(path)!r}: not valid YAML: {first}") from exc
