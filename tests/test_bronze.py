@@ -139,6 +139,7 @@ def test_csv_and_jsonl_side_by_side_with_drift_quotes_and_bad_lines(
         + ", _ingest_date date",
     )
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+    assert load(spark, landing, warehouse).files_loaded == 0
 
 
 def test_header_problems_and_non_utf8_bytes(spark: SparkSession, tmp_path: Path) -> None:
@@ -224,3 +225,21 @@ def test_a_day_without_folders_loads_nothing(spark: SparkSession, tmp_path: Path
     result = load(spark, tmp_path / "landing", tmp_path / "wh")
     assert (result.files_seen, result.files_loaded, result.has_rows) == (0, 0, False)
     assert read(spark, bronze_spec(CRM), tmp_path / "wh").count() == 0
+
+
+def test_file_names_with_glob_characters_are_read_as_they_are(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """Spark's readers expand globs and percent-encode file names: `g[1] {a,b}.csv` must still
+    be read, recorded under its own name, and not loaded again by a rerun."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    write_csv(landing, CRM.name, DAY, "g[1] {a,b}.csv", f"{','.join(COLS[:5])}\n1,a,b,c,d")
+    write_jsonl(landing, CRM.name, DAY, "h?*^+%.jsonl", [{"customer_id": "2", "tier": "t"}])
+    assert load(spark, landing, warehouse).files_loaded == 2
+    got = read(spark, bronze_spec(CRM), warehouse).select("customer_id", "tier", "_source_file")
+    expected = spark.createDataFrame(
+        [("1", "c", "g[1] {a,b}.csv"), ("2", "t", "h?*^+%.jsonl")],
+        "customer_id string, tier string, _source_file string",
+    )
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+    assert load(spark, landing, warehouse).files_loaded == 0

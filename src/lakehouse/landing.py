@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import reduce
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -39,6 +39,22 @@ class LandedFile:
     @property
     def is_csv(self) -> bool:
         return self.name.lower().endswith(CSV_SUFFIXES)
+
+
+_GLOB_CHARS = re.compile(r"([\\\[\]{}*?^])")
+
+
+def literal_path(path: str) -> str:
+    """`path` with Hadoop's glob characters escaped: Spark's readers expand globs, so a file
+    named `g[1].csv` would otherwise be looked for as `g1.csv` and not be found."""
+    return _GLOB_CHARS.sub(r"\\\1", path)
+
+
+def _file_name() -> Column:
+    """The name of the file a row came from, as the file system spells it: Spark gives it
+    percent-encoded (`a b.csv` as `a%20b.csv`), which would not match the listed name, and
+    bronze would load such a file again on every rerun. A `+` stays as it is."""
+    return F.url_decode(F.replace(F.col("_metadata.file_name"), F.lit("+"), F.lit("%2B")))
 
 
 def day_folder(landing: str, source: Source, ingest_date: date) -> str:
@@ -127,8 +143,8 @@ def read_csv_group(
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", _CORRUPT)
         .option("encoding", "UTF-8")
-        .csv([f.path for f in files])
-        .select("*", F.col("_metadata.file_name").alias(SOURCE_FILE))
+        .csv([literal_path(f.path) for f in files])
+        .select("*", _file_name().alias(SOURCE_FILE))
     )
     seen: dict[str, str] = {}
     for pos, name in zip(positional, normalized, strict=True):
@@ -165,8 +181,8 @@ def read_csv_group(
 def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
     """Rows of JSON Lines files; a line that is not a JSON object keeps its raw text."""
     lines = (
-        spark.read.text([f.path for f in files])
-        .select("value", F.col("_metadata.file_name").alias(SOURCE_FILE))
+        spark.read.text([literal_path(f.path) for f in files])
+        .select("value", _file_name().alias(SOURCE_FILE))
         .where(F.trim("value") != F.lit(""))
     )
     keys = F.json_object_keys("value")
