@@ -243,3 +243,33 @@ def test_file_names_with_glob_characters_are_read_as_they_are(
     )
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
     assert load(spark, landing, warehouse).files_loaded == 0
+
+
+def test_csv_follows_rfc_4180_quoting(spark: SparkSession, tmp_path: Path) -> None:
+    """Doubled quotes, a backslash at the end of a quoted field, a line break inside one."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    write_csv(
+        landing,
+        CRM.name,
+        DAY,
+        "q.csv",
+        f"{','.join(COLS[:5])}\n"
+        '1,"say ""hi""",a@ex.com,gold,2025-03-05 09:00\n'
+        '2,"C:\\dir\\",b@ex.com,gold,2025-03-05 09:00\n'
+        '3,"two\nlines",c@ex.com,gold,2025-03-05 09:00\n'
+        "4,Dee,d@ex.com,gold,2025-03-05 09:00",
+    )
+    load(spark, landing, warehouse)
+    got = read(spark, bronze_spec(CRM), warehouse).select(
+        "customer_id", "full_name", "_parse_error"
+    )
+    expected = spark.createDataFrame(
+        [
+            ("1", 'say "hi"', None),
+            ("2", "C:\\dir\\", None),
+            ("3", "two\nlines", None),
+            ("4", "Dee", None),
+        ],
+        "customer_id string, full_name string, _parse_error string",
+    )
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)

@@ -143,6 +143,10 @@ def read_csv_group(
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", _CORRUPT)
         .option("encoding", "UTF-8")
+        # RFC 4180: a quote inside a quoted field is doubled (Spark's default escape is a
+        # backslash), and a quoted field may hold a line break.
+        .option("escape", '"')
+        .option("multiLine", True)
         .csv([literal_path(f.path) for f in files])
         .select("*", _file_name().alias(SOURCE_FILE))
     )
