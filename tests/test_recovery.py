@@ -12,12 +12,12 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import faults, restore, storage
+from lakehouse import faults, ops, restore, storage
 from lakehouse.config import Settings
 from lakehouse.errors import InjectedFault
 from lakehouse.maintenance import maintain
 from lakehouse.run import run_date
-from lakehouse.tables import FACT_APP_EVENTS_DAILY, RUN_LOG, all_specs, table_path
+from lakehouse.tables import APP_EVENTS, FACT_APP_EVENTS_DAILY, RUN_LOG, all_specs, table_path
 from tests import scenario
 from tests.helpers import assert_tables_equal, copy_warehouse, read, run_all, write_csv
 from tests.scenario import ScenarioRun
@@ -91,6 +91,22 @@ def test_an_event_moved_off_a_date_leaves_that_date_even_when_gold_comes_later(
     assert_df_equality(
         read(spark, FACT_APP_EVENTS_DAILY, warehouse), expected, ignore_row_order=True
     )
+
+
+def test_a_record_of_moved_event_dates_cut_short_is_skipped_and_left(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    day, warehouse = date(2025, 3, 1), str(tmp_path / "wh")
+    ops.record_pending_event_dates(spark, warehouse, APP_EVENTS, day, [date(2025, 2, 27)])
+    ops.record_pending_event_dates(spark, warehouse, APP_EVENTS, day, [date(2025, 2, 28)])
+    folder = (
+        tmp_path / "wh" / "ops" / "_pending_event_dates" / APP_EVENTS.name / f"ingest_date={day}"
+    )
+    (folder / "cut-short.json").write_text('["2025-02-')
+    pending = ops.pending_event_dates(spark, warehouse, APP_EVENTS, day)
+    assert pending.dates == {date(2025, 2, 27), date(2025, 2, 28)}
+    ops.clear_pending_event_dates(spark, pending)
+    assert [p.name for p in folder.iterdir() if not p.name.startswith(".")] == ["cut-short.json"]
 
 
 def test_maintenance_beside_a_daily_run_changes_no_table(

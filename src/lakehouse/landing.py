@@ -17,7 +17,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse.storage import hadoop_file_system
+from lakehouse.storage import first_line, hadoop_file_system
 from lakehouse.tables import PARSE_ERROR, RAW_RECORD, SOURCE_FILE, Source
 
 log = logging.getLogger(__name__)
@@ -95,18 +95,8 @@ def warn_on_stray_folders(spark: SparkSession, landing: str, source: Source) -> 
 
 def read_first_line(spark: SparkSession, path: str) -> str | None:
     """The header line of a CSV file (BOM and line end stripped), or None for an empty file."""
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    fs, hpath = hadoop_file_system(spark, path)
-    stream = fs.open(hpath)
-    try:
-        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
-        line = reader.readLine()
-    finally:
-        stream.close()
-    if line is None:
-        return None
-    return str(line).lstrip("\ufeff").rstrip("\r")
+    line = first_line(spark, path)
+    return None if line is None else line.lstrip("\ufeff").rstrip("\r")
 
 
 def normalize_name(name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from pyspark.sql import functions as F
 
 from lakehouse import storage
 from lakehouse.tables import RUN_LOG, Source, table_path, tables_of
+
+log = logging.getLogger(__name__)
 
 SUCCEEDED = "succeeded"  # silver and gold hold every bronze file of the day counted here
 UNCHANGED = "unchanged"  # nothing new since a succeeded attempt: silver and gold skipped
@@ -135,9 +138,20 @@ def record_pending_event_dates(
 def pending_event_dates(
     spark: SparkSession, warehouse: str, source: Source, day: date
 ) -> PendingEventDates:
-    texts = storage.read_text_files(spark, _pending_folder(warehouse, source, day))
-    dates = {date.fromisoformat(d) for text in texts.values() for d in json.loads(text)}
-    return PendingEventDates(frozenset(dates), tuple(sorted(texts)))
+    """Every attempt's record. One that does not parse was cut short by a crash (that attempt
+    never reached its silver commit, so it moved nothing) or is still being written by a
+    concurrent attempt: skipped, and left in place."""
+    dates: set[date] = set()
+    read: list[str] = []
+    for path in storage.list_file_paths(spark, _pending_folder(warehouse, source, day)):
+        try:
+            recorded = json.loads(storage.first_line(spark, path) or "")
+            dates |= {date.fromisoformat(d) for d in recorded}
+        except ValueError:
+            log.warning("skipping %s: not a complete record of event dates", path)
+            continue
+        read.append(path)
+    return PendingEventDates(frozenset(dates), tuple(read))
 
 
 def clear_pending_event_dates(spark: SparkSession, pending: PendingEventDates) -> None:

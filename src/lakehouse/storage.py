@@ -42,25 +42,28 @@ def write_text_file(spark: SparkSession, path: str, text: str) -> None:
         stream.close()
 
 
-def read_text_files(spark: SparkSession, folder: str) -> dict[str, str]:
-    """Path -> text of every file directly in `folder` (none when it does not exist)."""
+def first_line(spark: SparkSession, path: str) -> str | None:
+    """The first line of a file (None when it is empty), read as UTF-8 through Hadoop."""
     jvm = spark.sparkContext._jvm
     assert jvm is not None
+    fs, hadoop_path = hadoop_file_system(spark, path)
+    stream = fs.open(hadoop_path)
+    try:
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
+        line = reader.readLine()
+    finally:
+        stream.close()
+    return None if line is None else str(line)
+
+
+def list_file_paths(spark: SparkSession, folder: str) -> list[str]:
+    """The files directly in `folder` (none when it does not exist)."""
     fs, hadoop_folder = hadoop_file_system(spark, folder)
     if not fs.exists(hadoop_folder):
-        return {}
-    texts: dict[str, str] = {}
-    for status in fs.listStatus(hadoop_folder):
-        if status.isDirectory():
-            continue
-        stream = fs.open(status.getPath())
-        try:
-            reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
-            lines = iter(reader.readLine, None)
-            texts[status.getPath().toString()] = "\n".join(str(line) for line in lines)
-        finally:
-            stream.close()
-    return texts
+        return []
+    return sorted(
+        s.getPath().toString() for s in fs.listStatus(hadoop_folder) if not s.isDirectory()
+    )
 
 
 def delete_files(spark: SparkSession, paths: Iterable[str]) -> None:
