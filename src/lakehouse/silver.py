@@ -37,18 +37,21 @@ def drifted_columns(source: Source, columns: list[str]) -> list[str]:
     return sorted(c for c in columns if c not in known)
 
 
-def drifted_name(source: Source, column: str) -> str:
-    """A drifted column's name from silver on. One named like a column the job derives itself
-    (`load_date` in the CRM, `event_date` in events) becomes `<name>_drifted`, so it can
-    never collide with it; bronze and quarantine keep it as it arrived."""
+def drifted_names(source: Source, columns: list[str]) -> dict[str, str]:
+    """Each drifted column's name from silver on. One named like a column the job derives
+    itself (`load_date` in the CRM, `event_date` in events) becomes `<name>_drifted`, so it
+    can never collide with it; bronze and quarantine keep it as it arrived."""
     derived = {f.name for spec in tables_of(source) for f in spec.schema.fields}
     if source.event_time:
         derived.add(EVENT_DATE)
     derived -= set(source.column_names)
-    name = column
-    while name in derived:
-        name += "_drifted"
-    return name
+    names: dict[str, str] = {}
+    for column in columns:
+        name = column
+        while name in derived:
+            name += "_drifted"
+        names[column] = name
+    return names
 
 
 def _require(frame: DataFrame, needed: list[str], where: str) -> None:
@@ -96,7 +99,7 @@ def typed(source: Source) -> Callable[[DataFrame], DataFrame]:
         )
         out = checked.where(F.col(REASON).isNull()).select(
             *[rules.parse_value(c, F.col(c.name)).alias(c.name) for c in source.columns],
-            *[F.col(f"`{c}`").alias(drifted_name(source, c)) for c in drifted],
+            *[F.col(f"`{c}`").alias(n) for c, n in drifted_names(source, drifted).items()],
             INGEST_DATE,
             SOURCE_FILE,
             fingerprint.alias(RECORD_HASH),
@@ -267,8 +270,16 @@ def process(
             before = storage.read(spark, path).join(
                 batch.select(*source.key), list(source.key), "left_semi"
             )
-            batch_dates = storage.collect_dates(batch, EVENT_DATE)
-            before_dates = storage.collect_dates(before, EVENT_DATE)
+            # One job for both sets, each distinct date tagged with where it was seen: the
+            # small set of dates is the only data brought to the driver.
+            seen = (
+                batch.select(EVENT_DATE, F.lit(False).alias("_before"))
+                .union(before.select(EVENT_DATE, F.lit(True).alias("_before")))
+                .distinct()
+                .collect()
+            )
+            batch_dates = {r[0] for r in seen if r[0] is not None and not r[1]}
+            before_dates = {r[0] for r in seen if r[0] is not None and r[1]}
             touched, moved_off = batch_dates | before_dates, before_dates - batch_dates
         if not write:
             return SilverResult(source.name, batch, frozenset(touched), counts)

@@ -197,8 +197,3 @@ def replace_partitions(
     if merge_schema:
         writer = writer.option("mergeSchema", "true")
     writer.save(path)
-
-
-def collect_dates(frame: DataFrame, column: str) -> set[date]:
-    """The small set of distinct dates in a column: the only data brought to the driver."""
-    return {r[0] for r in frame.select(column).distinct().collect() if r[0] is not None}
