@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import delta.exceptions as delta_errors
 
-from lakehouse.errors import ConcurrentRunError, TableCreationInProgressError
+from lakehouse.errors import ConcurrentRunError, SilverMovedError, TableCreationInProgressError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,6 +30,7 @@ CONFLICTS: tuple[type[BaseException], ...] = (
     delta_errors.ConcurrentDeleteDeleteException,
     delta_errors.ConcurrentTransactionException,
     TableCreationInProgressError,  # ours: two runs creating the same table at once
+    SilverMovedError,  # ours: silver moved on between a step's decision and its commit
 )
 ATTEMPTS = 6
 

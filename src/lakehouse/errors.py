@@ -57,3 +57,14 @@ class TableCreationInProgressError(LakehouseError):
             "if no other run is going, a creation was interrupted: remove that folder"
         )
         self.path = path
+
+
+class SilverMovedError(LakehouseError):
+    """Another writer committed to a silver table between the step's look at it and its own
+    commit, so what the step decided from that look may be stale: a lost race, retried."""
+
+    def __init__(self, path: str, seen: int, now: int) -> None:
+        super().__init__(
+            f"{path}: another run committed while this step wrote (saw version {seen}, "
+            f"now {now}); the step is computed again"
+        )

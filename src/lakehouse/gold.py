@@ -152,7 +152,7 @@ def update_history(
     )
     path = spec.spec.path(warehouse)
     stale = (
-        storage.read(spark, path)
+        storage.read(spark, path, storage.latest_version(spark, path))
         .join(touched, key, "left_semi")
         .select(key, "valid_from")
         .join(fresh.select(key, "valid_from"), [key, "valid_from"], "left_anti")
@@ -216,9 +216,10 @@ def update_daily(warehouse: str, result: SilverResult, source: Source, silver: D
     )
     dates: list[date] = sorted(result.touched_event_dates)
     events = silver.where(F.col(EVENT_DATE).isin(dates))
-    storage.replace_partitions(
-        spec.path(warehouse), events.transform(daily_counts(dimension)), EVENT_DATE, dates
-    )
+    # One file per date: a date's counts are a handful of rows, and a file per shuffle
+    # partition per run would add up to thousands of tiny files over a year.
+    counts = events.transform(daily_counts(dimension)).repartition(EVENT_DATE)
+    storage.replace_partitions(spec.path(warehouse), counts, EVENT_DATE, dates)
 
 
 def update(

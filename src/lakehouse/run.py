@@ -354,5 +354,4 @@ def _silver_gold_step(
             time.monotonic() - t1,
         )
     finally:
-        processed.batch.unpersist()
         entry.duration_s += time.monotonic() - t0

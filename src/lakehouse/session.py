@@ -51,6 +51,31 @@ LOCAL_TEST_CONF: dict[str, str] = {
 }
 
 
+# Where `make install` records the Delta jars it resolved for this environment: the package
+# coordinate on the first line, the jar files (comma separated) on the second.
+JARS_FILE = Path(sys.prefix) / "delta-jars.txt"
+
+
+def installed_jars(jars_file: Path = JARS_FILE) -> list[str] | None:
+    """The Delta jars resolved once at install, or None: then Spark's resolver (Ivy) fetches
+    them at every JVM start, which costs 3-12 s here. A record of another Delta version, or
+    naming a jar no longer on disk, does not count."""
+    try:
+        coordinate, _, listed = jars_file.read_text(encoding="utf-8").partition("\n")
+    except OSError:
+        return None
+    jars = [j for j in listed.strip().split(",") if j]
+    if coordinate.strip() != delta_packages() or not jars:
+        return None
+    if not all(Path(j.removeprefix("file://")).is_file() for j in jars):
+        return None
+    return jars
+
+
+def record_jars(jars: str, jars_file: Path = JARS_FILE) -> None:
+    jars_file.write_text(f"{delta_packages()}\n{jars}\n", encoding="utf-8")
+
+
 def delta_packages() -> str:
     """Maven coordinate of the Delta jars matching the installed pyspark and delta-spark."""
     spark_minor = ".".join(version("pyspark").split(".")[:2])
@@ -67,16 +92,21 @@ def session_running() -> bool:
     return SparkContext._active_spark_context is not None
 
 
-def session_conf(spark_conf: Mapping[str, str] | None, *, launch_jvm: bool) -> dict[str, str]:
+def session_conf(
+    spark_conf: Mapping[str, str] | None, *, launch_jvm: bool, jars: list[str] | None = None
+) -> dict[str, str]:
     """Every setting the session is built with.
 
-    When this process launches the JVM itself, Spark's resolver fetches the Delta package
-    and any package the config asks for (`spark.jars.packages`, e.g. the OpenLineage
-    listener), all in one list. Otherwise the JVM runs already: the jars are the submitter's
-    business (scripts/spark-submit.sh, a cluster library), and are left alone here.
+    When this process launches the JVM itself, it adds the Delta jars resolved at install
+    (`jars`), or else has Spark's resolver fetch the Delta package; any package the config
+    asks for (`spark.jars.packages`, e.g. the OpenLineage listener) is resolved as given.
+    Otherwise the JVM runs already: the jars are the submitter's business
+    (scripts/spark-submit.sh, a cluster library), and are left alone here.
     """
     conf = {**DELTA_CONF, **BASE_CONF, **(spark_conf or {})}
-    if launch_jvm:
+    if launch_jvm and jars:
+        conf = merge_conf({"spark.jars": ",".join(jars)}, conf)
+    elif launch_jvm:
         conf = merge_conf({"spark.jars.packages": delta_packages()}, conf)
     return conf
 
@@ -97,7 +127,9 @@ def build_session(
     if master:
         builder = builder.master(master)
     conf = session_conf(
-        spark_conf, launch_jvm=not (_launched_by_spark_submit() or session_running())
+        spark_conf,
+        launch_jvm=not (_launched_by_spark_submit() or session_running()),
+        jars=installed_jars(),
     )
     for key, value in conf.items():
         builder = builder.config(key, value)
@@ -122,11 +154,12 @@ def job_session(
             spark.stop()
 
 
-def submit_packages(config: str | None) -> str:
-    """What spark-submit's `--packages` needs: Delta's jars and those the config asks for
-    (the OpenLineage listener when lineage is on). A config that does not load adds nothing
-    here: the job itself then reports it (exit 2), with the same message."""
-    packages = {"spark.jars.packages": delta_packages()}
+def submit_packages(config: str | None, *, with_delta: bool = True) -> str:
+    """What spark-submit's `--packages` needs: Delta's package (unless its jars were resolved
+    at install) and those the config asks for (the OpenLineage listener when lineage is on).
+    A config that does not load adds nothing here: the job itself then reports it (exit 2),
+    with the same message."""
+    packages = {"spark.jars.packages": delta_packages()} if with_delta else {}
     from lakehouse.config import load_settings
     from lakehouse.errors import UsageError
 
@@ -135,27 +168,43 @@ def submit_packages(config: str | None) -> str:
             Path(config) if config else None, landing="unused", warehouse="unused"
         )
     except UsageError:
-        return packages["spark.jars.packages"]
+        return packages.get("spark.jars.packages", "")
     wanted = settings.spark_conf.get("spark.jars.packages", "")
-    return merge_conf(packages, {"spark.jars.packages": wanted} if wanted else {})[
-        "spark.jars.packages"
-    ]
+    return merge_conf(packages, {"spark.jars.packages": wanted} if wanted else {}).get(
+        "spark.jars.packages", ""
+    )
 
 
 def main(argv: list[str]) -> int:
     """`python -m lakehouse.session --packages [--config F]` prints the coordinates for
-    spark-submit.sh; `--warm` starts a session once so the jars are resolved during
+    spark-submit.sh; `--submit-args JARS_FILE [--config F]` prints the jars resolved at
+    install (first line, empty if none) and the packages still to resolve (second line);
+    `--warm` starts a session once so the jars are resolved, and recorded, during
     `make install`."""
     if argv[:1] == ["--packages"] and len(argv) in (1, 3) and argv[1:2] in ([], ["--config"]):
         print(submit_packages(argv[2] if len(argv) == 3 else None))
         return 0
-    if argv == ["--warm"]:
-        spark = build_session("lakehouse-warm", LOCAL_TEST_CONF, master="local[1]")
-        spark.range(1).collect()
-        spark.stop()
-        print(f"Delta jars ready: {delta_packages()}")
+    if argv[:1] == ["--submit-args"] and len(argv) in (2, 4) and argv[2:3] in ([], ["--config"]):
+        jars = installed_jars(Path(argv[1]))
+        print(",".join(jars or []))
+        print(submit_packages(argv[3] if len(argv) == 4 else None, with_delta=jars is None))
         return 0
-    print("usage: python -m lakehouse.session --packages [--config F] | --warm", file=sys.stderr)
+    if argv == ["--warm"]:
+        conf = session_conf(LOCAL_TEST_CONF, launch_jvm=True)  # resolved by Ivy, once
+        builder = SparkSession.builder.appName("lakehouse-warm").master("local[1]")
+        for key, value in conf.items():
+            builder = builder.config(key, value)
+        spark = builder.getOrCreate()
+        spark.range(1).collect()
+        record_jars(spark.conf.get("spark.jars") or "")
+        spark.stop()
+        print(f"Delta jars ready: {delta_packages()} (recorded in {JARS_FILE})")
+        return 0
+    print(
+        "usage: python -m lakehouse.session --packages [--config F] | "
+        "--submit-args JARS_FILE [--config F] | --warm",
+        file=sys.stderr,
+    )
     return 2
 
 

@@ -1,0 +1,116 @@
+"""What a day's run of event data recomputes: only the event dates whose silver rows change,
+through an insert-only MERGE when nothing stored is outranked, and safely when another
+writer commits to silver in between."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse import faults, storage
+from lakehouse.config import Settings
+from lakehouse.run import run_date
+from lakehouse.tables import APP_EVENTS, FACT_APP_EVENTS_DAILY, silver_spec
+from tests.helpers import files_by_partition, read, write_jsonl
+
+D = date
+D1, D2, D3 = D(2025, 5, 1), D(2025, 5, 2), D(2025, 5, 3)
+
+
+def _event(event_id: int, kind: str, ts: str) -> dict[str, object]:
+    return {"event_id": event_id, "customer_id": 1, "event_type": kind, "event_ts": ts}
+
+
+def _silver_operations(warehouse: Path) -> list[tuple[str, bool]]:
+    """Each silver MERGE of app events: (operation, whether it had an update clause)."""
+    log_dir = Path(silver_spec(APP_EVENTS).path(str(warehouse))) / "_delta_log"
+    out = []
+    for commit in sorted(log_dir.glob("*.json")):
+        for line in commit.read_text().splitlines():
+            info = json.loads(line).get("commitInfo")
+            if info and info["operation"] == "MERGE":
+                matched = json.loads(info["operationParameters"]["matchedPredicates"])
+                out.append((info["operation"], bool(matched)))
+    return out
+
+
+def test_a_losing_redelivery_recomputes_nothing_and_an_earlier_arrival_both_dates(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    settings = Settings(landing=str(landing), warehouse=str(warehouse))
+    write_jsonl(landing, APP_EVENTS.name, D1, "a.jsonl", [_event(1, "view", "2025-04-20 10:00")])
+    # D2: a new event, and event 1 again (a re-delivery: the first arrival stays)
+    write_jsonl(
+        landing,
+        APP_EVENTS.name,
+        D2,
+        "b.jsonl",
+        [_event(2, "view", "2025-05-02 09:00"), _event(1, "view", "2025-04-20 10:00")],
+    )
+    run_date(spark, settings, D1)
+    before = files_by_partition(spark, FACT_APP_EVENTS_DAILY, warehouse)
+    second = run_date(spark, settings, D2)
+    assert second.touched_event_dates == {APP_EVENTS.name: [D(2025, 5, 2)]}
+    after = files_by_partition(spark, FACT_APP_EVENTS_DAILY, warehouse)
+    assert after[D(2025, 4, 20)] == before[D(2025, 4, 20)]  # its partition not rewritten
+    # a forward run only inserts: no MERGE with an update clause
+    assert _silver_operations(warehouse) == [("MERGE", False), ("MERGE", False)]
+
+    # D3, run later, lands event 3 at 2025-04-21; D0 (an older ingest date, a backfill) holds
+    # event 3's first arrival at 2025-04-19: it wins and moves the event, so both dates change
+    write_jsonl(landing, APP_EVENTS.name, D3, "c.jsonl", [_event(3, "buy", "2025-04-21 10:00")])
+    d0 = D(2025, 4, 30)
+    write_jsonl(landing, APP_EVENTS.name, d0, "z.jsonl", [_event(3, "buy", "2025-04-19 10:00")])
+    run_date(spark, settings, D3)
+    backfilled = run_date(spark, settings, d0)
+    assert backfilled.touched_event_dates == {APP_EVENTS.name: [D(2025, 4, 19), D(2025, 4, 21)]}
+    assert _silver_operations(warehouse)[-1] == ("MERGE", True)
+    assert_df_equality(
+        read(spark, FACT_APP_EVENTS_DAILY, warehouse),
+        spark.createDataFrame(
+            [
+                (D(2025, 4, 19), "buy", 1),
+                (D(2025, 4, 20), "view", 1),
+                (D(2025, 5, 2), "view", 1),
+            ],
+            FACT_APP_EVENTS_DAILY.schema,
+        ),
+        ignore_row_order=True,
+    )
+
+
+def test_a_commit_to_silver_between_the_look_and_the_insert_is_retried(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another run commits event 7 from a later ingest date right after this run decided that
+    event 7 is new: an insert-only MERGE would then keep the later arrival. The version check
+    sees silver moved and the step runs again, so the first arrival wins."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    settings = Settings(landing=str(landing), warehouse=str(warehouse))
+    write_jsonl(landing, APP_EVENTS.name, D1, "a.jsonl", [_event(7, "view", "2025-05-01 08:00")])
+    silver_path = silver_spec(APP_EVENTS).path(str(warehouse))
+    other = spark.createDataFrame(
+        [(7, 1, "view", None, D3, "other.jsonl", "x", D(2025, 5, 1))],
+        silver_spec(APP_EVENTS).schema,
+    ).withColumn("event_ts", F.to_timestamp(F.lit("2025-05-01 08:00")))
+    real_point = faults.point
+    committed: list[int] = []
+
+    def point(when: str, step: str, source: str | None = None) -> None:
+        if (when, step, source) == ("before", "silver", APP_EVENTS.name) and not committed:
+            committed.append(storage.insert_new(spark, silver_path, other, F.lit(False)))
+        real_point(when, step, source)
+
+    monkeypatch.setattr(faults, "point", point)
+    monkeypatch.setattr("lakehouse.concurrency.time.sleep", lambda _: None)
+    run_date(spark, settings, D1)
+    assert committed == [1]
+    kept = read(spark, silver_spec(APP_EVENTS), warehouse).select("event_id", "_ingest_date")
+    assert [tuple(r) for r in kept.collect()] == [(7, D1)]
