@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
-JARS := $(VENV)/.delta-jars
+JARS := $(VENV)/delta-jars.txt
 SAMPLE_DATES := 2025-03-01 2025-03-02 2025-03-03 2025-03-04
 export JAVA_HOME := $(shell scripts/java-home.sh)
 
@@ -20,9 +20,9 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[spark,dev]"
 	touch $@
 
+# Resolved once through Spark's resolver, then recorded: later JVMs load the jars directly.
 $(JARS): $(INSTALLED)
 	$(PY) -m lakehouse.session --warm
-	touch $@
 
 install: $(INSTALLED) $(JARS) ## create .venv, install pinned packages, resolve the Delta jars
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # spark-submit with the project's .venv, the Delta packages and Delta's session conf.
 # Usage: scripts/spark-submit.sh [spark-submit options] jobs/daily.py [job options]
-# --master defaults to local[*]; a --packages is joined to the Delta packages (and to the
-# OpenLineage listener's when the job's --config turns lineage on); every other argument is
-# forwarded unchanged.
+# --master defaults to local[*]; the Delta jars recorded by `make install` go to --jars (the
+# Delta package to --packages when none are recorded); a --packages is joined to ours (and to
+# the OpenLineage listener's when the job's --config turns lineage on); every other argument
+# is forwarded unchanged.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
@@ -59,12 +60,16 @@ for arg in "$@"; do
 done
 defaults=()
 $has_master || defaults+=(--master "local[*]")
-packages="$("$venv/bin/python" -m lakehouse.session --packages "${config[@]}")"
-[ -z "$user_packages" ] || packages="$packages,$user_packages"
+# The Delta jars resolved once by `make install` (none recorded: Spark's resolver fetches them)
+# and the packages still to resolve (the lineage listener's when the config turns it on).
+{ read -r jars; read -r packages; } < <("$venv/bin/python" -m lakehouse.session \
+  --submit-args "$venv/delta-jars.txt" "${config[@]}")
+[ -z "$user_packages" ] || packages="${packages:+$packages,}$user_packages"
+[ -z "$jars" ] || defaults+=(--jars "$jars")
+[ -z "$packages" ] || defaults+=(--packages "$packages")
 
 exec "$venv/bin/spark-submit" \
   "${defaults[@]}" \
-  --packages "$packages" \
   --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
   --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog \
   --conf spark.sql.session.timeZone=UTC \

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from lakehouse.cli import _parser, parse_args, parse_steps
-from lakehouse.session import delta_packages
+from lakehouse.session import delta_packages, installed_jars, record_jars
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LANDING = ROOT / "data" / "sample" / "landing"
@@ -235,3 +235,37 @@ def test_spark_submit_wrapper_joins_packages_and_forwards_the_rest(tmp_path: Pat
         f"{delta_packages()},io.openlineage:openlineage-spark_2.13:1.53.0,org.example:x:1",
     ]
     assert got[-7:] == forwarded
+
+    # With the jars `make install` recorded, Delta comes from them and Ivy resolves only
+    # what is left (here the lineage listener), or nothing at all.
+    jar = tmp_path / "delta-spark.jar"
+    jar.write_bytes(b"")
+    record_jars(f"file://{jar}", tmp_path / ".venv" / "delta-jars.txt")
+    got = run("jobs/daily.py", "--run-date", RUN_DATE)
+    assert got[:5] == ["--master", "local[*]", "--jars", f"file://{jar}", "--conf"]
+    assert "--packages" not in got
+    got = run(*forwarded)
+    assert got[:4] == [
+        "--jars",
+        f"file://{jar}",
+        "--packages",
+        "io.openlineage:openlineage-spark_2.13:1.53.0",
+    ]
+
+
+def test_recorded_jars_count_only_for_this_delta_version_and_while_on_disk(
+    tmp_path: Path,
+) -> None:
+    record = tmp_path / "delta-jars.txt"
+    assert installed_jars(record) is None  # nothing recorded: Spark's resolver fetches Delta
+    jars = [tmp_path / "a.jar", tmp_path / "b.jar"]
+    for jar in jars:
+        jar.write_bytes(b"")
+    listed = ",".join(f"file://{j}" for j in jars)
+    record_jars(listed, record)
+    assert installed_jars(record) == listed.split(",")
+    jars[1].unlink()
+    assert installed_jars(record) is None  # a jar gone from disk: resolve again
+    jars[1].write_bytes(b"")
+    record.write_text(f"io.delta:delta-spark_4.2_2.13:0.0.1\n{listed}\n", encoding="utf-8")
+    assert installed_jars(record) is None  # another Delta version's jars
