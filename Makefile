@@ -9,7 +9,7 @@ SAMPLE_DATES := 2025-03-01 2025-03-02 2025-03-03 2025-03-04
 export JAVA_HOME := $(shell scripts/java-home.sh)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run report maintenance bench test test-fast cluster-test wheel lint format typecheck clean
+.PHONY: help install run report maintenance bench bench-horizon test test-fast cluster-test wheel lint format typecheck clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ $(BENCHED): $(INSTALLED)
 
 bench: install $(BENCHED) ## benchmark N generated days: make bench [SCALE=0.1] [DAYS=10] (1.0 = 1M events/day)
 	$(PY) bench/run_bench.py --scale $(or $(SCALE),0.1) --days $(or $(DAYS),10)
+
+bench-horizon: install $(BENCHED) ## day 101 after 100 days of history against day 2: make bench-horizon [DAYS=100]
+	$(PY) bench/run_bench.py --no-sample --no-scale --no-duckdb --horizon $(or $(DAYS),100)
 
 maintenance: install ## OPTIMIZE and VACUUM every table (safe beside a daily run)
 	scripts/spark-submit.sh jobs/maintenance.py
