@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date
 from functools import reduce
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from lakehouse import concurrency, faults, storage
@@ -144,15 +144,18 @@ def update_history(
     one commit: new versions inserted, changed ones updated, vanished ones (a late record
     that split or merged intervals) deleted. Rows of other keys are not rewritten."""
     key = spec.source.key[0]
+    in_range = _in_range(result, key)
     touched = result.batch.select(key).distinct()
     fresh = (
-        changes.join(touched, key, "left_semi")
+        changes.where(in_range(None))
+        .join(touched, key, "left_semi")
         .transform(timeline(spec))
         .withColumn(_DROP, F.lit(False))
     )
     path = spec.spec.path(warehouse)
     stale = (
         storage.read(spark, path, storage.latest_version(spark, path))
+        .where(in_range(None))
         .join(touched, key, "left_semi")
         .select(key, "valid_from")
         .join(fresh.select(key, "valid_from"), [key, "valid_from"], "left_anti")
@@ -166,12 +169,18 @@ def update_history(
         (key, "valid_from"),
         delete_when=F.col(f"s.{_DROP}"),
         control_columns=(_DROP,),
+        target_filter=in_range("t"),
     )
 
 
-def _silver_for_keys(silver: DataFrame, batch: DataFrame, key: tuple[str, ...]) -> DataFrame:
+def _in_range(result: SilverResult, key: str) -> Callable[[str | None], Column]:
+    return storage.key_range_filter(key, result.counts.key_range)
+
+
+def _silver_for_keys(silver: DataFrame, result: SilverResult, key: tuple[str, ...]) -> DataFrame:
     """Silver's rows for the keys the day's data touched (read after silver's commit)."""
-    return silver.join(batch.select(*key).distinct(), list(key), "left_semi")
+    pruned = silver.where(_in_range(result, key[0])(None))
+    return pruned.join(result.batch.select(*key).distinct(), list(key), "left_semi")
 
 
 def update_current(
@@ -184,7 +193,7 @@ def update_current(
     `load_date` is the ingest date of the winning record: the run that brought it.
     """
     if source is CRM:
-        rows = customer_rows(_silver_for_keys(silver, result.batch, CRM.key))
+        rows = customer_rows(_silver_for_keys(silver, result, CRM.key))
         return storage.merge_by_key(
             spark,
             DIM_CUSTOMER_CURRENT.path(warehouse),
@@ -192,14 +201,25 @@ def update_current(
             ("customer_id",),
             delete_when=F.col(f"s.{_DELETED}"),
             control_columns=(_DELETED,),
+            target_filter=_in_range(result, "customer_id")("t"),
         )
     elif source is ORDERS:
-        rows = order_rows(_silver_for_keys(silver, result.batch, ORDERS.key))
-        return storage.merge_by_key(spark, FACT_ORDER_CURRENT.path(warehouse), rows, ("order_id",))
-    elif source is TICKETS:
-        tickets = _silver_for_keys(silver, result.batch, ("ticket_id",))
+        rows = order_rows(_silver_for_keys(silver, result, ORDERS.key))
         return storage.merge_by_key(
-            spark, FACT_TICKET_CURRENT.path(warehouse), ticket_rows(tickets), ("ticket_id",)
+            spark,
+            FACT_ORDER_CURRENT.path(warehouse),
+            rows,
+            ("order_id",),
+            target_filter=_in_range(result, "order_id")("t"),
+        )
+    elif source is TICKETS:
+        tickets = _silver_for_keys(silver, result, ("ticket_id",))
+        return storage.merge_by_key(
+            spark,
+            FACT_TICKET_CURRENT.path(warehouse),
+            ticket_rows(tickets),
+            ("ticket_id",),
+            target_filter=_in_range(result, "ticket_id")("t"),
         )
     return {}
 

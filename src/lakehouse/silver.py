@@ -151,6 +151,8 @@ class SilverCounts:
     lag_days_max: int | None = None
     lag_days_p50: int | None = None
     lag_days_p95: int | None = None
+    # the smallest and largest value of the (first) business key among the valid rows
+    key_range: tuple[int, int] | None = None
 
     @property
     def quarantined(self) -> int:
@@ -226,6 +228,8 @@ def count_rows(source: Source, day: DayBatch) -> SilverCounts:
     figures = [
         F.count(F.lit(1)).alias("valid"),
         F.count_if(F.col(_RANK) == 1).alias("kept"),
+        F.min(source.key[0]).alias("key_min"),
+        F.max(source.key[0]).alias("key_max"),
     ]
     if source.event_time:
         lag = F.datediff(F.col(INGEST_DATE), F.col(EVENT_DATE))
@@ -248,6 +252,7 @@ def count_rows(source: Source, day: DayBatch) -> SilverCounts:
         lag_days_max=late.get("lag_max"),
         lag_days_p50=pct[0] if pct else None,
         lag_days_p95=pct[1] if pct else None,
+        key_range=(late["key_min"], late["key_max"]) if late["key_min"] is not None else None,
     )
 
 
@@ -346,7 +351,12 @@ def write_quarantine(
 
 
 def merge_events(
-    spark: SparkSession, warehouse: str, source: Source, batch: DataFrame, ingest_date: date
+    spark: SparkSession,
+    warehouse: str,
+    source: Source,
+    batch: DataFrame,
+    ingest_date: date,
+    key_range: tuple[int, int] | None,
 ) -> frozenset[date]:
     """Fold the day's events into silver; returns the event dates whose rows changed.
 
@@ -358,18 +368,25 @@ def merge_events(
     """
     path = silver_spec(source).path(warehouse)
     version = storage.latest_version(spark, path)
-    stored = storage.read(spark, path, version)
+    in_range = storage.key_range_filter(source.key[0], key_range)
+    stored = storage.read(spark, path, version).where(in_range(None))
     changes = event_date_changes(source, batch, stored)
     if changes.moved_off:  # after the MERGE, silver no longer shows these: say so first
         ops.record_pending_event_dates(spark, warehouse, source, ingest_date, changes.moved_off)
     faults.point("before", "silver", source.name)
     if changes.any_winner:
         storage.merge_by_key(
-            spark, path, batch, source.key, update_when=rules.outranks(source, "s", "t")
+            spark,
+            path,
+            batch,
+            source.key,
+            update_when=rules.outranks(source, "s", "t"),
+            target_filter=in_range("t"),
         )
         expected = version + 1
     else:  # an insert-only MERGE that inserts nothing commits nothing
-        inserted = storage.insert_new(spark, path, batch, storage.key_condition(source.key))
+        already_there = storage.key_condition(source.key) & in_range("t")
+        inserted = storage.insert_new(spark, path, batch, already_there)
         expected = version + (1 if inserted else 0)
     after = storage.latest_version(spark, path)
     if after != expected:
@@ -378,9 +395,16 @@ def merge_events(
     return changes.touched
 
 
-def merge_state(spark: SparkSession, warehouse: str, source: Source, day: DayBatch) -> None:
+def merge_state(
+    spark: SparkSession,
+    warehouse: str,
+    source: Source,
+    day: DayBatch,
+    key_range: tuple[int, int] | None,
+) -> None:
     """Fold the day's latest record per key into silver, and every change into the change
     history (what the history tables are rebuilt from)."""
+    in_range = storage.key_range_filter(source.key[0], key_range)
     faults.point("before", "silver", source.name)
     storage.merge_by_key(
         spark,
@@ -388,6 +412,7 @@ def merge_state(spark: SparkSession, warehouse: str, source: Source, day: DayBat
         day.batch,
         source.key,
         update_when=rules.outranks(source, "s", "t"),
+        target_filter=in_range("t"),
     )
     faults.point("after", "silver", source.name)
     storage.merge_by_key(
@@ -396,6 +421,7 @@ def merge_state(spark: SparkSession, warehouse: str, source: Source, day: DayBat
         day.valid.drop(_RANK).transform(one_per_change(source)),
         (*source.key, "updated_at"),
         update_when=rules.outranks(source, "s", "t"),
+        target_filter=in_range("t"),
     )
     faults.point("after", "silver_changes", source.name)
 
@@ -432,7 +458,7 @@ def process(
         return SilverResult(source.name, batch, frozenset(), counts, rejected=True)
     touched: frozenset[date] = frozenset()
     if source.event_time:
-        touched = merge_events(spark, warehouse, source, batch, ingest_date)
+        touched = merge_events(spark, warehouse, source, batch, ingest_date, counts.key_range)
     else:
-        merge_state(spark, warehouse, source, day)
+        merge_state(spark, warehouse, source, day, counts.key_range)
     return SilverResult(source.name, batch, touched, counts)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from functools import reduce
 from typing import Any
@@ -109,6 +109,23 @@ def _all_equal(columns: Iterable[str], new: str, old: str) -> Column:
 
 def key_condition(key: Sequence[str], new: str = "s", old: str = "t") -> Column:
     return _all_equal(key, new, old)
+
+
+def key_range_filter(column: str, bounds: tuple[int, int] | None) -> Callable[[str | None], Column]:
+    """A predicate on an integer key column (of the frame aliased by the argument, or
+    unqualified for None) that holds for the day's keys: `min <= key <= max`. Rows outside can
+    never match the day's keys, so adding it to a MERGE's condition or a target read changes
+    nothing but what Delta's data skipping leaves out: files whose key range (from their
+    statistics) lies elsewhere. Keys arrive roughly in the order they were created, so a day's
+    new and recent keys sit in few files. No bounds (no valid row): always true."""
+
+    def on(alias: str | None) -> Column:
+        if bounds is None:
+            return F.lit(True)
+        name = f"{alias}.`{column}`" if alias else f"`{column}`"
+        return F.col(name).between(F.lit(bounds[0]), F.lit(bounds[1]))
+
+    return on
 
 
 def merge_by_key(
