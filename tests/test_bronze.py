@@ -273,3 +273,88 @@ def test_csv_follows_rfc_4180_quoting(spark: SparkSession, tmp_path: Path) -> No
         "customer_id string, full_name string, _parse_error string",
     )
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+# Each value's text, and what the rules say of it: the same in a CSV field and a JSON number.
+_NUMBERS = [
+    ("45.100", "order_total: more than two fractional digits"),
+    ("45.0000000000000001", "order_total: more than two fractional digits"),
+    ("45.5", None),
+    ("45.50", None),
+    ("1e2", "order_total: not a decimal"),
+]
+_BIG_ID = "9007199254740993"  # 2^53 + 1: a double would round it to 2^53
+
+
+def test_a_json_number_is_judged_by_its_text_as_a_csv_value_is(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    from decimal import Decimal
+
+    from lakehouse.config import Settings
+    from lakehouse.run import run_date
+    from lakehouse.tables import ORDERS, quarantine_spec, silver_spec
+
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    ts = "2025-03-05 09:00"
+    csv_rows = [f"{i},7,{text},placed,{ts}" for i, (text, _) in enumerate(_NUMBERS, start=1)]
+    write_csv(
+        landing,
+        ORDERS.name,
+        DAY,
+        "a.csv",
+        "\n".join(["order_id,customer_id,order_total,status,updated_at", *csv_rows]),
+    )
+    json_rows = [
+        f'{{"order_id": {i}, "customer_id": 7, "order_total": {text}, "status": "placed", '
+        f'"updated_at": "{ts}"}}'
+        for i, (text, _) in enumerate(_NUMBERS, start=11)
+    ]
+    big = (
+        f'{{"order_id":{_BIG_ID},"customer_id":7,"order_total":1,"status":"x","updated_at":"{ts}"}}'
+    )
+    write_jsonl(landing, ORDERS.name, DAY, "b.jsonl", [*json_rows, big])
+    run_date(spark, Settings(landing=str(landing), warehouse=str(warehouse)), DAY)
+
+    def by_file(first: int, file: str) -> list[tuple[str, str, str | None, str]]:
+        return [
+            (str(i), text, reason, file)
+            for i, (text, reason) in enumerate(_NUMBERS, start=first)
+            if reason
+        ]
+
+    assert_df_equality(
+        read(spark, quarantine_spec(ORDERS), warehouse).select(
+            "order_id", "order_total", "_reason", "_source_file"
+        ),
+        spark.createDataFrame(
+            [
+                *by_file(1, "a.csv"),
+                *by_file(11, "b.jsonl"),
+                (_BIG_ID, "1", "order_id: integer out of range", "b.jsonl"),
+            ],
+            "order_id string, order_total string, _reason string, _source_file string",
+        ),
+        ignore_row_order=True,
+    )
+    assert_df_equality(
+        read(spark, silver_spec(ORDERS), warehouse).select("order_id", "order_total"),
+        spark.createDataFrame(
+            [
+                (i, Decimal(t))
+                for first in (1, 11)
+                for i, (t, r) in enumerate(_NUMBERS, first)
+                if not r
+            ],
+            "order_id int, order_total decimal(10,2)",
+        ),
+        ignore_row_order=True,
+    )
+    # bronze keeps each JSON number's text as it arrived
+    assert sorted(
+        r[0]
+        for r in read(spark, bronze_spec(ORDERS), warehouse)
+        .where("_source_file = 'b.jsonl'")
+        .select("order_total")
+        .collect()
+    ) == sorted([t for t, _ in _NUMBERS] + ["1"])

@@ -172,8 +172,26 @@ def read_csv_group(
     )
 
 
+# A JSON number as written (RFC 8259's grammar), right after its key at the object's top level.
+# A `"` that opens a key follows `{` or `,` unescaped, which cannot happen inside a string
+# (a quote there is always `\"`).
+_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+
+
+def _as_written(parsed: Column, key: str) -> Column:
+    """The value of `key` as its text arrived: `from_json` turns a number into a double first
+    (`45.100` -> `45.1`, `45.0000000000000001` -> `45.0`, integers past 2^53 rounded), so a
+    number's text is taken from the line itself; strings, booleans and nulls are already as
+    written. A key spelled with JSON escapes in the line falls back to the parsed value."""
+    quoted = "\\Q" + key.replace("\\E", "\\E\\\\E\\Q") + "\\E"
+    pattern = rf'[{{,]\s*"{quoted}"\s*:\s*({_NUMBER})\s*[,}}]'
+    number = F.regexp_extract(F.col("value"), pattern, 1)
+    return F.when(parsed[key].isNotNull() & (number != F.lit("")), number).otherwise(parsed[key])
+
+
 def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
-    """Rows of JSON Lines files; a line that is not a JSON object keeps its raw text."""
+    """Rows of JSON Lines files, every value the text it arrived as; a line that is not a JSON
+    object keeps its raw text."""
     lines = (
         spark.read.text([literal_path(f.path) for f in files])
         .select("value", _file_name().alias(SOURCE_FILE))
@@ -188,7 +206,7 @@ def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
         by_name.setdefault(normalize_name(key), []).append(key)
     parsed = F.from_json("value", _string_schema(found)) if found else None
     values = [
-        F.coalesce(*[parsed[k] for k in originals]).alias(name)  # type: ignore[index]
+        F.coalesce(*[_as_written(parsed, k) for k in originals]).alias(name)  # type: ignore[arg-type]
         for name, originals in by_name.items()
     ]
     trimmed = F.trim("value")

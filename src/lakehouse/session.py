@@ -25,6 +25,9 @@ DELTA_CONF: dict[str, str] = {
 BASE_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.showConsoleProgress": "false",
+    # A MERGE's plan has more fields than Spark's default of 25, and each run logged a warning
+    # that its string form was cut.
+    "spark.sql.debug.maxToStringFields": "200",
 }
 
 # Settings that keep local Spark quick on small data: few shuffle partitions, no UI.
