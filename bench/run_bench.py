@@ -161,9 +161,9 @@ def commit_figures(warehouse: str, entries: list) -> DayFigures:  # type: ignore
 
 
 def with_target_files(spark: SparkSession, warehouse: str, fig: DayFigures) -> None:
-    """Each MERGE's and replaceWhere's target files before it ran: a MERGE joined on the key
-    alone reads every one of them. Walked back from the table's file count now (one detail
-    query per table, after the timed run)."""
+    """Each MERGE's and replaceWhere's target files before it ran: what a scan of the whole
+    target would read (the key-range and partition predicates let Delta skip most). Walked
+    back from the table's file count now (one detail query per table, after the timed run)."""
     from delta.tables import DeltaTable
 
     by_table: dict[str, list[dict[str, object]]] = defaultdict(list)
