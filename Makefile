@@ -35,7 +35,7 @@ $(BENCHED): $(INSTALLED)
 	$(PY) -m pip install --quiet -e ".[spark,dev,bench]"
 	touch $@
 
-bench: install $(BENCHED) ## benchmark N generated days: make bench [SCALE=0.1] [DAYS=10] (1.0 = 1M events/day)
+bench: install $(BENCHED) ## the sample warm and cold, N generated days, 100 days of history: make bench [SCALE=0.1] [DAYS=10]
 	$(PY) bench/run_bench.py --scale $(or $(SCALE),0.1) --days $(or $(DAYS),10)
 
 bench-horizon: install $(BENCHED) ## day 101 after 100 days of history against day 2: make bench-horizon [DAYS=100]
