@@ -179,6 +179,9 @@ class SilverResult:
     rejected: bool = False  # over the quality threshold: quarantined, not merged
 
 
+_RANK = "_rank"
+
+
 @dataclass(frozen=True)
 class DayBatch:
     """The day's bronze rows, validated and ranked once and materialised (a local
@@ -192,9 +195,6 @@ class DayBatch:
     def batch(self) -> DataFrame:
         """One row per business key: what silver is merged with and gold looks at."""
         return self.valid.where(F.col(_RANK) == 1).drop(_RANK)
-
-
-_RANK = "_rank"
 
 
 def ranked(source: Source) -> Callable[[DataFrame], DataFrame]:
