@@ -5,11 +5,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 JARS := $(VENV)/delta-jars.txt
+# The engines analysts read gold with (no Spark), for tests/test_readers.py.
+READERS_VENV := .venv-readers
+READERS := $(READERS_VENV)/.installed
+export READERS_PYTHON := $(abspath $(READERS_VENV))/bin/python
 SAMPLE_DATES := 2025-03-01 2025-03-02 2025-03-03 2025-03-04
 export JAVA_HOME := $(shell scripts/java-home.sh)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run report maintenance bench bench-horizon test test-fast cluster-test wheel lint format typecheck clean
+.PHONY: help install readers run report maintenance bench bench-horizon test test-fast cluster-test wheel lint format typecheck clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -25,6 +29,13 @@ $(JARS): $(INSTALLED)
 	$(PY) -m lakehouse.session --warm
 
 install: $(INSTALLED) $(JARS) ## create .venv, install pinned packages, resolve the Delta jars
+
+$(READERS): tests/readers/requirements.txt
+	$(PYTHON) -m venv $(READERS_VENV)
+	$(READERS_PYTHON) -m pip install --quiet -r tests/readers/requirements.txt
+	touch $@
+
+readers: $(READERS) ## .venv-readers: delta-rs, Polars, pandas and DuckDB, which the tests read gold with
 
 run: install ## run the bundled sample (2025-03-01..04) and print the gold tables
 	scripts/spark-submit.sh jobs/daily.py --from $(firstword $(SAMPLE_DATES)) --to $(lastword $(SAMPLE_DATES))
@@ -47,10 +58,10 @@ maintenance: install ## OPTIMIZE and VACUUM every table (safe beside a daily run
 report: install ## print the SLA report of one ingest date: make report DATE=2025-03-04 [FORMAT=json]
 	scripts/spark-submit.sh jobs/report.py --run-date $(DATE) --format $(or $(FORMAT),text)
 
-test: install lint ## lint, type-check and run the whole test suite
+test: install $(READERS) lint ## lint, type-check and run the whole test suite
 	$(PY) -m pytest
 
-test-fast: install ## the test suite without the whole-process tests
+test-fast: install $(READERS) ## the test suite without the whole-process tests
 	$(PY) -m pytest -m "not slow"
 
 cluster-test: install ## the sample on a standalone cluster (master + 2 workers on loopback) = local mode [FULL=1]

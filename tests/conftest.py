@@ -2,8 +2,8 @@
 for tiny data; every test gets its own landing zone and warehouse under tmp_path.
 
 Tests go to the xdist workers a module at a time (`--dist loadfile`). The rule scenario's
-in-order warehouse is a session fixture: the modules that read it share one build when they
-land on the same worker, and build it side by side when they do not.
+in-order warehouse and the sample's are session fixtures: the modules that read one share one
+build when they land on the same worker, and build it side by side when they do not.
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
+from lakehouse.config import Settings
+from lakehouse.run import run_dates
 from lakehouse.session import LOCAL_TEST_CONF, build_session
 from tests import scenario
+from tests.helpers import SAMPLE_DATES, SAMPLE_LANDING
 from tests.scenario import ScenarioRun
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,3 +45,12 @@ def scenario_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) 
     """The rule scenario run in order, with a copy after D2: read-only for every test (a test
     that writes works on a copy)."""
     return scenario.run_in_order(spark, tmp_path_factory.mktemp("scenario"))
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample as `make run` runs it (all four dates as one range in one session):
+    read-only for every test."""
+    warehouse = tmp_path_factory.mktemp("sample") / "wh"
+    run_dates(spark, Settings(landing=str(SAMPLE_LANDING), warehouse=str(warehouse)), SAMPLE_DATES)
+    return warehouse

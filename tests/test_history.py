@@ -3,6 +3,7 @@ interval, and the same timelines whatever the order and number of runs."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -28,7 +29,7 @@ from lakehouse.tables import (
     ORDERS,
     RUN_LOG,
 )
-from tests.helpers import read, run_all, write_csv
+from tests.helpers import copy_warehouse, read, run_all, write_csv
 
 D1, D2, D3 = date(2025, 5, 1), date(2025, 5, 2), date(2025, 5, 3)
 CRM_HEADER = "customer_id,full_name,email,tier,updated_at,is_deleted"
@@ -209,24 +210,23 @@ def expected_orders(spark: SparkSession) -> DataFrame:
     )
 
 
-def _rows_with_files(
-    spark: SparkSession, warehouse: Path, customer_id: int
-) -> list[tuple[object, ...]]:
-    """A customer's history rows with the data file each is stored in."""
+def _keys_by_file(spark: SparkSession, warehouse: Path) -> dict[str, set[int]]:
+    """The customers whose history rows each data file of the table holds."""
     rows = (
         read(spark, DIM_CUSTOMER_HISTORY, warehouse)
-        .where(F.col("customer_id") == customer_id)
-        .select("*", F.col("_metadata.file_path").alias("file"))
+        .select("customer_id", F.col("_metadata.file_path").alias("file"))
         .collect()
     )
-    return sorted(tuple(r) for r in rows)
+    keys: dict[str, set[int]] = {}
+    for row in rows:
+        keys.setdefault(row["file"], set()).add(row["customer_id"])
+    return keys
 
 
 @dataclass
 class InOrder:
     landing: Path
     warehouse: Path
-    untouched_before_d3: list[tuple[object, ...]]
 
 
 @pytest.fixture(scope="module")
@@ -234,10 +234,8 @@ def in_order(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> I
     base = tmp_path_factory.mktemp("history")
     landing, warehouse = base / "landing", base / "wh"
     write_landing(landing)
-    run_all(spark, landing, warehouse, [D1, D2])
-    untouched = _rows_with_files(spark, warehouse, 2)
-    run_all(spark, landing, warehouse, [D3])
-    yield InOrder(landing, warehouse, untouched)
+    run_all(spark, landing, warehouse, [D1, D2, D3])
+    yield InOrder(landing, warehouse)
 
 
 def test_timelines_in_order_match_the_rules(spark: SparkSession, in_order: InOrder) -> None:
@@ -253,12 +251,27 @@ def test_timelines_in_order_match_the_rules(spark: SparkSession, in_order: InOrd
         )
 
 
-def test_a_key_the_run_did_not_touch_is_not_rewritten(
-    spark: SparkSession, in_order: InOrder
+def test_a_file_without_a_key_the_run_touched_is_not_rewritten(
+    spark: SparkSession, in_order: InOrder, tmp_path: Path
 ) -> None:
-    """D3 touches customers 1 and 3 only: customer 2's row stays in the same file."""
-    assert in_order.untouched_before_d3  # the row was there before D3
-    assert _rows_with_files(spark, in_order.warehouse, 2) == in_order.untouched_before_d3
+    """Gold copies on write (no deletion vectors, for outside readers): a run rewrites the
+    files that hold a key it changed, and no other. Customer 4 arrives alone, so its history
+    row has a file of its own; the next day changes customer 1 only."""
+    landing = Path(shutil.copytree(in_order.landing, tmp_path / "landing"))
+    warehouse = copy_warehouse(in_order.warehouse, tmp_path / "wh")
+    d4, d5 = date(2025, 5, 4), date(2025, 5, 5)
+    write_csv(landing, CRM.name, d4, "crm.csv", f"{CRM_HEADER}\n4,D,d@x,bronze,2025-05-04 10:00,")
+    write_csv(landing, CRM.name, d5, "crm.csv", f"{CRM_HEADER}\n1,A,a@x,gold,2025-05-05 10:00,")
+    run_all(spark, landing, warehouse, [d4])
+    before = _keys_by_file(spark, warehouse)
+    run_all(spark, landing, warehouse, [d5])
+    after = _keys_by_file(spark, warehouse)
+
+    rewritten = {file for file in before if file not in after}
+    assert rewritten  # customer 1's file was rewritten (copy on write)
+    assert all(1 in before[file] for file in rewritten)
+    (own_file,) = [file for file, keys in before.items() if keys == {4}]
+    assert after[own_file] == {4}
 
 
 def test_change_feed_shows_one_runs_changes_by_the_run_log_versions(

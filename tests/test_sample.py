@@ -3,7 +3,6 @@ and reruns."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -11,8 +10,6 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from lakehouse.config import Settings
-from lakehouse.run import run_dates
 from lakehouse.tables import GOLD_TABLES, RUN_LOG, all_specs
 from tests.helpers import (
     SAMPLE_DATES,
@@ -29,32 +26,24 @@ from tests.sample_expected import expected_gold
 D = date
 
 
-@pytest.fixture(scope="module")
-def sample_wh(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The sample as `make run` runs it: all four dates as one range in one session."""
-    warehouse = tmp_path_factory.mktemp("sample") / "wh"
-    run_dates(spark, Settings(landing=str(SAMPLE_LANDING), warehouse=str(warehouse)), SAMPLE_DATES)
-    yield warehouse
-
-
 @pytest.mark.parametrize("table", [t.name for t in GOLD_TABLES])
 def test_sample_gold_equals_the_worked_example(
-    spark: SparkSession, sample_wh: Path, table: str
+    spark: SparkSession, sample_warehouse: Path, table: str
 ) -> None:
     """dim_customer_current and fact_order_current are answer 5 of the seed, row for row."""
     spec = next(t for t in GOLD_TABLES if t.name == table)
     assert_df_equality(
-        read(spark, spec, sample_wh), expected_gold(spark)[table], ignore_row_order=True
+        read(spark, spec, sample_warehouse), expected_gold(spark)[table], ignore_row_order=True
     )
 
 
 def test_one_run_per_date_equals_the_range_and_a_rerun_changes_nothing(
-    spark: SparkSession, sample_wh: Path, tmp_path: Path
+    spark: SparkSession, sample_warehouse: Path, tmp_path: Path
 ) -> None:
     per_date = tmp_path / "per_date"
     run_all(spark, SAMPLE_LANDING, per_date, SAMPLE_DATES)
     every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
-    assert_tables_equal(spark, sample_wh, per_date, every_table_but_the_log)
+    assert_tables_equal(spark, sample_warehouse, per_date, every_table_but_the_log)
 
     before = copy_warehouse(per_date, tmp_path / "before_rerun")
     counts = bronze_counts(spark, per_date)

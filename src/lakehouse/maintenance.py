@@ -1,6 +1,7 @@
-"""Table maintenance: compaction (OPTIMIZE) and VACUUM for every table, safe beside a run.
+"""Table maintenance: compaction (OPTIMIZE) and VACUUM for every table, safe beside a run;
+gold brought back within what outside readers support.
 
-Both are ordinary Delta transactions. OPTIMIZE only rewrites files (no data change); if it
+All are ordinary Delta transactions. OPTIMIZE only rewrites files (no data change); if it
 races a daily run on the same files, one of the two gets a conflict and retries, and both
 recompute from committed data. VACUUM deletes only files unreferenced for longer than the
 retention, far longer than any run, so it never removes a file a running job reads.
@@ -11,13 +12,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from lakehouse import concurrency, storage
 from lakehouse.errors import UsageError
-from lakehouse.tables import TableSpec, all_specs
+from lakehouse.tables import GOLD_FORBIDDEN_FEATURES, GOLD_TABLES, TableSpec, all_specs
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,29 @@ class TableMaintenance:
     files_added: int  # compacted files written
     version: int  # the table's version after maintenance
     seconds: float
+    features_dropped: tuple[str, ...] = ()
+
+
+def table_features(spark: SparkSession, path: str) -> frozenset[str]:
+    row = DeltaTable.forPath(spark, path).detail().select("tableFeatures").first()
+    return frozenset(row[0] or ()) if row is not None else frozenset()
+
+
+def drop_forbidden_features(spark: SparkSession, spec: TableSpec, path: str) -> tuple[str, ...]:
+    """A gold table written by an earlier release with deletion vectors (or given them by a
+    platform default) is unreadable for delta-rs: the feature's data is purged and the feature
+    dropped from the protocol. Delta's checkpoint protection makes that one call, with the
+    history kept; versions before the drop still carry the feature for time travel."""
+    if spec not in GOLD_TABLES:
+        return ()
+    found = tuple(f for f in GOLD_FORBIDDEN_FEATURES if f in table_features(spark, path))
+    for feature in found:
+        log.info("maintenance %s: dropping table feature %s", spec.qualified_name, feature)
+        concurrency.retry_on_conflict(
+            f"dropping {feature} from {spec.qualified_name}",
+            partial(DeltaTable.forPath(spark, path).dropFeatureSupport, feature),
+        )
+    return found
 
 
 def _optimize(spark: SparkSession, path: str) -> tuple[int, int]:
@@ -49,6 +74,7 @@ def maintain_table(
     if storage.latest_version(spark, path) < 0:
         return None  # not created yet: nothing to maintain
     started = time.monotonic()
+    dropped = drop_forbidden_features(spark, spec, path)
     removed, added = concurrency.retry_on_conflict(
         f"compaction of {spec.qualified_name}", lambda: _optimize(spark, path)
     )
@@ -60,6 +86,7 @@ def maintain_table(
         added,
         storage.latest_version(spark, path),
         time.monotonic() - started,
+        dropped,
     )
     log.info(
         "maintenance %s: %d small file(s) compacted into %d, now at version %d (%.1fs)",

@@ -239,7 +239,14 @@ def changes_spec(source: Source) -> TableSpec:
 
 # Every gold table publishes its changes, so consumers can read what each run changed.
 _CDF = ("delta.enableChangeDataFeed", "true")
-_GOLD_PROPS = (_DV, _CDF)
+# Gold is read by engines outside the job (delta-rs, and Polars and pandas through it, lack
+# deletion vectors): its MERGEs copy on write. Stated off, not left to a default, as
+# Databricks turns deletion vectors on for new tables by default.
+_NO_DV = ("delta.enableDeletionVectors", "false")
+_GOLD_PROPS = (_NO_DV, _CDF)
+# Table features a gold table must not carry, dropped by maintenance where an earlier release
+# (or a platform default) added them: each raises the protocol beyond those readers.
+GOLD_FORBIDDEN_FEATURES = ("deletionVectors",)
 
 DIM_CUSTOMER_CURRENT = TableSpec(
     "gold",
@@ -276,7 +283,7 @@ FACT_APP_EVENTS_DAILY = TableSpec(
         ("event_count", T.LongType()),
     ),
     partition_by=(EVENT_DATE,),
-    properties=(_CDF,),
+    properties=_GOLD_PROPS,
 )
 FACT_TICKET_CURRENT = TableSpec(
     "gold",
@@ -299,7 +306,7 @@ FACT_TICKET_EVENTS_DAILY = TableSpec(
         ("event_count", T.LongType()),
     ),
     partition_by=(EVENT_DATE,),
-    properties=(_CDF,),
+    properties=_GOLD_PROPS,
 )
 
 _VALIDITY = (
