@@ -539,15 +539,25 @@ def print_summary(report: dict[str, object], figures: list[DayFigures]) -> None:
             for m in f.merges
             if m["operation"] == "MERGE" and str(m["table"]).startswith("silver")
         )  # type: ignore[call-overload]
-        gold_copied = sum(
-            int(m["rows_copied"])
+        gold_merges = [
+            m
             for f in figures
             for m in f.merges
             if m["operation"] == "MERGE" and str(m["table"]).startswith("gold")
-        )  # type: ignore[call-overload]
+        ]
+        gold_copied = sum(int(m["rows_copied"]) for m in gold_merges)  # type: ignore[call-overload]
+        gold_written = sum(
+            int(m["rows_inserted"]) + int(m["rows_updated"])  # type: ignore[call-overload]
+            for m in gold_merges
+        )
         rows.append(("rows copied by silver MERGEs: 0", f"{copied:,}", verdict(copied == 0)))
+        # Gold copies on write so that delta-rs can read it (docs/design.md): measured, no target.
         rows.append(
-            ("rows copied by gold MERGEs: 0", f"{gold_copied:,}", verdict(gold_copied == 0))
+            (
+                "rows copied by gold MERGEs (copy on write)",
+                f"{gold_copied:,} beside {gold_written:,} written",
+                "trade-off",
+            )
         )
         rebuild = report["rebuild_differing_rows"]
         rows.append(

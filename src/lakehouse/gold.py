@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from functools import reduce
 
@@ -27,6 +28,7 @@ from lakehouse.tables import (
     TICKETS,
     TIMELINES,
     Source,
+    TableSpec,
     Timeline,
     changes_spec,
     silver_spec,
@@ -154,7 +156,7 @@ def update_history(
     )
     path = spec.spec.path(warehouse)
     stale = (
-        storage.read(spark, path, storage.latest_version(spark, path))
+        storage.read(spark, path)
         .where(in_range(None))
         .join(touched, key, "left_semi")
         .select(key, "valid_from")
@@ -183,6 +185,33 @@ def _silver_for_keys(silver: DataFrame, result: SilverResult, key: tuple[str, ..
     return pruned.join(result.batch.select(*key).distinct(), list(key), "left_semi")
 
 
+@dataclass(frozen=True)
+class _CurrentTable:
+    """How a source's current-state table is made from its silver rows."""
+
+    spec: TableSpec
+    rows: Callable[[DataFrame], DataFrame]  # silver rows of the touched keys -> table rows
+    key: str
+    deletes: bool = False  # rows carry the `is_deleted` control column
+
+
+@dataclass(frozen=True)
+class _DailyTable:
+    spec: TableSpec
+    dimension: str  # counted per event date and this column
+
+
+_CURRENT = {
+    CRM.name: _CurrentTable(DIM_CUSTOMER_CURRENT, customer_rows, "customer_id", deletes=True),
+    ORDERS.name: _CurrentTable(FACT_ORDER_CURRENT, order_rows, "order_id"),
+    TICKETS.name: _CurrentTable(FACT_TICKET_CURRENT, ticket_rows, "ticket_id"),
+}
+_DAILY = {
+    APP_EVENTS.name: _DailyTable(FACT_APP_EVENTS_DAILY, "event_type"),
+    TICKETS.name: _DailyTable(FACT_TICKET_EVENTS_DAILY, "status"),
+}
+
+
 def update_current(
     spark: SparkSession, warehouse: str, result: SilverResult, source: Source, silver: DataFrame
 ) -> dict[str, int]:
@@ -192,54 +221,33 @@ def update_current(
     written when it differs, deleted when silver holds a deletion, and left alone otherwise.
     `load_date` is the ingest date of the winning record: the run that brought it.
     """
-    if source is CRM:
-        rows = customer_rows(_silver_for_keys(silver, result, CRM.key))
-        return storage.merge_by_key(
-            spark,
-            DIM_CUSTOMER_CURRENT.path(warehouse),
-            rows,
-            ("customer_id",),
-            delete_when=F.col(f"s.{_DELETED}"),
-            control_columns=(_DELETED,),
-            target_filter=_in_range(result, "customer_id")("t"),
-        )
-    elif source is ORDERS:
-        rows = order_rows(_silver_for_keys(silver, result, ORDERS.key))
-        return storage.merge_by_key(
-            spark,
-            FACT_ORDER_CURRENT.path(warehouse),
-            rows,
-            ("order_id",),
-            target_filter=_in_range(result, "order_id")("t"),
-        )
-    elif source is TICKETS:
-        tickets = _silver_for_keys(silver, result, ("ticket_id",))
-        return storage.merge_by_key(
-            spark,
-            FACT_TICKET_CURRENT.path(warehouse),
-            ticket_rows(tickets),
-            ("ticket_id",),
-            target_filter=_in_range(result, "ticket_id")("t"),
-        )
-    return {}
+    current = _CURRENT.get(source.name)
+    if current is None:
+        return {}
+    rows = current.rows(_silver_for_keys(silver, result, (current.key,)))
+    return storage.merge_by_key(
+        spark,
+        current.spec.path(warehouse),
+        rows,
+        (current.key,),
+        delete_when=F.col(f"s.{_DELETED}") if current.deletes else None,
+        control_columns=(_DELETED,) if current.deletes else (),
+        target_filter=_in_range(result, current.key)("t"),
+    )
 
 
 def update_daily(warehouse: str, result: SilverResult, source: Source, silver: DataFrame) -> None:
     """Recompute, in full from silver, each event date the day's rows touched (late ones
     included, whatever their age) and replace exactly those partitions."""
-    if not result.touched_event_dates:
+    daily = _DAILY.get(source.name)
+    if daily is None or not result.touched_event_dates:
         return
-    spec, dimension = (
-        (FACT_APP_EVENTS_DAILY, "event_type")
-        if source is APP_EVENTS
-        else (FACT_TICKET_EVENTS_DAILY, "status")
-    )
     dates: list[date] = sorted(result.touched_event_dates)
     events = silver.where(F.col(EVENT_DATE).isin(dates))
     # One file per date: a date's counts are a handful of rows, and a file per shuffle
     # partition per run would add up to thousands of tiny files over a year.
-    counts = events.transform(daily_counts(dimension)).repartition(EVENT_DATE)
-    storage.replace_partitions(spec.path(warehouse), counts, EVENT_DATE, dates)
+    counts = events.transform(daily_counts(daily.dimension)).repartition(EVENT_DATE)
+    storage.replace_partitions(daily.spec.path(warehouse), counts, EVENT_DATE, dates)
 
 
 def update(
