@@ -143,6 +143,20 @@ def test_report_rejects_a_bad_date_with_exit_2(capsys: pytest.CaptureFixture[str
     )
 
 
+@pytest.mark.parametrize("option", [["--steps", "gold"], ["--from", "2025-03-01"]])
+def test_report_rejects_the_daily_jobs_options_with_exit_2(
+    option: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The report reads one date's run log: a range or a step list would be ignored."""
+    from lakehouse.cli import report_main
+
+    with pytest.raises(SystemExit) as exit_:
+        report_main(["--run-date", "2025-03-01", *option])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err == f"report.py: error: unrecognized arguments: {' '.join(option)}\n"
+
+
 def test_json_log_lines_are_json(capsys: pytest.CaptureFixture[str]) -> None:
     import json
     import logging

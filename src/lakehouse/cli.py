@@ -152,18 +152,22 @@ def main(argv: Sequence[str] | None = None, prog: str = "daily.py") -> int:
 
 def report_main(argv: Sequence[str] | None = None, prog: str = "report.py") -> int:
     """Print the SLA report of one ingest date (text, or JSON for machines)."""
-    parser = _parser(prog)
-    parser.description = "Print the SLA report of one ingest date."
+    parser = _Parser(prog=prog, description="Print the SLA report of one ingest date.")
+    parser.add_argument("--run-date", help="ingest date to report on, YYYY-MM-DD")
+    parser.add_argument("--warehouse", help="root of the Delta tables (default: from config)")
+    parser.add_argument("--config", type=Path, help="YAML config (default: conf/local.yaml)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         if args.run_date is None:
             raise UsageError("the following arguments are required: --run-date")
         day = parse_run_date(args.run_date)
-        settings = load_settings(args.config, landing=args.landing, warehouse=args.warehouse)
+        settings = load_settings(args.config, warehouse=args.warehouse)
     except UsageError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return USAGE_EXIT
+    configure_logging(args.log_format)
     from lakehouse import report
     from lakehouse.session import job_session
 
