@@ -8,7 +8,7 @@ JARS := $(VENV)/delta-jars.txt
 # The engines analysts read gold with (no Spark), for tests/test_readers.py.
 READERS_VENV := .venv-readers
 READERS := $(READERS_VENV)/.installed
-export READERS_PYTHON := $(abspath $(READERS_VENV))/bin/python
+export READERS_PYTHON ?= $(abspath $(READERS_VENV))/bin/python
 SAMPLE_DATES := 2025-03-01 2025-03-02 2025-03-03 2025-03-04
 export JAVA_HOME := $(shell scripts/java-home.sh)
 
@@ -32,7 +32,7 @@ install: $(INSTALLED) $(JARS) ## create .venv, install pinned packages, resolve 
 
 $(READERS): tests/readers/requirements.txt
 	$(PYTHON) -m venv $(READERS_VENV)
-	$(READERS_PYTHON) -m pip install --quiet -r tests/readers/requirements.txt
+	$(READERS_VENV)/bin/python -m pip install --quiet -r tests/readers/requirements.txt
 	touch $@
 
 readers: $(READERS) ## .venv-readers: delta-rs, Polars, pandas and DuckDB, which the tests read gold with

@@ -80,9 +80,17 @@ def sample_reads(sample_warehouse: Path, tmp_path_factory: pytest.TempPathFactor
     return read_with_every_reader(sample_warehouse, tmp_path_factory.mktemp("reads"))
 
 
-def _with_deletion_vectors(spark: SparkSession, spec: TableSpec, warehouse: Path) -> None:
-    """The table as an earlier release left it: deletion vectors on, and some in its files
-    (every row MERGEd onto itself)."""
+@dataclass(frozen=True)
+class Legacy:
+    """A gold table as an earlier release left it, before maintenance."""
+
+    features: frozenset[str]
+    deletion_vectors: int  # written into its files
+
+
+def _with_deletion_vectors(spark: SparkSession, spec: TableSpec, warehouse: Path) -> Legacy:
+    """Deletion vectors on, and one in its files: compacted into one file, then one row of it
+    MERGEd onto itself (marked deleted in that file, written anew)."""
     path = spec.path(str(warehouse))
     spark.sql(
         "ALTER TABLE delta.`{}` SET TBLPROPERTIES ('delta.enableDeletionVectors' = 'true')".format(
@@ -90,24 +98,30 @@ def _with_deletion_vectors(spark: SparkSession, spec: TableSpec, warehouse: Path
         )
     )
     table = DeltaTable.forPath(spark, path)
+    table.optimize().executeCompaction()
     same_row = reduce(
         lambda a, b: a & b, [F.col(f"t.{c}").eqNullSafe(F.col(f"s.{c}")) for c in spec.schema.names]
     )
-    table.alias("t").merge(table.toDF().alias("s"), same_row).whenMatchedUpdateAll().execute()
+    one_row = spark.createDataFrame(table.toDF().limit(1).collect(), table.toDF().schema)
+    table.alias("t").merge(one_row.alias("s"), same_row).whenMatchedUpdateAll().execute()
+    metrics = table.history(1).select("operationMetrics").first()
+    assert metrics is not None
+    return Legacy(
+        table_features(spark, path), int(metrics[0].get("numTargetDeletionVectorsAdded", 0))
+    )
 
 
 @pytest.fixture(scope="module")
 def migrated(
     spark: SparkSession, sample_warehouse: Path, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Reads, dict[str, frozenset[str]]]:
-    """The sample's gold as an earlier release left it, then maintained: the features each
-    table had before maintenance, and what the readers read after it."""
+) -> tuple[Reads, dict[str, Legacy]]:
+    """The sample's gold as an earlier release left it, then maintained: each table before
+    maintenance, and what the readers read after it."""
     base = tmp_path_factory.mktemp("legacy")
     warehouse = copy_warehouse(sample_warehouse, base / "wh")
     before = {}
     for spec in WITH_DELETION_VECTORS_BEFORE:
-        _with_deletion_vectors(spark, spec, warehouse)
-        before[spec.name] = table_features(spark, spec.path(str(warehouse)))
+        before[spec.name] = _with_deletion_vectors(spark, spec, warehouse)
         maintain_table(spark, spec, str(warehouse), retain_hours=MIN_RETAIN_HOURS, vacuum=False)
     reads = read_with_every_reader(warehouse, base / "reads", WITH_DELETION_VECTORS_BEFORE)
     return reads, before
@@ -168,13 +182,17 @@ def test_gold_needs_no_reader_feature(
 def test_maintenance_brings_gold_with_deletion_vectors_back_within_every_reader(
     spark: SparkSession,
     sample_warehouse: Path,
-    migrated: tuple[Reads, dict[str, frozenset[str]]],
+    migrated: tuple[Reads, dict[str, Legacy]],
     reader: str,
     spec: TableSpec,
 ) -> None:
-    reads, features_before = migrated
-    assert "deletionVectors" in features_before[spec.name]
-    assert "deletionVectors" not in table_features(spark, spec.path(str(reads.warehouse)))
+    reads, before = migrated
+    assert "deletionVectors" in before[spec.name].features
+    assert before[spec.name].deletion_vectors > 0
+    detail = DeltaTable.forPath(spark, spec.path(str(reads.warehouse))).detail().first()
+    assert detail is not None
+    assert detail["minReaderVersion"] == 1
+    assert "deletionVectors" not in detail["tableFeatures"]
     _assert_read_as_spark_reads(spark, reads, reader, spec)
     # nothing lost or changed on the way
     assert_df_equality(
