@@ -240,8 +240,8 @@ def changes_spec(source: Source) -> TableSpec:
 # Every gold table publishes its changes, so consumers can read what each run changed.
 _CDF = ("delta.enableChangeDataFeed", "true")
 # Gold is read by engines outside the job (delta-rs, and pandas and most Python Delta tooling
-# through it, lack deletion vectors): its MERGEs copy on write. Stated off, not left to a default, as
-# Databricks turns deletion vectors on for new tables by default.
+# through it, lack deletion vectors): its MERGEs copy on write. Stated off, not left to a
+# default, as Databricks turns deletion vectors on for new tables by default.
 _NO_DV = ("delta.enableDeletionVectors", "false")
 _GOLD_PROPS = (_NO_DV, _CDF)
 # Table features a gold table must not carry, dropped by maintenance where an earlier release
