@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.cli import maintenance_main, parse_args, restore_main
+from lakehouse.cli import _parse, maintenance_main, parse_args, restore_main
 from lakehouse.config import load_settings, parse_run_date
 from lakehouse.errors import InvalidRunDateError
 from lakehouse.storage import date_predicate
@@ -226,3 +226,34 @@ def test_restore_needs_exactly_one_target_and_a_real_date(
     assert exc.value.code == 2
     assert restore_main(["--to-date", "2025-02-30"]) == 2
     assert "invalid run date '2025-02-30'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("remote", ["localhost:15002", "http://host:15002", "sc://"])
+def test_a_remote_that_is_not_a_connect_url_exits_2_naming_it(
+    remote: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    code, err = _exit_and_message(["--run-date", "2025-03-01", "--remote", remote], capsys)
+    assert (code, err.count("\n")) == (2, 1)
+    assert f"--remote {remote!r}" in err
+    monkeypatch.setenv("SPARK_REMOTE", remote)
+    assert maintenance_main([]) == 2
+    assert f"--remote {remote!r}" in capsys.readouterr().err
+
+
+def test_a_connect_url_reaches_the_session_and_local_paths_are_the_servers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Over Connect the landing path is the server's: this machine does not check it."""
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    argv = ["--run-date", "2025-03-01", "--landing", str(tmp_path / "not-here")]
+    with pytest.raises(SystemExit):
+        parse_args(argv)
+    settings, days, args = _parse([*argv, "--remote", "sc://h:15002"], "daily.py")
+    assert (args.remote, days, settings.landing) == (
+        "sc://h:15002",
+        [date(2025, 3, 1)],
+        str(tmp_path / "not-here"),
+    )
+    monkeypatch.setenv("SPARK_REMOTE", "sc://env:1")
+    assert _parse(argv, "daily.py")[2].remote == "sc://env:1"

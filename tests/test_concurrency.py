@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pyspark.errors import AnalysisException
+from pyspark.errors import AnalysisException, PySparkException
 from pyspark.sql import SparkSession
 
 from lakehouse import concurrency
-from lakehouse.errors import TableCreationInProgressError
+from lakehouse.errors import NotADeltaTableError, TableCreationInProgressError
 from lakehouse.tables import RUN_LOG, ensure_table
 
 
@@ -70,13 +70,84 @@ def test_a_table_another_run_is_creating_is_a_lost_race_and_retried(
     assert spark.read.format("delta").load(RUN_LOG.path(str(tmp_path))).schema == RUN_LOG.schema
 
 
-def test_a_folder_holding_other_files_is_not_taken_for_a_race(
+class _DeltaSays(AnalysisException):
+    """Delta's error as the session raises it, known by its condition."""
+
+    def __init__(self, condition: str) -> None:
+        super().__init__(message=f"[{condition}] something")
+        self._condition = condition
+
+    def getCondition(self) -> str:
+        return self._condition
+
+
+def test_delta_reporting_a_table_half_created_by_another_run_is_a_lost_race_and_retried(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
+    log_dir = Path(RUN_LOG.path(str(tmp_path))) / "_delta_log"
+    log_dir.mkdir(parents=True)
+    create = spark.sql
+    attempts: list[str] = []
+
+    def sql(statement: str) -> object:
+        if statement.startswith("CREATE TABLE") and not attempts:
+            attempts.append(statement)
+            raise _DeltaSays("DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION")
+        return create(statement)
+
+    monkeypatch.setattr(spark, "sql", sql)
+    with pytest.raises(TableCreationInProgressError, match="another run is creating"):
+        ensure_table(spark, RUN_LOG, str(tmp_path))
+    elsewhere = tmp_path / "other"  # the other run's first commit lands
+    ensure_table(spark, RUN_LOG, str(elsewhere))
+    first_commit = Path(RUN_LOG.path(str(elsewhere))) / "_delta_log" / f"{0:020d}.json"
+    (log_dir / first_commit.name).write_bytes(first_commit.read_bytes())
+    concurrency.retry_on_conflict(
+        "the table definitions", lambda: ensure_table(spark, RUN_LOG, str(tmp_path))
+    )
+    assert spark.read.format("delta").load(RUN_LOG.path(str(tmp_path))).schema == RUN_LOG.schema
+
+
+def test_a_folder_holding_other_files_is_not_made_a_table(
     spark: SparkSession, tmp_path: Path
 ) -> None:
     table_dir = Path(RUN_LOG.path(str(tmp_path)))
     table_dir.mkdir(parents=True)
     (table_dir / "notes.txt").write_text("not a table")
-    with pytest.raises(AnalysisException, match=r"is not a Delta table|is not empty"):
+    with pytest.raises(NotADeltaTableError, match="holds files but is not a Delta table"):
         concurrency.retry_on_conflict(
             "the table definitions", lambda: ensure_table(spark, RUN_LOG, str(tmp_path))
         )
+    assert [p.name for p in table_dir.iterdir()] == ["notes.txt"]
+
+
+class _Failure(PySparkException):
+    """An error as Spark raises it, classic or over Connect: known by its condition."""
+
+    def __init__(self, condition: str) -> None:
+        super().__init__(message=f"[{condition}] something")
+        self._condition = condition
+
+    def getCondition(self) -> str:
+        return self._condition
+
+
+@pytest.mark.parametrize(
+    "condition", ["DELTA_CONCURRENT_APPEND.WITH_PARTITION_HINT", "DELTA_METADATA_CHANGED"]
+)
+def test_a_delta_conflict_is_known_by_its_condition_and_retried(
+    monkeypatch: pytest.MonkeyPatch, condition: str
+) -> None:
+    monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
+    calls, step = _failing_once(_Failure(condition))
+    assert concurrency.retry_on_conflict("silver x", step) == "done"  # type: ignore[arg-type]
+    assert len(calls) == 2
+
+
+def test_another_condition_is_raised_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
+    calls, step = _failing_once(_Failure("DELTA_TABLE_NOT_FOUND"))
+    with pytest.raises(_Failure):
+        concurrency.retry_on_conflict("silver x", step)  # type: ignore[arg-type]
+    assert len(calls) == 1

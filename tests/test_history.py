@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse import storage
 from lakehouse.gold import timeline
 from lakehouse.tables import (
     CRM,
@@ -336,6 +336,5 @@ def test_any_order_and_reruns_give_the_in_order_timelines(
 
 def test_every_gold_table_publishes_its_change_feed(spark: SparkSession, in_order: InOrder) -> None:
     for spec in GOLD_TABLES:
-        detail = DeltaTable.forPath(spark, spec.path(str(in_order.warehouse))).detail().first()
-        assert detail is not None
+        detail = storage.table_detail(spark, spec.path(str(in_order.warehouse)))
         assert detail["properties"].get("delta.enableChangeDataFeed") == "true", spec.name

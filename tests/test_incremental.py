@@ -105,7 +105,7 @@ def test_a_commit_to_silver_between_the_look_and_the_insert_is_retried(
 
     def point(when: str, step: str, source: str | None = None) -> None:
         if (when, step, source) == ("before", "silver", APP_EVENTS.name) and not committed:
-            committed.append(storage.insert_new(spark, silver_path, other, F.lit(False)))
+            committed.append(storage.insert_new(spark, silver_path, other, "FALSE"))
         real_point(when, step, source)
 
     monkeypatch.setattr(faults, "point", point)

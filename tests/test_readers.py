@@ -21,6 +21,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lakehouse import sql, storage
 from lakehouse.maintenance import MIN_RETAIN_HOURS, maintain_table, table_features
 from lakehouse.tables import (
     DIM_CUSTOMER_CURRENT,
@@ -93,9 +94,8 @@ def _with_deletion_vectors(spark: SparkSession, spec: TableSpec, warehouse: Path
     MERGEd onto itself (marked deleted in that file, written anew)."""
     path = spec.path(str(warehouse))
     spark.sql(
-        "ALTER TABLE delta.`{}` SET TBLPROPERTIES ('delta.enableDeletionVectors' = 'true')".format(
-            path.replace("`", "``")
-        )
+        f"ALTER TABLE {sql.delta_table(path)} "
+        "SET TBLPROPERTIES ('delta.enableDeletionVectors' = 'true')"
     )
     table = DeltaTable.forPath(spark, path)
     table.optimize().executeCompaction()
@@ -171,8 +171,7 @@ def test_gold_needs_no_reader_feature(
     spark: SparkSession, sample_warehouse: Path, spec: TableSpec
 ) -> None:
     """Reader version 1: any Delta reader can read gold (docs/design.md, "Reading gold")."""
-    detail = DeltaTable.forPath(spark, spec.path(str(sample_warehouse))).detail().first()
-    assert detail is not None
+    detail = storage.table_detail(spark, spec.path(str(sample_warehouse)))
     assert detail["minReaderVersion"] == 1
     assert not set(detail["tableFeatures"]) & set(GOLD_FORBIDDEN_FEATURES)
 
@@ -189,8 +188,7 @@ def test_maintenance_brings_gold_with_deletion_vectors_back_within_every_reader(
     reads, before = migrated
     assert "deletionVectors" in before[spec.name].features
     assert before[spec.name].deletion_vectors > 0
-    detail = DeltaTable.forPath(spark, spec.path(str(reads.warehouse))).detail().first()
-    assert detail is not None
+    detail = storage.table_detail(spark, spec.path(str(reads.warehouse)))
     assert detail["minReaderVersion"] == 1
     assert "deletionVectors" not in detail["tableFeatures"]
     _assert_read_as_spark_reads(spark, reads, reader, spec)

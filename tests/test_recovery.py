@@ -17,7 +17,20 @@ from lakehouse.config import Settings
 from lakehouse.errors import InjectedFault
 from lakehouse.maintenance import maintain
 from lakehouse.run import run_date
-from lakehouse.tables import APP_EVENTS, FACT_APP_EVENTS_DAILY, RUN_LOG, all_specs, table_path
+from lakehouse.tables import (
+    APP_EVENTS,
+    FACT_APP_EVENTS_DAILY,
+    INGEST_DATE,
+    PENDING_EVENT_DATES,
+    RUN_LOG,
+    SOURCES,
+    TICKETS,
+    Source,
+    all_specs,
+    ensure_table,
+    table_path,
+    tables_of,
+)
 from tests import scenario
 from tests.helpers import assert_tables_equal, copy_warehouse, read, run_all, write_csv
 from tests.scenario import ScenarioRun
@@ -93,20 +106,38 @@ def test_an_event_moved_off_a_date_leaves_that_date_even_when_gold_comes_later(
     )
 
 
-def test_a_record_of_moved_event_dates_cut_short_is_skipped_and_left(
+def test_moved_event_dates_are_kept_per_attempt_and_only_the_rows_read_are_cleared(
     spark: SparkSession, tmp_path: Path
 ) -> None:
-    day, warehouse = date(2025, 3, 1), str(tmp_path / "wh")
-    ops.record_pending_event_dates(spark, warehouse, APP_EVENTS, day, [date(2025, 2, 27)])
-    ops.record_pending_event_dates(spark, warehouse, APP_EVENTS, day, [date(2025, 2, 28)])
-    folder = (
-        tmp_path / "wh" / "ops" / "_pending_event_dates" / APP_EVENTS.name / f"ingest_date={day}"
-    )
-    (folder / "cut-short.json").write_text('["2025-02-')
-    pending = ops.pending_event_dates(spark, warehouse, APP_EVENTS, day)
+    """Each attempt's dates are a row of their own; gold reads a source's and day's rows and
+    clears just those: another source's, another day's, and a concurrent attempt's row
+    written after the read all stay."""
+    day, warehouse = date(2025, 3, 1), tmp_path / "wh"
+    ensure_table(spark, PENDING_EVENT_DATES, str(warehouse))
+
+    def record(source: Source, ingest_date: date, *dates: date) -> None:
+        ops.record_pending_event_dates(spark, str(warehouse), source, ingest_date, dates)
+
+    record(APP_EVENTS, day, date(2025, 2, 27))
+    record(APP_EVENTS, day, date(2025, 2, 28), date(2025, 2, 27))
+    record(TICKETS, day, date(2025, 2, 20))
+    record(APP_EVENTS, date(2025, 3, 2), date(2025, 2, 21))
+    pending = ops.pending_event_dates(spark, str(warehouse), APP_EVENTS, day)
     assert pending.dates == {date(2025, 2, 27), date(2025, 2, 28)}
-    ops.clear_pending_event_dates(spark, pending)
-    assert [p.name for p in folder.iterdir() if not p.name.startswith(".")] == ["cut-short.json"]
+    record(APP_EVENTS, day, date(2025, 2, 26))  # a concurrent attempt's, after the read
+    ops.clear_pending_event_dates(spark, str(warehouse), APP_EVENTS, pending)
+    left = read(spark, PENDING_EVENT_DATES, warehouse).select(
+        "source", INGEST_DATE, F.explode("event_dates").alias("event_date")
+    )
+    expected = spark.createDataFrame(
+        [
+            (TICKETS.name, day, date(2025, 2, 20)),
+            (APP_EVENTS.name, date(2025, 3, 2), date(2025, 2, 21)),
+            (APP_EVENTS.name, day, date(2025, 2, 26)),
+        ],
+        left.schema,
+    )
+    assert_df_equality(left, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_maintenance_beside_a_daily_run_changes_no_table(
@@ -158,10 +189,12 @@ def test_restore_before_the_third_run_gives_the_two_date_tables_and_a_rerun_the_
         for r in read(spark, RUN_LOG, warehouse).where(F.col("run_date") == scenario.D3).collect()
     }
     plan = restore.plan_before_run(spark, str(warehouse), d3_run)
-    # The run log's "before" versions are those the two-date warehouse is at.
+    # The run log's "before" versions are those the two-date warehouse is at, for every table
+    # a run writes (the bookkeeping of the run log and the pending event dates aside).
     assert {s.table: s.target for s in plan.steps} == {
         spec.qualified_name: storage.latest_version(spark, spec.path(str(in_order.after_d2)))
-        for spec in every_table_but_the_log
+        for source in SOURCES
+        for spec in tables_of(source)
     }
     assert plan.undid_runs == [d3_run]
     layers = [s.table.split("/")[0] for s in plan.steps if s.needed]

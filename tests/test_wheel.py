@@ -58,7 +58,8 @@ def _build_wheel(dist: Path) -> Path:
     assert {"lakehouse/cli.py", "lakehouse/run.py", "lakehouse/session.py"} <= names
     assert "lakehouse-daily = lakehouse.cli:daily_entry" in entry_points.splitlines()
     # Spark comes from the platform or the `spark` extra, never forced onto a cluster.
-    assert 'Requires-Dist: pyspark==4.2.0; extra == "spark"' in metadata.splitlines()
+    assert 'Requires-Dist: pyspark[connect]==4.2.0; extra == "spark"' in metadata.splitlines()
+    assert 'Requires-Dist: pyspark-client==4.2.0; extra == "client"' in metadata.splitlines()
     return wheel
 
 

@@ -10,7 +10,7 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import faults, landing, storage
+from lakehouse import faults, landing, sql, storage
 from lakehouse.tables import (
     INGEST_DATE,
     LOAD_TIME,
@@ -110,8 +110,12 @@ def load(
             spark,
             bronze_spec(source).path(warehouse),
             raw.transform(with_landing_metadata(source, ingest_date, run_id)),
-            (F.col(f"t.{INGEST_DATE}") == F.lit(ingest_date))
-            & (F.col(f"t.{SOURCE_FILE}") == F.col(f"s.{SOURCE_FILE}")),
+            sql.all_of(
+                [
+                    f"{sql.column(INGEST_DATE, 't')} = {sql.literal(ingest_date)}",
+                    f"{sql.column(SOURCE_FILE, 't')} = {sql.column(SOURCE_FILE, 's')}",
+                ]
+            ),
         )
         faults.point("after", "bronze", source.name)
     return BronzeResult(

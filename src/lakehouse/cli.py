@@ -27,6 +27,24 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(USAGE_EXIT)
 
 
+def add_remote(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--remote",
+        help="Spark Connect server to run on, sc://host:port (default: $SPARK_REMOTE; "
+        "neither: classic Spark in this process or spark-submit's)",
+    )
+
+
+def parse_remote(text: str | None) -> str | None:
+    """The Spark Connect URL of `--remote` or $SPARK_REMOTE; anything but sc://HOST exits 2."""
+    remote = text if text is not None else os.environ.get("SPARK_REMOTE")
+    if remote is None:
+        return None
+    if not remote.startswith("sc://") or len(remote) <= len("sc://"):
+        raise UsageError(f"--remote {remote!r}: a Spark Connect URL is sc://host[:port][/;params]")
+    return remote
+
+
 def _parser(prog: str) -> argparse.ArgumentParser:
     p = _Parser(
         prog=prog,
@@ -47,6 +65,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--log-format", choices=("text", "json"), default="text", help="json for log shippers"
     )
+    add_remote(p)
     return p
 
 
@@ -122,7 +141,10 @@ def _parse(argv: Sequence[str], prog: str) -> tuple[Settings, list[date], argpar
         days = run_dates(args)
         args.steps = parse_steps(args.steps)
         settings = load_settings(args.config, landing=args.landing, warehouse=args.warehouse)
-        if not is_uri(settings.landing) and not os.path.isdir(settings.landing):
+        args.remote = parse_remote(args.remote)
+        # Over Spark Connect the paths are the server's: this machine cannot check them.
+        local = args.remote is None and not is_uri(settings.landing)
+        if local and not os.path.isdir(settings.landing):
             raise UsageError(f"landing root {settings.landing!r} does not exist")
     except UsageError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
@@ -138,7 +160,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "daily.py") -> int:
     from lakehouse.session import job_session
 
     log = logging.getLogger("lakehouse")
-    with job_session(settings.app_name, settings.spark_conf) as spark:
+    with job_session(settings.app_name, settings.spark_conf, remote=args.remote) as spark:
         try:
             run_dates(spark, settings, days, steps=args.steps)
         except QualityThresholdError as exc:
@@ -158,12 +180,14 @@ def report_main(argv: Sequence[str] | None = None, prog: str = "report.py") -> i
     parser.add_argument("--config", type=Path, help="YAML config (default: conf/local.yaml)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    add_remote(parser)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         if args.run_date is None:
             raise UsageError("the following arguments are required: --run-date")
         day = parse_run_date(args.run_date)
         settings = load_settings(args.config, warehouse=args.warehouse)
+        args.remote = parse_remote(args.remote)
     except UsageError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return USAGE_EXIT
@@ -171,7 +195,9 @@ def report_main(argv: Sequence[str] | None = None, prog: str = "report.py") -> i
     from lakehouse import report
     from lakehouse.session import job_session
 
-    with job_session(f"{settings.app_name}-report", settings.spark_conf) as spark:
+    with job_session(
+        f"{settings.app_name}-report", settings.spark_conf, remote=args.remote
+    ) as spark:
         built = report.build(spark, settings.warehouse, day)
     print(report.render_json(built) if args.format == "json" else report.render_text(built))
     return 0
@@ -192,6 +218,7 @@ def maintenance_main(argv: Sequence[str] | None = None, prog: str = "maintenance
     )
     parser.add_argument("--no-vacuum", action="store_true", help="compact only")
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    add_remote(parser)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         if args.retain_hours < MIN_RETAIN_HOURS:
@@ -200,6 +227,7 @@ def maintenance_main(argv: Sequence[str] | None = None, prog: str = "maintenance
                 "running job still reads could be deleted"
             )
         settings = load_settings(args.config, warehouse=args.warehouse)
+        args.remote = parse_remote(args.remote)
     except UsageError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return USAGE_EXIT
@@ -207,7 +235,9 @@ def maintenance_main(argv: Sequence[str] | None = None, prog: str = "maintenance
     from lakehouse.maintenance import maintain
     from lakehouse.session import job_session
 
-    with job_session(f"{settings.app_name}-maintenance", settings.spark_conf) as spark:
+    with job_session(
+        f"{settings.app_name}-maintenance", settings.spark_conf, remote=args.remote
+    ) as spark:
         try:
             maintain(
                 spark, settings.warehouse, retain_hours=args.retain_hours, vacuum=not args.no_vacuum
@@ -232,10 +262,12 @@ def restore_main(argv: Sequence[str] | None = None, prog: str = "restore.py") ->
     parser.add_argument("--config", type=Path, help="YAML config (default: conf/local.yaml)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    add_remote(parser)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         day = parse_run_date(args.to_date) if args.to_date is not None else None
         settings = load_settings(args.config, warehouse=args.warehouse)
+        args.remote = parse_remote(args.remote)
     except UsageError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return USAGE_EXIT
@@ -243,7 +275,9 @@ def restore_main(argv: Sequence[str] | None = None, prog: str = "restore.py") ->
     from lakehouse import restore
     from lakehouse.session import job_session
 
-    with job_session(f"{settings.app_name}-restore", settings.spark_conf) as spark:
+    with job_session(
+        f"{settings.app_name}-restore", settings.spark_conf, remote=args.remote
+    ) as spark:
         try:
             plan = (
                 restore.plan_to_date(spark, settings.warehouse, day)

@@ -68,3 +68,15 @@ class SilverMovedError(LakehouseError):
             f"{path}: another run committed while this step wrote (saw version {seen}, "
             f"now {now}); the step is computed again"
         )
+
+
+class NotADeltaTableError(LakehouseError):
+    """A table's folder holds files but no Delta log: the job will not create a table over
+    them (a later VACUUM would delete what is not the table's)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} holds files but is not a Delta table: refusing to create a table there "
+            "(move them away, or point the warehouse elsewhere)"
+        )
+        self.path = path

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import date
 from functools import reduce
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from lakehouse import concurrency, faults, storage
+from lakehouse import concurrency, faults, sql, storage
 from lakehouse.errors import ConcurrentRunError
 from lakehouse.silver import SilverResult, drifted_columns
 from lakehouse.tables import (
@@ -169,13 +169,13 @@ def update_history(
         path,
         rows,
         (key, "valid_from"),
-        delete_when=F.col(f"s.{_DROP}"),
+        delete_when=sql.column(_DROP, "s"),
         control_columns=(_DROP,),
         target_filter=in_range("t"),
     )
 
 
-def _in_range(result: SilverResult, key: str) -> Callable[[str | None], Column]:
+def _in_range(result: SilverResult, key: str) -> Callable[[str | None], str]:
     return storage.key_range_filter(key, result.counts.key_range)
 
 
@@ -230,7 +230,7 @@ def update_current(
         current.spec.path(warehouse),
         rows,
         (current.key,),
-        delete_when=F.col(f"s.{_DELETED}") if current.deletes else None,
+        delete_when=sql.column(_DELETED, "s") if current.deletes else None,
         control_columns=(_DELETED,) if current.deletes else (),
         target_filter=_in_range(result, current.key)("t"),
     )
@@ -279,10 +279,10 @@ def update(
             faults.point("after", "gold_history", source.name)
 
     def settled() -> bool:
-        versions = [storage.latest_version(spark, p) for p in silver_paths]
+        versions = list(storage.latest_versions(spark, silver_paths).values())
         pinned = [storage.read(spark, p, v) for p, v in zip(silver_paths, versions, strict=True)]
         write_from(pinned[0], pinned[1] if len(pinned) > 1 else None)
-        return [storage.latest_version(spark, p) for p in silver_paths] == versions
+        return list(storage.latest_versions(spark, silver_paths).values()) == versions
 
     for attempt in range(1, concurrency.ATTEMPTS + 1):
         if concurrency.retry_on_conflict(f"gold of {source.name}", settled):

@@ -1,7 +1,7 @@
 """The landing zone edge: which files arrived on a day, and their rows as raw strings.
 
-Files are listed and CSV headers read through Hadoop's FileSystem, so the same code works on
-a local disk, HDFS or object storage.
+Files are listed and CSV headers read through Spark's own readers, so the same code works on
+a local disk, HDFS or object storage, in classic Spark and over Spark Connect.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse.storage import first_line, hadoop_file_system
+from lakehouse.storage import folder_key, glob_literal
+from lakehouse.storage import list_files as list_paths
 from lakehouse.tables import PARSE_ERROR, RAW_RECORD, SOURCE_FILE, Source
 
 log = logging.getLogger(__name__)
@@ -41,15 +42,6 @@ class LandedFile:
         return self.name.lower().endswith(CSV_SUFFIXES)
 
 
-_GLOB_CHARS = re.compile(r"([\\\[\]{}*?^])")
-
-
-def literal_path(path: str) -> str:
-    """`path` with Hadoop's glob characters escaped: Spark's readers expand globs, so a file
-    named `g[1].csv` would otherwise be looked for as `g1.csv` and not be found."""
-    return _GLOB_CHARS.sub(r"\\\1", path)
-
-
 def _file_name() -> Column:
     """The name of the file a row came from, as the file system spells it: Spark gives it
     percent-encoded (`a b.csv` as `a%20b.csv`), which would not match the listed name, and
@@ -64,39 +56,57 @@ def day_folder(landing: str, source: Source, ingest_date: date) -> str:
 def list_files(
     spark: SparkSession, landing: str, source: Source, ingest_date: date
 ) -> list[LandedFile]:
-    """Data files of one source and day, sorted by name; non-data files are skipped."""
-    fs, folder = hadoop_file_system(spark, day_folder(landing, source, ingest_date))
-    if not fs.exists(folder):
-        return []
+    """Data files of one source and day, sorted by name; non-data files are skipped (Spark's
+    listing leaves out names starting with `_` or `.` itself)."""
+    folder = day_folder(landing, source, ingest_date)
     files: list[LandedFile] = []
-    for status in fs.listStatus(folder):
-        name = status.getPath().getName()
-        if name.startswith(("_", ".")):
-            continue
-        if status.isDirectory():
-            log.warning("%s: ignoring folder %s inside a day folder", source.name, name)
+    nested: set[str] = set()
+    for path in list_paths(spark, glob_literal(folder)):
+        parent, _, name = path.rpartition("/")
+        if folder_key(parent) != folder_key(folder):
+            nested.add(folder_key(parent).removeprefix(folder_key(folder)).strip("/"))
             continue
         if not name.lower().endswith(CSV_SUFFIXES + JSONL_SUFFIXES):
             log.warning("%s: ignoring %s: not .csv or .jsonl", source.name, name)
             continue
-        files.append(LandedFile(name=name, path=status.getPath().toString()))
+        files.append(LandedFile(name=name, path=path))
+    for name in sorted(nested):
+        log.warning("%s: ignoring folder %s inside a day folder", source.name, name)
+    if not files:
+        _warn_on_misnamed_folders(spark, landing, source, ingest_date)
     return sorted(files)
 
 
-def warn_on_stray_folders(spark: SparkSession, landing: str, source: Source) -> None:
-    fs, folder = hadoop_file_system(spark, f"{landing.rstrip('/')}/{source.name}")
-    if not fs.exists(folder):
-        return
-    for status in fs.listStatus(folder):
-        name = status.getPath().getName()
-        if not name.startswith(("_", ".")) and not _FOLDER.fullmatch(name):
+def _warn_on_misnamed_folders(
+    spark: SparkSession, landing: str, source: Source, ingest_date: date
+) -> None:
+    """A day with nothing landed: say so where the day's files sit in a folder named other than
+    `ingest_date=YYYY-MM-DD` (found by the date in its name: one listing, whatever the
+    history)."""
+    root = f"{landing.rstrip('/')}/{source.name}"
+    pattern = f"{glob_literal(root)}/*{ingest_date.isoformat()}*"
+    folders = {path.rpartition("/")[0] for path in list_paths(spark, pattern)}
+    for folder in sorted(folders):
+        name = folder.rpartition("/")[2]
+        if not _FOLDER.fullmatch(name):
             log.warning("%s: ignoring %s: not an ingest_date=YYYY-MM-DD folder", source.name, name)
 
 
-def read_first_line(spark: SparkSession, path: str) -> str | None:
-    """The header line of a CSV file (BOM and line end stripped), or None for an empty file."""
-    line = first_line(spark, path)
-    return None if line is None else line.lstrip("\ufeff").rstrip("\r")
+def first_lines(spark: SparkSession, files: list[LandedFile]) -> dict[str, str]:
+    """The header line of each CSV file (BOM and line end stripped) by file name, in one
+    Spark job; an empty file has none. Only the first block of each file is kept, and within
+    it the row read first: the file's first line."""
+    if not files:
+        return {}
+    rows = (
+        spark.read.text([glob_literal(f.path) for f in files])
+        .where(F.input_file_block_start() == 0)
+        .select(_file_name().alias("name"), "value", F.monotonically_increasing_id().alias("i"))
+        .groupBy("name")
+        .agg(F.min_by("value", "i").alias("line"))
+        .collect()
+    )
+    return {r["name"]: r["line"].lstrip("\ufeff").rstrip("\r") for r in rows}
 
 
 def normalize_name(name: str) -> str:
@@ -137,7 +147,7 @@ def read_csv_group(
         # backslash), and a quoted field may hold a line break.
         .option("escape", '"')
         .option("multiLine", True)
-        .csv([literal_path(f.path) for f in files])
+        .csv([glob_literal(f.path) for f in files])
         .select("*", _file_name().alias(SOURCE_FILE))
     )
     seen: dict[str, str] = {}
@@ -193,7 +203,7 @@ def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
     """Rows of JSON Lines files, every value the text it arrived as; a line that is not a JSON
     object keeps its raw text."""
     lines = (
-        spark.read.text([literal_path(f.path) for f in files])
+        spark.read.text([glob_literal(f.path) for f in files])
         .select("value", _file_name().alias(SOURCE_FILE))
         .where(F.trim("value") != F.lit(""))
     )
@@ -237,10 +247,10 @@ def read_files(spark: SparkSession, source: Source, files: list[LandedFile]) -> 
     """All rows of the given files as strings; None when they hold no rows at all."""
     frames: list[DataFrame] = []
     by_header: dict[tuple[str, ...], list[LandedFile]] = {}
-    for f in files:
-        if not f.is_csv:
-            continue
-        line = read_first_line(spark, f.path)
+    csv_files = [f for f in files if f.is_csv]
+    headers = first_lines(spark, csv_files)
+    for f in csv_files:
+        line = headers.get(f.name)
         if line is None or not line.strip():
             log.info("%s: %s is empty", source.name, f.name)
             continue

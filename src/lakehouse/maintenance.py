@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 from functools import partial
 
-from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from lakehouse import concurrency, storage
@@ -38,8 +37,7 @@ class TableMaintenance:
 
 
 def table_features(spark: SparkSession, path: str) -> frozenset[str]:
-    row = DeltaTable.forPath(spark, path).detail().select("tableFeatures").first()
-    return frozenset(row[0] or ()) if row is not None else frozenset()
+    return frozenset(storage.table_detail(spark, path).get("tableFeatures") or ())
 
 
 def drop_forbidden_features(spark: SparkSession, spec: TableSpec, path: str) -> tuple[str, ...]:
@@ -54,14 +52,13 @@ def drop_forbidden_features(spark: SparkSession, spec: TableSpec, path: str) -> 
         log.info("maintenance %s: dropping table feature %s", spec.qualified_name, feature)
         concurrency.retry_on_conflict(
             f"dropping {feature} from {spec.qualified_name}",
-            partial(DeltaTable.forPath(spark, path).dropFeatureSupport, feature),
+            partial(storage.drop_feature, spark, path, feature),
         )
     return found
 
 
 def _optimize(spark: SparkSession, path: str) -> tuple[int, int]:
-    row = DeltaTable.forPath(spark, path).optimize().executeCompaction().first()
-    metrics = row["metrics"] if row is not None else None
+    metrics = storage.optimize(spark, path)
     if metrics is None:
         return 0, 0
     return int(metrics["numFilesRemoved"] or 0), int(metrics["numFilesAdded"] or 0)
@@ -79,7 +76,7 @@ def maintain_table(
         f"compaction of {spec.qualified_name}", lambda: _optimize(spark, path)
     )
     if vacuum:
-        DeltaTable.forPath(spark, path).vacuum(float(retain_hours))
+        storage.vacuum(spark, path, retain_hours)
     result = TableMaintenance(
         spec.qualified_name,
         removed,

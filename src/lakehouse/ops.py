@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
@@ -12,8 +11,8 @@ from datetime import date, datetime
 from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import storage
-from lakehouse.tables import RUN_LOG, Source, table_path, tables_of
+from lakehouse import concurrency, sql, storage
+from lakehouse.tables import INGEST_DATE, PENDING_EVENT_DATES, RUN_LOG, Source, tables_of
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +77,9 @@ def append(spark: SparkSession, warehouse: str, entries: Sequence[SourceEntry]) 
 
 def table_versions(spark: SparkSession, warehouse: str, source: Source) -> dict[str, int]:
     """The current version of every table a run of `source` writes (-1: not created)."""
-    return {
-        spec.qualified_name: storage.latest_version(spark, spec.path(warehouse))
-        for spec in tables_of(source)
-    }
+    paths = {spec.qualified_name: spec.path(warehouse) for spec in tables_of(source)}
+    versions = storage.latest_versions(spark, list(paths.values()))
+    return {name: versions[path] for name, path in paths.items()}
 
 
 def _both_steps_done(steps: Sequence[str] | None) -> bool:
@@ -118,43 +116,48 @@ class PendingEventDates:
     a crash before gold (or a gold-only step later) would otherwise leave them stale."""
 
     dates: frozenset[date] = frozenset()
-    files: tuple[str, ...] = ()
-
-
-def _pending_folder(warehouse: str, source: Source, day: date) -> str:
-    folder = table_path(warehouse, RUN_LOG.layer, "_pending_event_dates")
-    return f"{folder}/{source.name}/ingest_date={day.isoformat()}"
+    attempts: tuple[str, ...] = ()
 
 
 def record_pending_event_dates(
     spark: SparkSession, warehouse: str, source: Source, day: date, dates: Iterable[date]
 ) -> None:
-    """Written before silver commits, one file per attempt (so concurrent attempts never
-    overwrite each other); a file-system write, no Delta commit."""
-    path = f"{_pending_folder(warehouse, source, day)}/{uuid.uuid4().hex}.json"
-    storage.write_text_file(spark, path, json.dumps(sorted(d.isoformat() for d in dates)))
+    """Appended before silver commits, one row per attempt (a blind append: concurrent
+    attempts never overwrite each other, and a crash leaves a whole row or none)."""
+    row = (source.name, day, uuid.uuid4().hex, sorted(dates))
+    frame = spark.createDataFrame([row], PENDING_EVENT_DATES.schema)
+    frame.write.format("delta").mode("append").save(PENDING_EVENT_DATES.path(warehouse))
 
 
 def pending_event_dates(
     spark: SparkSession, warehouse: str, source: Source, day: date
 ) -> PendingEventDates:
-    """Every attempt's record. One that does not parse was cut short by a crash (that attempt
-    never reached its silver commit, so it moved nothing) or is still being written by a
-    concurrent attempt: skipped, and left in place."""
-    dates: set[date] = set()
-    read: list[str] = []
-    for path in storage.list_file_paths(spark, _pending_folder(warehouse, source, day)):
-        try:
-            recorded = json.loads(storage.first_line(spark, path) or "")
-            dates |= {date.fromisoformat(d) for d in recorded}
-        except ValueError:
-            log.warning("skipping %s: not a complete record of event dates", path)
-            continue
-        read.append(path)
-    return PendingEventDates(frozenset(dates), tuple(read))
+    rows = (
+        storage.read(spark, PENDING_EVENT_DATES.path(warehouse))
+        .where((F.col("source") == F.lit(source.name)) & (F.col(INGEST_DATE) == F.lit(day)))
+        .select("attempt_id", "event_dates")
+        .collect()
+    )
+    return PendingEventDates(
+        frozenset(d for r in rows for d in (r["event_dates"] or ())),
+        tuple(sorted(r["attempt_id"] for r in rows)),
+    )
 
 
-def clear_pending_event_dates(spark: SparkSession, pending: PendingEventDates) -> None:
-    """Once gold has recomputed the dates. Only the files read: a concurrent attempt's newer
-    file stays for its own gold step."""
-    storage.delete_files(spark, pending.files)
+def clear_pending_event_dates(
+    spark: SparkSession, warehouse: str, source: Source, pending: PendingEventDates
+) -> None:
+    """Once gold has recomputed the dates. Only the rows read: a concurrent attempt's newer
+    row stays for its own gold step."""
+    if not pending.attempts:
+        return
+    table = sql.delta_table(PENDING_EVENT_DATES.path(warehouse))
+    where = sql.all_of(
+        [
+            f"{sql.column('source')} = {sql.literal(source.name)}",
+            sql.in_list("attempt_id", pending.attempts),
+        ]
+    )
+    concurrency.retry_on_conflict(
+        "the pending event dates", lambda: spark.sql(f"DELETE FROM {table} WHERE {where}").collect()
+    )

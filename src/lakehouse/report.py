@@ -7,7 +7,6 @@ import json
 from datetime import date
 from typing import Any
 
-from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -84,7 +83,7 @@ def build(spark: SparkSession, warehouse: str, day: date) -> dict[str, Any]:
     freshness = []
     for spec in GOLD_TABLES:
         path = spec.path(warehouse)
-        last = DeltaTable.forPath(spark, path).history(1).select("version", "timestamp").first()
+        last = storage.last_commit(spark, path)
         frame = storage.read(spark, path)
         column = next(c for c in ("load_date", EVENT_DATE, "valid_from") if c in frame.columns)
         newest = frame.agg(F.max(column)).first()

@@ -16,7 +16,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from delta.tables import DeltaTable
 from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 
@@ -72,11 +71,13 @@ def _attempts(spark: SparkSession, warehouse: str) -> list[Row]:
 
 
 def _current_versions(spark: SparkSession, warehouse: str) -> dict[str, int]:
-    return {
-        spec.qualified_name: storage.latest_version(spark, spec.path(warehouse))
+    paths = {
+        spec.qualified_name: spec.path(warehouse)
         for source in SOURCES
         for spec in tables_of(source)
     }
+    versions = storage.latest_versions(spark, list(paths.values()))
+    return {name: versions[path] for name, path in paths.items()}
 
 
 def _plan(
@@ -143,7 +144,7 @@ def apply(spark: SparkSession, warehouse: str, plan: RestorePlan) -> None:
             continue
         layer, name = step.table.split("/", 1)
         log.info("restoring %s from version %d to %d", step.table, step.current, step.target)
-        DeltaTable.forPath(spark, table_path(warehouse, layer, name)).restoreToVersion(step.target)
+        storage.restore(spark, table_path(warehouse, layer, name), step.target)
 
 
 def _record(spark: SparkSession, warehouse: str, plan: RestorePlan) -> None:

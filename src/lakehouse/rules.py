@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyspark.sql import Column as SparkColumn
 from pyspark.sql import functions as F
 
+from lakehouse import sql
 from lakehouse.tables import (
     INGEST_DATE,
     RECORD_HASH,
@@ -131,17 +132,18 @@ def first_arrival_first() -> list[SparkColumn]:
     return [F.col(INGEST_DATE).asc(), F.col(SOURCE_FILE).asc(), F.col(RECORD_HASH).asc()]
 
 
-def outranks(source: Source, new: str, old: str) -> SparkColumn:
-    """Whether the record aliased `new` beats the stored one aliased `old` (strictly)."""
+def outranks(source: Source, new: str, old: str) -> str:
+    """Whether the record aliased `new` beats the stored one aliased `old` (strictly), as SQL:
+    the condition of silver's MERGE, and (through `F.expr`) of its joins."""
     if source.mutable:
         chain = [("updated_at", True), (INGEST_DATE, True), (SOURCE_FILE, True)]
         chain.append((RECORD_HASH, True))
     else:
         chain = [(INGEST_DATE, False), (SOURCE_FILE, False), (RECORD_HASH, False)]
-    result: SparkColumn | None = None
+    result: str | None = None
     for name, higher_wins in reversed(chain):
-        a, b = F.col(f"{new}.{name}"), F.col(f"{old}.{name}")
-        beats = a > b if higher_wins else a < b
-        result = beats if result is None else beats | ((a == b) & result)
+        a, b = sql.column(name, new), sql.column(name, old)
+        beats = f"{a} {'>' if higher_wins else '<'} {b}"
+        result = beats if result is None else f"{beats} OR ({a} = {b} AND ({result}))"
     assert result is not None
     return result

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
-from lakehouse import bronze, concurrency, faults, gold, landing, ops, silver, storage
+from lakehouse import bronze, concurrency, faults, gold, ops, silver, storage
 from lakehouse.config import Settings
 from lakehouse.errors import ConcurrentRunError, InjectedFault, QualityThresholdError
 from lakehouse.tables import RUN_LOG, SOURCES, Source, ensure_tables
@@ -143,7 +143,7 @@ def _prepare(spark: SparkSession, settings: Settings, day: date) -> dict[str, se
         )
         return ops.processed_file_counts(spark, settings.warehouse, day)
     except AnalysisException as exc:
-        if "DELTA_TABLE_NOT_FOUND" not in str(exc):
+        if exc.getCondition() != "DELTA_TABLE_NOT_FOUND":
             raise
         raise ConcurrentRunError(
             f"another run is creating the tables of {settings.warehouse} ({exc}); "
@@ -240,7 +240,6 @@ def _bronze_step(
     entry = ops.SourceEntry(run_id, day, source.name, datetime.now(UTC).replace(tzinfo=None))
     entry.table_versions_before = ops.table_versions(spark, settings.warehouse, source)
     if load:
-        landing.warn_on_stray_folders(spark, settings.landing, source)
         loaded = concurrency.retry_on_conflict(
             f"bronze {source.name}",
             lambda: bronze.load(
@@ -341,7 +340,7 @@ def _silver_gold_step(
         entry.gold_rows_updated = metrics.get("updated")
         entry.gold_rows_deleted = metrics.get("deleted")
         entry.event_dates_replaced = sorted(processed.touched_event_dates)
-        ops.clear_pending_event_dates(spark, pending)
+        ops.clear_pending_event_dates(spark, settings.warehouse, source, pending)
         entry.status = ops.SUCCEEDED
         log.info(
             "gold %s %s: %s inserted, %s updated, %s deleted, %d event date(s) replaced (%.1fs)",

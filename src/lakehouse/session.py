@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 
-from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 from lakehouse.lineage import merge_conf
@@ -28,6 +27,8 @@ BASE_CONF: dict[str, str] = {
     # A MERGE's plan has more fields than Spark's default of 25, and each run logged a warning
     # that its string form was cut.
     "spark.sql.debug.maxToStringFields": "200",
+    # Spark's own INFO lines would bury the job's one line per step.
+    "spark.log.level": "WARN",
 }
 
 # Settings that keep local Spark quick on small data: few shuffle partitions, no UI.
@@ -91,8 +92,9 @@ def _launched_by_spark_submit() -> bool:
 
 
 def session_running() -> bool:
-    """A SparkContext already runs in this process (a notebook, a platform's job runner)."""
-    return SparkContext._active_spark_context is not None
+    """A session already runs in this process (a notebook, a platform's job runner, a
+    Databricks serverless task): the platform's, in classic Spark or over Spark Connect."""
+    return SparkSession.getActiveSession() is not None
 
 
 def session_conf(
@@ -119,13 +121,24 @@ def build_session(
     spark_conf: Mapping[str, str] | None = None,
     *,
     master: str | None = None,
+    remote: str | None = None,
 ) -> SparkSession:
     """Build (or join) the session with Delta configured.
 
-    Under spark-submit the submitter supplies the Delta jars (scripts/spark-submit.sh, or a
-    cluster that has Delta). In a plain Python process (tests, notebooks) we launch the JVM
-    ourselves and ask Spark's resolver for the matching Delta package.
+    Over Spark Connect (`remote`, or $SPARK_REMOTE) the server has Delta: only the SQL
+    settings reach it (Spark applies those per session, and ignores the static ones). Under
+    spark-submit the submitter supplies the Delta jars (scripts/spark-submit.sh, or a cluster
+    that has Delta). In a plain Python process (tests, notebooks) we launch the JVM ourselves
+    with the Delta jars resolved at install.
     """
+    remote = remote or os.environ.get("SPARK_REMOTE")
+    if remote:
+        conf = {**BASE_CONF, **(spark_conf or {})}
+        builder = SparkSession.builder.remote(remote).appName(app_name)
+        for key, value in conf.items():
+            if key.startswith("spark.sql."):
+                builder = builder.config(key, value)
+        return builder.getOrCreate()
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
@@ -136,20 +149,18 @@ def build_session(
     )
     for key, value in conf.items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
-    session.sparkContext.setLogLevel(conf.get("lakehouse.spark_log_level", "WARN"))
-    return session
+    return builder.getOrCreate()
 
 
 @contextmanager
 def job_session(
-    app_name: str, spark_conf: Mapping[str, str] | None = None
+    app_name: str, spark_conf: Mapping[str, str] | None = None, *, remote: str | None = None
 ) -> Iterator[SparkSession]:
     """The session of a job's entry point, stopped at the end only if this process started
     it: a session a platform handed over (a notebook, a Databricks wheel task) is the
     platform's to stop."""
     started_here = not session_running()
-    spark = build_session(app_name, spark_conf)
+    spark = build_session(app_name, spark_conf, remote=remote)
     try:
         yield spark
     finally:

@@ -10,7 +10,7 @@ from functools import reduce
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from lakehouse import faults, ops, rules, storage
+from lakehouse import faults, ops, rules, sql, storage
 from lakehouse.errors import MissingColumnsError, ReconciliationError, SilverMovedError
 from lakehouse.tables import (
     EVENT_DATE,
@@ -276,7 +276,7 @@ def event_date_changes(source: Source, batch: DataFrame, stored: DataFrame) -> E
     rank_cols = (INGEST_DATE, SOURCE_FILE, RECORD_HASH)
     joined = batch.alias("s").join(
         stored.select(*source.key, EVENT_DATE, *rank_cols).alias("t"),
-        storage.key_condition(source.key),
+        F.expr(storage.key_condition(source.key)),
         "left",
     )
     same = reduce(
@@ -285,7 +285,7 @@ def event_date_changes(source: Source, batch: DataFrame, stored: DataFrame) -> E
     tag = (
         F.when(F.col(f"t.{INGEST_DATE}").isNull(), F.lit(_NEW))
         .when(same, F.lit(_STAYS))
-        .when(rules.outranks(source, "s", "t"), F.lit(_WINS))
+        .when(F.expr(rules.outranks(source, "s", "t")), F.lit(_WINS))
     )
     tagged = joined.select(
         F.col(f"s.{EVENT_DATE}").alias("_date"),
@@ -383,7 +383,7 @@ def merge_events(
         )
         expected = version + 1
     else:  # an insert-only MERGE that inserts nothing commits nothing
-        already_there = storage.key_condition(source.key) & in_range("t")
+        already_there = sql.all_of([storage.key_condition(source.key), in_range("t")])
         inserted = storage.insert_new(spark, path, batch, already_there)
         expected = version + (1 if inserted else 0)
     after = storage.latest_version(spark, path)

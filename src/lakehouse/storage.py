@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
-from functools import reduce
 from typing import Any
+from urllib.parse import unquote
 
-from delta.tables import DeltaTable
-from pyspark.sql import Column, DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.errors import AnalysisException
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import types as T
+
+from lakehouse import sql
 
 
 def read(spark: SparkSession, path: str, version: int | None = None) -> DataFrame:
@@ -22,96 +25,138 @@ def read(spark: SparkSession, path: str, version: int | None = None) -> DataFram
     return reader.load(path)
 
 
-def hadoop_file_system(spark: SparkSession, path: str) -> tuple[Any, Any]:
-    """The Hadoop file system holding `path`, and the path as Hadoop's: one file-system call
-    where a Delta snapshot would cost a Spark job. Raises where the JVM is out of reach
-    (Spark Connect); callers fall back to the public API."""
-    jvm = spark.sparkContext._jvm
-    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)  # type: ignore[union-attr]
-    conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
-    return hadoop_path.getFileSystem(conf), hadoop_path
+_MISSING = "PATH_NOT_FOUND"
 
 
-def write_text_file(spark: SparkSession, path: str, text: str) -> None:
-    """A small file written whole (overwriting), on any file system Spark reaches."""
-    fs, hadoop_path = hadoop_file_system(spark, path)
-    stream = fs.create(hadoop_path, True)
+def list_files(spark: SparkSession, pattern: str) -> list[str]:
+    """The files under `pattern` (a path or a Hadoop glob; none when nothing matches), as
+    decoded paths, sorted. Names starting with `_` or `.` are left out, as Spark does."""
+    return _listing(spark, pattern) or []
+
+
+def exists(spark: SparkSession, path: str) -> bool:
+    """Whether a file or folder is at `path` (a folder holding only hidden files counts)."""
+    return _listing(spark, glob_literal(path)) is not None
+
+
+def _listing(spark: SparkSession, pattern: str) -> list[str] | None:
+    """Spark's own file index (the `binaryFile` source, asked only for its file list: no
+    Spark job, no file opened) answers the same in classic Spark and over Spark Connect.
+    None: nothing there. The pattern goes in twice: Spark then skips its probe for a
+    streaming sink's metadata, which logs a stack trace for every path that does not exist.
+    """
     try:
-        stream.write(bytearray(text.encode("utf-8")))
-    finally:
-        stream.close()
+        found = spark.read.format("binaryFile").load([pattern, pattern]).inputFiles()
+    except AnalysisException as exc:
+        if exc.getCondition() == _MISSING:
+            return None
+        raise
+    return sorted({unquote(f) for f in found})
 
 
-def first_line(spark: SparkSession, path: str) -> str | None:
-    """The first line of a file (None when it is empty), read as UTF-8 through Hadoop."""
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    fs, hadoop_path = hadoop_file_system(spark, path)
-    stream = fs.open(hadoop_path)
-    try:
-        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
-        line = reader.readLine()
-    finally:
-        stream.close()
-    return None if line is None else str(line)
-
-
-def list_file_paths(spark: SparkSession, folder: str) -> list[str]:
-    """The files directly in `folder` (none when it does not exist)."""
-    fs, hadoop_folder = hadoop_file_system(spark, folder)
-    if not fs.exists(hadoop_folder):
-        return []
-    return sorted(
-        s.getPath().toString() for s in fs.listStatus(hadoop_folder) if not s.isDirectory()
+def latest_versions(spark: SparkSession, paths: Sequence[str]) -> dict[str, int]:
+    """Each table's newest committed version (-1: not created), from one listing of their
+    logs: Delta's `DESCRIBE HISTORY` would cost a snapshot read per table (0.3 s here)."""
+    if not paths:
+        return {}
+    parent, names = _split_common_parent(paths)
+    logs = (
+        f"{glob_literal(parent)}/{{{','.join(glob_literal(n) for n in names)}}}/_delta_log/*.json"
     )
+    newest = dict.fromkeys(paths, -1)
+    by_folder = {folder_key(p): p for p in paths}
+    for commit in list_files(spark, logs):
+        folder, _, name = commit.rpartition("/_delta_log/")
+        table = by_folder.get(folder_key(folder))
+        if table is not None and _COMMIT_FILE.match(name):
+            newest[table] = max(newest[table], int(name[:20]))
+    return newest
 
 
-def delete_files(spark: SparkSession, paths: Iterable[str]) -> None:
-    for path in paths:
-        fs, hadoop_path = hadoop_file_system(spark, path)
-        fs.delete(hadoop_path, False)
+def _split_common_parent(paths: Sequence[str]) -> tuple[str, list[str]]:
+    """The folder all `paths` lie in, and each path below it: a glob's alternation must not
+    begin the pattern, so `{/a/x,/a/y}` is written `/a/{x,y}`."""
+    parts = [p.rstrip("/").split("/") for p in paths]
+    shared = 0
+    while shared < min(len(p) for p in parts) - 1 and len({p[shared] for p in parts}) == 1:
+        shared += 1
+    return "/".join(parts[0][:shared]), ["/".join(p[shared:]) for p in parts]
+
+
+def latest_version(spark: SparkSession, path: str) -> int:
+    return latest_versions(spark, [path])[path]
+
+
+def folder_key(path: str) -> str:
+    """A folder as one string however it is spelled: the file index says `file:///x`, the
+    config `/x`."""
+    path = path.rstrip("/")
+    for prefix in ("file://", "file:"):
+        if path.startswith(prefix):
+            return path[len(prefix) :] or "/"
+    return path
+
+
+_GLOB_CHARS = re.compile(r"([\\\[\]{}*?^,])")
+
+
+def glob_literal(path: str) -> str:
+    """`path` with Hadoop's glob characters escaped: Spark's readers expand globs, so a file
+    named `g[1].csv` would otherwise be looked for as `g1.csv` and not be found."""
+    return _GLOB_CHARS.sub(r"\\\1", path)
 
 
 _COMMIT_FILE = re.compile(r"^\d{20}\.json$")
 
 
-def latest_version(spark: SparkSession, path: str) -> int:
-    """The table's newest committed version.
+def restore(spark: SparkSession, path: str, version: int) -> None:
+    spark.sql(f"RESTORE TABLE {sql.delta_table(path)} TO VERSION AS OF {sql.literal(int(version))}")
 
-    Listing `_delta_log` costs one file-system call; Delta's `history(1)` costs a snapshot
-    read (about 0.2 s here), and the run asks this several times per source. Where the JVM is
-    out of reach (Spark Connect) the public API answers instead.
-    """
-    try:
-        fs, log_dir = hadoop_file_system(spark, f"{path}/_delta_log")
-        names = [status.getPath().getName() for status in fs.listStatus(log_dir)]
-    except Exception:
-        row = DeltaTable.forPath(spark, path).history(1).select("version").first()
-        return int(row[0]) if row is not None else -1
-    versions = [int(n[:20]) for n in names if _COMMIT_FILE.match(n)]
-    return max(versions) if versions else -1
+
+def last_commit(spark: SparkSession, path: str) -> Row | None:
+    """The newest entry of the table's history (its version, timestamp, operation...)."""
+    return spark.sql(f"DESCRIBE HISTORY {sql.delta_table(path)} LIMIT 1").first()
+
+
+def table_detail(spark: SparkSession, path: str) -> dict[str, Any]:
+    """Delta's `DESCRIBE DETAIL` of the table (format, protocol, features, size)."""
+    row = spark.sql(f"DESCRIBE DETAIL {sql.delta_table(path)}").first()
+    return row.asDict() if row is not None else {}
+
+
+def drop_feature(spark: SparkSession, path: str, feature: str) -> None:
+    """Purge a table feature's traces and drop it from the protocol, history kept (Delta's
+    checkpoint protection, no TRUNCATE HISTORY)."""
+    spark.sql(f"ALTER TABLE {sql.delta_table(path)} DROP FEATURE {sql.literal(feature)}")
+
+
+def optimize(spark: SparkSession, path: str) -> Row | None:
+    """Compact the table's small files; Delta's metrics of the rewrite (None: nothing done)."""
+    row = spark.sql(f"OPTIMIZE {sql.delta_table(path)}").first()
+    return row["metrics"] if row is not None else None
+
+
+def vacuum(spark: SparkSession, path: str, retain_hours: int) -> None:
+    hours = sql.literal(int(retain_hours))
+    spark.sql(f"VACUUM {sql.delta_table(path)} RETAIN {hours} HOURS").collect()
 
 
 def add_missing_columns(spark: SparkSession, path: str, schema: T.StructType) -> list[str]:
-    """Evolve the table to hold every column of `schema` (a metadata-only commit)."""
+    """Evolve the table to hold every column of `schema` (a metadata-only commit); returns
+    the table's columns after it."""
     current = read(spark, path).schema
     missing = [f for f in schema.fields if f.name not in current.fieldNames()]
     if missing:
         empty = spark.createDataFrame([], T.StructType(current.fields + missing))
         empty.write.format("delta").mode("append").option("mergeSchema", "true").save(path)
-    return [f.name for f in missing]
+    return current.fieldNames() + [f.name for f in missing]
 
 
-def _all_equal(columns: Iterable[str], new: str, old: str) -> Column:
-    checks = [F.col(f"{new}.`{c}`").eqNullSafe(F.col(f"{old}.`{c}`")) for c in columns]
-    return reduce(lambda a, b: a & b, checks)
+def key_condition(key: Sequence[str], new: str = "s", old: str = "t") -> str:
+    return sql.null_safe_equal(key, new, old)
 
 
-def key_condition(key: Sequence[str], new: str = "s", old: str = "t") -> Column:
-    return _all_equal(key, new, old)
-
-
-def key_range_filter(column: str, bounds: tuple[int, int] | None) -> Callable[[str | None], Column]:
+def key_range_filter(column: str, bounds: tuple[int, int] | None) -> Callable[[str | None], str]:
     """A predicate on an integer key column (of the frame aliased by the argument, or
     unqualified for None) that holds for the day's keys: `min <= key <= max`. Rows outside can
     never match the day's keys, so adding it to a MERGE's condition or a target read changes
@@ -119,54 +164,38 @@ def key_range_filter(column: str, bounds: tuple[int, int] | None) -> Callable[[s
     statistics) lies elsewhere. Keys arrive roughly in the order they were created, so a day's
     new and recent keys sit in few files. No bounds (no valid row): always true."""
 
-    def on(alias: str | None) -> Column:
+    def on(alias: str | None) -> str:
         if bounds is None:
-            return F.lit(True)
-        name = f"{alias}.`{column}`" if alias else f"`{column}`"
-        return F.col(name).between(F.lit(bounds[0]), F.lit(bounds[1]))
+            return "TRUE"
+        low, high = (sql.literal(int(b)) for b in bounds)
+        return f"{sql.column(column, alias)} BETWEEN {low} AND {high}"
 
     return on
 
 
-def merge_by_key(
-    spark: SparkSession,
-    path: str,
-    source: DataFrame,
-    key: Sequence[str],
-    *,
-    update_when: Column | None = None,
-    delete_when: Column | None = None,
-    target_filter: Column | None = None,
-    control_columns: Sequence[str] = (),
-) -> dict[str, int]:
-    """MERGE one row per key into the table, setting every target column.
+@contextmanager
+def _as_view(spark: SparkSession, frame: DataFrame) -> Iterator[str]:
+    """`frame` as a temporary view for one statement; a name of its own per call, so steps
+    running side by side in one session never see each other's."""
+    name = f"lakehouse_source_{uuid.uuid4().hex}"
+    frame.createOrReplaceTempView(name)
+    try:
+        yield sql.ident(name)
+    finally:
+        spark.catalog.dropTempView(name)
 
-    Rows are updated only where `update_when` holds (default: where any value differs), so a
-    rerun changes nothing; a target column the source lacks is set to null rather than kept.
-    `delete_when` removes matched rows and keeps unmatched ones out. `control_columns` steer
-    the MERGE (a deletion flag, say) and are not written. Returns Delta's row counts.
-    """
-    data_fields = [f for f in source.schema.fields if f.name not in control_columns]
-    add_missing_columns(spark, path, T.StructType(data_fields))
-    target_cols = read(spark, path).columns
-    values: dict[str, str | Column] = {
-        f"`{c}`": (F.col(f"s.`{c}`") if c in source.columns else F.lit(None)) for c in target_cols
-    }
-    differs = ~_all_equal([c for c in target_cols if c in source.columns], "s", "t")
-    condition = key_condition(key)
-    if target_filter is not None:
-        condition = condition & target_filter
-    merge = DeltaTable.forPath(spark, path).alias("t").merge(source.alias("s"), condition)
-    if delete_when is not None:
-        merge = merge.whenMatchedDelete(condition=delete_when)
-    merge = merge.whenMatchedUpdate(
-        condition=update_when if update_when is not None else differs, set=values
-    )
-    if delete_when is not None:
-        merge = merge.whenNotMatchedInsert(condition=~delete_when, values=values)
-    else:
-        merge = merge.whenNotMatchedInsert(values=values)
-    row = merge.execute().first()
+
+def _values(target_columns: Sequence[str], source_columns: Sequence[str]) -> list[str]:
+    """What each target column gets: the source's value, or null where the source lacks it."""
+    return [sql.column(c, "s") if c in source_columns else "NULL" for c in target_columns]
+
+
+def _merge(
+    spark: SparkSession, source: DataFrame, statement: Callable[[str], str]
+) -> dict[str, int]:
+    """Run the MERGE that `statement` writes for the source's view name."""
+    with _as_view(spark, source) as view:
+        row = spark.sql(statement(view)).first()
     metrics = row.asDict() if row is not None else {}
     return {
         "inserted": int(metrics.get("num_inserted_rows") or 0),
@@ -175,31 +204,83 @@ def merge_by_key(
     }
 
 
-def insert_new(spark: SparkSession, path: str, source: DataFrame, already_there: Column) -> int:
-    """Insert the rows of `source` for which no target row satisfies `already_there`.
+def merge_by_key(
+    spark: SparkSession,
+    path: str,
+    source: DataFrame,
+    key: Sequence[str],
+    *,
+    update_when: str | None = None,
+    delete_when: str | None = None,
+    target_filter: str | None = None,
+    control_columns: Sequence[str] = (),
+) -> dict[str, int]:
+    """MERGE one row per key into the table, setting every target column.
+
+    Rows are updated only where `update_when` holds (default: where any value differs), so a
+    rerun changes nothing; a target column the source lacks is set to null rather than kept.
+    `delete_when` removes matched rows and keeps unmatched ones out. `control_columns` steer
+    the MERGE (a deletion flag, say) and are not written. Conditions are SQL over the target
+    `t` and the source `s` (lakehouse.sql). Returns Delta's row counts.
+    """
+    data_fields = [f for f in source.schema.fields if f.name not in control_columns]
+    target_cols = add_missing_columns(spark, path, T.StructType(data_fields))
+    shared = [c for c in target_cols if c in source.columns]
+    differs = f"NOT ({sql.null_safe_equal(shared, 's', 't')})"
+    condition = key_condition(key)
+    if target_filter is not None:
+        condition = sql.all_of([condition, target_filter])
+    values = _values(target_cols, source.columns)
+    sets = ", ".join(f"{sql.ident(c)} = {v}" for c, v in zip(target_cols, values, strict=True))
+    clauses = []
+    if delete_when is not None:
+        clauses.append(f"WHEN MATCHED AND ({delete_when}) THEN DELETE")
+    clauses.append(f"WHEN MATCHED AND ({update_when or differs}) THEN UPDATE SET {sets}")
+    insert_when = f" AND NOT ({delete_when})" if delete_when is not None else ""
+    clauses.append(f"WHEN NOT MATCHED{insert_when} THEN {_insert(target_cols, values)}")
+    target = sql.delta_table(path)
+    return _merge(
+        spark,
+        source,
+        lambda view: "\n".join(
+            [f"MERGE INTO {target} AS t USING {view} AS s ON {condition}", *clauses]
+        ),
+    )
+
+
+def _insert(target_columns: Sequence[str], values: Sequence[str]) -> str:
+    names = ", ".join(sql.ident(c) for c in target_columns)
+    return f"INSERT ({names}) VALUES ({', '.join(values)})"
+
+
+def insert_new(spark: SparkSession, path: str, source: DataFrame, already_there: str) -> int:
+    """Insert the rows of `source` for which no target row satisfies `already_there` (SQL
+    over the target `t` and the source `s`).
 
     An insert-only MERGE rather than an append: it reads the target, so two runs inserting the
     same rows at once conflict (one retries and finds them there) instead of both appending.
     """
-    add_missing_columns(spark, path, source.schema)
-    values: dict[str, str | Column] = {
-        f"`{c}`": (F.col(f"s.`{c}`") if c in source.columns else F.lit(None))
-        for c in read(spark, path).columns
-    }
-    merge = DeltaTable.forPath(spark, path).alias("t").merge(source.alias("s"), already_there)
-    row = merge.whenNotMatchedInsert(values=values).execute().first()
-    return int(row.asDict().get("num_inserted_rows") or 0) if row is not None else 0
+    target_cols = add_missing_columns(spark, path, source.schema)
+    target = sql.delta_table(path)
+    insert = _insert(target_cols, _values(target_cols, source.columns))
+    return _merge(
+        spark,
+        source,
+        lambda view: (
+            f"MERGE INTO {target} AS t USING {view} AS s ON {already_there}\n"
+            f"WHEN NOT MATCHED THEN {insert}"
+        ),
+    )["inserted"]
 
 
 def date_predicate(column: str, dates: Iterable[date]) -> str:
     """A replaceWhere predicate built only from parsed `date` values, never from user text."""
-    literals = sorted({d.isoformat() for d in dates})
-    if not literals:
+    days = set(dates)
+    if not days:
         raise ValueError("date_predicate needs at least one date")
-    for value in literals:
-        date.fromisoformat(value)  # guards the invariant: only real dates reach the predicate
-    values = ", ".join(f"DATE'{v}'" for v in literals)
-    return f"`{column}` IN ({values})"
+    if not all(isinstance(d, date) for d in days):
+        raise TypeError("date_predicate takes dates only")
+    return sql.in_list(column, days)
 
 
 def replace_partitions(

@@ -7,13 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 
-from delta.tables import DeltaTable
 from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from lakehouse.errors import TableCreationInProgressError
-from lakehouse.storage import hadoop_file_system
+from lakehouse import sql
+from lakehouse.errors import NotADeltaTableError, TableCreationInProgressError
+from lakehouse.storage import exists, glob_literal, latest_version, latest_versions, list_files
 
 
 class Kind(Enum):
@@ -427,64 +427,69 @@ RUN_LOG = TableSpec(
 )
 
 
+# Event dates a silver step moved events off, until gold has recomputed them: one row per
+# attempt that moved any (lakehouse.ops), deleted once gold is done.
+PENDING_EVENT_DATES = TableSpec(
+    "ops",
+    "pending_event_dates",
+    _fields(
+        ("source", _STR),
+        (INGEST_DATE, T.DateType()),
+        ("attempt_id", _STR),
+        ("event_dates", T.ArrayType(T.DateType())),
+    ),
+    partition_by=("source",),
+)
+
+
 def all_specs() -> list[TableSpec]:
     specs: list[TableSpec] = []
     for source in SOURCES:
         specs += [bronze_spec(source), quarantine_spec(source), silver_spec(source)]
         if source.mutable:
             specs.append(changes_spec(source))
-    return specs + list(GOLD_TABLES) + [RUN_LOG]
+    return specs + list(GOLD_TABLES) + [RUN_LOG, PENDING_EVENT_DATES]
+
+
+def _create_statement(spec: TableSpec, path: str) -> str:
+    """CREATE TABLE IF NOT EXISTS for the spec at `path`, in SQL (works over Spark Connect):
+    names quoted, types as Spark prints them, properties as declared here."""
+    columns = ", ".join(f"{sql.ident(f.name)} {f.dataType.simpleString()}" for f in spec.schema)
+    statement = f"CREATE TABLE IF NOT EXISTS {sql.delta_table(path)} ({columns}) USING delta"
+    if spec.partition_by:
+        statement += f" PARTITIONED BY ({', '.join(sql.ident(c) for c in spec.partition_by)})"
+    if spec.properties:
+        props = ", ".join(f"{sql.literal(k)} = {sql.literal(v)}" for k, v in spec.properties)
+        statement += f" TBLPROPERTIES ({props})"
+    return statement
+
+
+_RACING = frozenset({"DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION", "DELTA_TABLE_NOT_FOUND"})
 
 
 def ensure_table(spark: SparkSession, spec: TableSpec, warehouse: str) -> None:
-    """Create the table with its declared layout if it is not there yet; never alter data.
+    """Create the table with its declared layout if it is not there yet; never alter data,
+    and never create a table over a folder that holds other files.
 
-    A run that meets another run creating the same table (its log folder started, its first
-    commit not yet readable) gets Delta's "location not empty" or "table not found": with a
-    log folder there, that is raised as a lost race (retried). Without one, the folder holds
-    something else, and Delta's error stands.
+    Two runs creating the same table at once both write its first commit: one loses with
+    Delta's commit conflict, retried like any other. A run that finds the other's log folder
+    started but its first commit not yet written creates nothing (Delta takes the folder for
+    the table), or Delta reports "location not empty" or "table not found": either is raised
+    as a lost race (retried), until the other's commit is there.
     """
     path = spec.path(warehouse)
-    builder = DeltaTable.createIfNotExists(spark).location(path)
-    builder = builder.addColumns(spec.schema)
-    if spec.partition_by:
-        builder = builder.partitionedBy(*spec.partition_by)
-    for key, value in spec.properties:
-        builder = builder.property(key, value)
+    if latest_version(spark, path) < 0 and list_files(spark, glob_literal(path)):
+        raise NotADeltaTableError(path)
     try:
-        builder.execute()
+        spark.sql(_create_statement(spec, path))
     except AnalysisException as exc:
-        racing = ("DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION", "DELTA_TABLE_NOT_FOUND")
-        if any(code in str(exc) for code in racing) and _exists(spark, f"{path}/_delta_log"):
+        if exc.getCondition() in _RACING and exists(spark, f"{path}/_delta_log"):
             raise TableCreationInProgressError(path) from exc
         raise
+    if latest_version(spark, path) < 0:  # Delta took another run's log folder for a table
+        raise TableCreationInProgressError(path)
 
 
-def _exists(spark: SparkSession, path: str) -> bool:
-    """Whether a file or folder exists, through the table's own file system (False where the
-    JVM is out of reach, as under Spark Connect: Delta's own error then stands)."""
-    try:
-        fs, hadoop_path = hadoop_file_system(spark, path)
-        return bool(fs.exists(hadoop_path))
-    except Exception:
-        return False
-
-
-def _first_commit_age(spark: SparkSession, path: str) -> float | None:
-    """Seconds since the table's first commit was written, None if there is none (or the JVM
-    is out of reach, as under Spark Connect): one file check instead of loading a snapshot."""
-    try:
-        fs, first_commit = hadoop_file_system(spark, f"{path}/_delta_log/{0:020d}.json")
-        if not fs.exists(first_commit):
-            return None
-        written_ms = float(fs.getFileStatus(first_commit).getModificationTime())
-        return max(0.0, time.time() - written_ms / 1000)
-    except Exception:
-        return None
-
-
-# A table created this recently may be another run's creation still settling.
-_JUST_CREATED_S = 120.0
 _CREATE_THREADS = 4
 
 
@@ -496,7 +501,7 @@ def _wait_until_readable(spark: SparkSession, path: str, attempts: int = 20) -> 
             spark.read.format("delta").load(path).schema  # noqa: B018  (forces the lookup)
             return
         except AnalysisException as exc:
-            if "DELTA_TABLE_NOT_FOUND" not in str(exc) or attempt == attempts:
+            if exc.getCondition() != "DELTA_TABLE_NOT_FOUND" or attempt == attempts:
                 raise
             time.sleep(0.25 * attempt)
 
@@ -504,21 +509,18 @@ def _wait_until_readable(spark: SparkSession, path: str, attempts: int = 20) -> 
 def ensure_tables(spark: SparkSession, warehouse: str) -> None:
     """Create the tables not there yet; each created here is readable when this returns.
 
-    A fresh warehouse needs some twenty creations, each a small commit that mostly waits on
-    the file system and the JVM: a few at once take a fraction of the time one by one does.
+    One listing of every table's log says which exist. A fresh warehouse needs some twenty
+    creations, each a small commit that mostly waits on the file system: a few at once take a
+    fraction of the time one by one does. A table still at its creation commit may be another
+    run's creation of a moment ago, so it is read once before the run relies on it.
     """
-    missing: list[TableSpec] = []
-    settling: list[str] = []
-    for spec in all_specs():
-        path = spec.path(warehouse)
-        age = _first_commit_age(spark, path)
-        if age is None:
-            missing.append(spec)
-        if age is None or age < _JUST_CREATED_S:
-            settling.append(path)
+    specs = {spec.path(warehouse): spec for spec in all_specs()}
+    versions = latest_versions(spark, list(specs))
+    missing = [specs[path] for path, version in versions.items() if version < 0]
     if missing:
         with ThreadPoolExecutor(max_workers=_CREATE_THREADS) as pool:
             # list() re-raises the first failure (a lost creation race is retried upstream)
             list(pool.map(lambda spec: ensure_table(spark, spec, warehouse), missing))
-    for path in settling:
-        _wait_until_readable(spark, path)
+    for path, version in versions.items():
+        if version <= 0:
+            _wait_until_readable(spark, path)
