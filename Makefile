@@ -9,11 +9,15 @@ JARS := $(VENV)/delta-jars.txt
 READERS_VENV := .venv-readers
 READERS := $(READERS_VENV)/.installed
 export READERS_PYTHON ?= $(abspath $(READERS_VENV))/bin/python
+# Only the Spark Connect client (pyspark-client) and the package: what `make connect-test`
+# runs the job from.
+CLIENT_VENV := .venv-client
+CLIENT := $(CLIENT_VENV)/.installed
 SAMPLE_DATES := 2025-03-01 2025-03-02 2025-03-03 2025-03-04
 export JAVA_HOME := $(shell scripts/java-home.sh)
 
 .DEFAULT_GOAL := help
-.PHONY: help install readers run report maintenance bench bench-horizon test test-fast cluster-test wheel lint format typecheck clean
+.PHONY: help install readers run report maintenance bench bench-horizon test test-fast cluster-test connect-test wheel lint format typecheck clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -27,6 +31,11 @@ $(INSTALLED): pyproject.toml
 # Resolved once through Spark's resolver, then recorded: later JVMs load the jars directly.
 $(JARS): $(INSTALLED)
 	$(PY) -m lakehouse.session --warm
+
+$(CLIENT): pyproject.toml
+	$(PYTHON) -m venv $(CLIENT_VENV)
+	$(CLIENT_VENV)/bin/python -m pip install --quiet -e ".[client]"
+	touch $@
 
 install: $(INSTALLED) $(JARS) ## create .venv, install pinned packages, resolve the Delta jars
 
@@ -66,6 +75,9 @@ test-fast: install $(READERS) ## the test suite without the whole-process tests
 
 cluster-test: install ## the sample on a standalone cluster (master + 2 workers on loopback) = local mode [FULL=1]
 	$(PY) scripts/cluster_test.py $(if $(FULL),--full)
+
+connect-test: install $(CLIENT) ## the sample over Spark Connect (a server on loopback, a client-only venv) = local mode
+	CLIENT_PYTHON=$(abspath $(CLIENT_VENV))/bin/python $(PY) scripts/connect_test.py
 
 wheel: install ## build dist/lakehouse-*.whl (console scripts: lakehouse-daily, -report, -maintenance)
 	$(PY) -m build --wheel --outdir dist .
