@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LANDING = ROOT / "data" / "sample" / "landing"
 BUNDLE_FILE = ROOT / "databricks.yml"
 JOB_FILE = ROOT / "resources" / "lakehouse_daily.job.yml"
+SERVERLESS_JOB_FILE = ROOT / "resources" / "lakehouse_daily_serverless.job.yml"
+JOB_FILES = [JOB_FILE, SERVERLESS_JOB_FILE]
 RUN_DATE = "2025-03-03"
 STEPS = ["bronze", "silver", "gold"]
 
@@ -32,9 +34,10 @@ def _bundle() -> dict[str, Any]:
     return dict(yaml.safe_load(BUNDLE_FILE.read_text(encoding="utf-8")))
 
 
-def _job() -> dict[str, Any]:
-    resources = yaml.safe_load(JOB_FILE.read_text(encoding="utf-8"))["resources"]
-    return dict(resources["jobs"]["lakehouse_daily"])
+def _job(job_file: Path = JOB_FILE) -> dict[str, Any]:
+    """The one job a resource file defines."""
+    (job,) = yaml.safe_load(job_file.read_text(encoding="utf-8"))["resources"]["jobs"].values()
+    return dict(job)
 
 
 def _pyproject() -> dict[str, Any]:
@@ -70,15 +73,16 @@ def test_both_targets_exist_and_resolve_every_variable() -> None:
     assert bundle["targets"]["dev"]["mode"] == "development"
     assert bundle["targets"]["dev"]["default"] is True
     assert bundle["targets"]["prod"]["mode"] == "production"
-    used = set(re.findall(r"\$\{var\.([A-Za-z_][A-Za-z0-9_]*)\}", JOB_FILE.read_text()))
-    assert {"landing", "warehouse", "config"} <= used <= set(bundle["variables"])
+    for job_file in JOB_FILES:
+        used = set(re.findall(r"\$\{var\.([A-Za-z_][A-Za-z0-9_]*)\}", job_file.read_text()))
+        assert {"landing", "warehouse", "config"} <= used <= set(bundle["variables"])
     for target in ("dev", "prod"):
         values = _target_variables(target)
         assert values["landing"].startswith("s3a://"), target
         assert values["warehouse"].startswith("s3a://"), target
     # The job file is what the bundle includes.
     included = {p for pattern in bundle["include"] for p in ROOT.glob(pattern)}
-    assert JOB_FILE in included
+    assert set(JOB_FILES) <= included
 
 
 def test_the_wheel_is_built_by_the_bundle_and_installed_on_every_task() -> None:
@@ -94,8 +98,28 @@ def test_the_wheel_is_built_by_the_bundle_and_installed_on_every_task() -> None:
         assert (JOB_FILE.parent / wheels[0]).resolve() == ROOT / "dist" / "*.whl"
 
 
-def test_three_tasks_chained_with_retries_timeouts_and_a_daily_schedule() -> None:
-    job = _job()
+def test_the_serverless_job_runs_the_same_tasks_in_an_environment_holding_the_wheel() -> None:
+    """Serverless: no cluster, no cluster library; each task in the environment whose
+    dependencies install the wheel. Otherwise the job is the job-cluster one."""
+    cluster_job, serverless = _job(JOB_FILE), _job(SERVERLESS_JOB_FILE)
+    assert "job_clusters" not in serverless
+    (environment,) = serverless["environments"]
+    (wheel,) = environment["spec"]["dependencies"]
+    assert (SERVERLESS_JOB_FILE.parent / wheel).resolve() == ROOT / "dist" / "*.whl"
+    compute_keys = ("job_cluster_key", "environment_key", "libraries")
+    for mine, theirs in zip(serverless["tasks"], cluster_job["tasks"], strict=True):
+        assert mine["environment_key"] == environment["environment_key"]
+        assert "libraries" not in mine
+        assert {k: v for k, v in mine.items() if k not in compute_keys} == {
+            k: v for k, v in theirs.items() if k not in compute_keys
+        }
+    assert serverless["schedule"]["pause_status"] == "${var.serverless_schedule_pause_status}"
+    assert cluster_job["schedule"]["pause_status"] == "${var.schedule_pause_status}"
+
+
+@pytest.mark.parametrize("job_file", JOB_FILES, ids=lambda p: p.stem)
+def test_three_tasks_chained_with_retries_timeouts_and_a_daily_schedule(job_file: Path) -> None:
+    job = _job(job_file)
     tasks = {t["task_key"]: t for t in job["tasks"]}
     assert list(tasks) == STEPS
     assert "depends_on" not in tasks["bronze"]
@@ -105,7 +129,9 @@ def test_three_tasks_chained_with_retries_timeouts_and_a_daily_schedule() -> Non
         assert task["max_retries"] >= 1
         assert task["min_retry_interval_millis"] > 0
         assert 0 < task["timeout_seconds"] <= job["timeout_seconds"]
-        assert task["job_cluster_key"] in {c["job_cluster_key"] for c in job["job_clusters"]}
+        compute = {c["job_cluster_key"] for c in job.get("job_clusters", [])}
+        compute |= {e["environment_key"] for e in job.get("environments", [])}
+        assert task.get("job_cluster_key", task.get("environment_key")) in compute
     # Quartz: seconds minutes hours day-of-month month day-of-week; every day at a fixed time.
     fields = job["schedule"]["quartz_cron_expression"].split()
     assert len(fields) == 6 and fields[3:] == ["*", "*", "?"], fields
@@ -115,9 +141,10 @@ def test_three_tasks_chained_with_retries_timeouts_and_a_daily_schedule() -> Non
     assert job["parameters"] == [{"name": "run_date", "default": "{{job.trigger.time.iso_date}}"}]
 
 
-def test_every_task_calls_a_real_entry_point_of_the_wheel() -> None:
+@pytest.mark.parametrize("job_file", JOB_FILES, ids=lambda p: p.stem)
+def test_every_task_calls_a_real_entry_point_of_the_wheel(job_file: Path) -> None:
     project = _pyproject()["project"]
-    for task in _job()["tasks"]:
+    for task in _job(job_file)["tasks"]:
         wheel_task = task["python_wheel_task"]
         assert wheel_task["package_name"] == project["name"]
         target = project["scripts"][wheel_task["entry_point"]]  # a console script of the wheel
@@ -125,14 +152,17 @@ def test_every_task_calls_a_real_entry_point_of_the_wheel() -> None:
         assert callable(getattr(importlib.import_module(module), function)), target
 
 
+@pytest.mark.parametrize("job_file", JOB_FILES, ids=lambda p: p.stem)
 @pytest.mark.parametrize("target", ["dev", "prod"])
-def test_task_parameters_are_valid_job_arguments(target: str, tmp_path: Path) -> None:
+def test_task_parameters_are_valid_job_arguments(
+    target: str, job_file: Path, tmp_path: Path
+) -> None:
     """Each task's parameters, placeholders filled in, pass the job's own parser (exit 2 on
     any problem): once with the target's object-storage paths, once with a real landing."""
     local = {"landing": str(SAMPLE_LANDING), "warehouse": str(tmp_path / "wh")}
     for overrides in ({}, local):
         variables = _target_variables(target, **overrides)
-        for task in _job()["tasks"]:
+        for task in _job(job_file)["tasks"]:
             params = [_substitute(p, variables) for p in task["python_wheel_task"]["parameters"]]
             settings, days = parse_args(params, prog="lakehouse-daily")
             assert [d.isoformat() for d in days] == [RUN_DATE]
