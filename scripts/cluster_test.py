@@ -30,6 +30,7 @@ import tempfile
 import time
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from types import FrameType
@@ -289,6 +290,26 @@ def check_executors_worked(cluster: Cluster) -> list[str]:
     return problems
 
 
+def stop_on_signals() -> None:
+    """SIGTERM, SIGHUP and SIGINT end the test through its `finally` blocks, which stop the
+    processes it started."""
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, stop)
+
+
+def check_locally(base: Path, check: Callable[[SparkSession], list[str]]) -> list[str]:
+    """`check` run in a local-mode session of its own, stopped afterwards."""
+    spark = local_session(base)
+    try:
+        return check(spark)
+    finally:
+        spark.stop()
+
+
 def local_session(base: Path) -> SparkSession:
     from lakehouse.session import LOCAL_TEST_CONF, build_session
 
@@ -402,12 +423,7 @@ def main(argv: list[str]) -> int:
     base = Path(tempfile.mkdtemp(prefix="lakehouse-cluster-"))
     say(f"working under {base}")
 
-    def stop_on_signal(signum: int, _frame: FrameType | None) -> None:
-        raise SystemExit(128 + signum)  # unwinds through the `finally` that stops the cluster
-
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, stop_on_signal)
-
+    stop_on_signals()
     cluster = Cluster(base)
     problems: list[str] = []
     started = time.monotonic()
@@ -425,16 +441,16 @@ def main(argv: list[str]) -> int:
             cluster.stop()
             say("cluster stopped")
         if not problems:
-            spark = local_session(base)
-            try:
-                if full:
-                    problems += check_against_local_mode(
+            problems += check_locally(
+                base,
+                lambda spark: (
+                    check_against_local_mode(
                         spark, base / "warehouse-cluster", base / "warehouse-local"
                     )
-                else:
-                    problems += check_against_expected(spark, base / "warehouse-cluster")
-            finally:
-                spark.stop()
+                    if full
+                    else check_against_expected(spark, base / "warehouse-cluster")
+                ),
+            )
     except Exception as exc:
         problems.append(f"{type(exc).__name__}: {exc}")
     elapsed = time.monotonic() - started

@@ -29,7 +29,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import FrameType
 
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
 from cluster_test import (  # noqa: E402
@@ -39,10 +38,11 @@ from cluster_test import (  # noqa: E402
     LAST,
     ROOT,
     check_against_local_mode,
+    check_locally,
     free_port,
     java_home,
-    local_session,
     spark_home,
+    stop_on_signals,
     tail,
 )
 
@@ -175,59 +175,34 @@ def client_has_no_jvm_side(python: Path) -> list[str]:
 
 
 def run_over_connect(server: ConnectServer, warehouse: Path) -> list[str]:
-    common = ["--landing", str(LANDING), "--warehouse", str(warehouse)]
+    wh = ["--warehouse", str(warehouse)]
+    paths = ["--landing", str(LANDING), *wh]
+    remote = ["--remote", server.url]
     base_env = {k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"}
     # The client process has only pyspark-client: the package comes from the checkout.
     client_env = {**base_env, "PYTHONPATH": str(ROOT / "src")}
-    logs = server.base
     problems = client_has_no_jvm_side(CLIENT_PYTHON)
-    steps = [
+    steps: list[tuple[Path, str, list[str], dict[str, str]]] = [
         (
             CLIENT_PYTHON,
             "daily.py",
-            ["--from", FIRST.isoformat(), "--to", LAST.isoformat(), *common],
-            {**client_env},
-            ["--remote", server.url],
+            ["--from", FIRST.isoformat(), "--to", LAST.isoformat(), *paths, *remote],
+            client_env,
         ),
         (
             Path(sys.executable),
             "daily.py",
-            ["--run-date", RERUN, *common],
+            ["--run-date", RERUN, *paths],
             {**base_env, "SPARK_REMOTE": server.url},
-            [],
         ),
-        (
-            CLIENT_PYTHON,
-            "report.py",
-            ["--run-date", LAST.isoformat(), "--warehouse", str(warehouse)],
-            client_env,
-            ["--remote", server.url],
-        ),
-        (
-            CLIENT_PYTHON,
-            "maintenance.py",
-            ["--warehouse", str(warehouse)],
-            client_env,
-            ["--remote", server.url],
-        ),
+        (CLIENT_PYTHON, "report.py", ["--run-date", LAST.isoformat(), *wh, *remote], client_env),
+        (CLIENT_PYTHON, "maintenance.py", [*wh, *remote], client_env),
         # Undo the last date, then run it again: the tables end as a run of every date.
-        (
-            CLIENT_PYTHON,
-            "restore.py",
-            ["--to-date", UNDO_TO, "--warehouse", str(warehouse)],
-            client_env,
-            ["--remote", server.url],
-        ),
-        (
-            CLIENT_PYTHON,
-            "daily.py",
-            ["--run-date", LAST.isoformat(), *common],
-            client_env,
-            ["--remote", server.url],
-        ),
+        (CLIENT_PYTHON, "restore.py", ["--to-date", UNDO_TO, *wh, *remote], client_env),
+        (CLIENT_PYTHON, "daily.py", ["--run-date", LAST.isoformat(), *paths, *remote], client_env),
     ]
-    for i, (python, script, args, env, remote) in enumerate(steps, start=1):
-        code = client(python, script, [*args, *remote], env, logs / f"client-{i}.log")
+    for i, (python, script, args, env) in enumerate(steps, start=1):
+        code = client(python, script, args, env, server.base / f"client-{i}.log")
         if code != 0:
             problems.append(f"{script} {' '.join(args)} over Connect exited {code}")
             break
@@ -238,12 +213,7 @@ def main() -> int:
     base = Path(tempfile.mkdtemp(prefix="lakehouse-connect-"))
     say(f"working under {base}")
 
-    def stop_on_signal(signum: int, _frame: FrameType | None) -> None:
-        raise SystemExit(128 + signum)  # unwinds through the `finally` that stops the server
-
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, stop_on_signal)
-
+    stop_on_signals()
     server = ConnectServer(base)
     problems: list[str] = []
     started = time.monotonic()
@@ -256,13 +226,12 @@ def main() -> int:
             server.stop()
             say("server stopped")
         if not problems:
-            spark = local_session(base)
-            try:
-                problems += check_against_local_mode(
+            problems += check_locally(
+                base,
+                lambda spark: check_against_local_mode(
                     spark, base / "warehouse-connect", base / "warehouse-local", "Connect"
-                )
-            finally:
-                spark.stop()
+                ),
+            )
     except Exception as exc:
         problems.append(f"{type(exc).__name__}: {exc}")
     elapsed = time.monotonic() - started

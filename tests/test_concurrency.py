@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pyspark.errors import AnalysisException, PySparkException
+from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
 from lakehouse import concurrency
@@ -23,6 +23,18 @@ def _failing_once(error: Exception) -> tuple[list[int], object]:
         return "done"
 
     return calls, step
+
+
+class _DeltaSays(AnalysisException):
+    """Delta's error as the session raises it, classic or over Connect: known by its
+    condition."""
+
+    def __init__(self, condition: str) -> None:
+        super().__init__(message=f"[{condition}] something")
+        self._condition = condition
+
+    def getCondition(self) -> str:
+        return self._condition
 
 
 def test_a_merge_whose_materialised_source_vanished_is_retried(
@@ -70,17 +82,6 @@ def test_a_table_another_run_is_creating_is_a_lost_race_and_retried(
     assert spark.read.format("delta").load(RUN_LOG.path(str(tmp_path))).schema == RUN_LOG.schema
 
 
-class _DeltaSays(AnalysisException):
-    """Delta's error as the session raises it, known by its condition."""
-
-    def __init__(self, condition: str) -> None:
-        super().__init__(message=f"[{condition}] something")
-        self._condition = condition
-
-    def getCondition(self) -> str:
-        return self._condition
-
-
 def test_delta_reporting_a_table_half_created_by_another_run_is_a_lost_race_and_retried(
     spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -122,17 +123,6 @@ def test_a_folder_holding_other_files_is_not_made_a_table(
     assert [p.name for p in table_dir.iterdir()] == ["notes.txt"]
 
 
-class _Failure(PySparkException):
-    """An error as Spark raises it, classic or over Connect: known by its condition."""
-
-    def __init__(self, condition: str) -> None:
-        super().__init__(message=f"[{condition}] something")
-        self._condition = condition
-
-    def getCondition(self) -> str:
-        return self._condition
-
-
 @pytest.mark.parametrize(
     "condition", ["DELTA_CONCURRENT_APPEND.WITH_PARTITION_HINT", "DELTA_METADATA_CHANGED"]
 )
@@ -140,14 +130,14 @@ def test_a_delta_conflict_is_known_by_its_condition_and_retried(
     monkeypatch: pytest.MonkeyPatch, condition: str
 ) -> None:
     monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
-    calls, step = _failing_once(_Failure(condition))
+    calls, step = _failing_once(_DeltaSays(condition))
     assert concurrency.retry_on_conflict("silver x", step) == "done"  # type: ignore[arg-type]
     assert len(calls) == 2
 
 
 def test_another_condition_is_raised_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
-    calls, step = _failing_once(_Failure("DELTA_TABLE_NOT_FOUND"))
-    with pytest.raises(_Failure):
+    calls, step = _failing_once(_DeltaSays("DELTA_TABLE_NOT_FOUND"))
+    with pytest.raises(_DeltaSays):
         concurrency.retry_on_conflict("silver x", step)  # type: ignore[arg-type]
     assert len(calls) == 1

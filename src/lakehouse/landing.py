@@ -59,12 +59,13 @@ def list_files(
     """Data files of one source and day, sorted by name; non-data files are skipped (Spark's
     listing leaves out names starting with `_` or `.` itself)."""
     folder = day_folder(landing, source, ingest_date)
+    here = folder_key(folder)
     files: list[LandedFile] = []
     nested: set[str] = set()
     for path in list_paths(spark, glob_literal(folder)):
         parent, _, name = path.rpartition("/")
-        if folder_key(parent) != folder_key(folder):
-            nested.add(folder_key(parent).removeprefix(folder_key(folder)).strip("/"))
+        if folder_key(parent) != here:
+            nested.add(folder_key(parent).removeprefix(here).strip("/"))
             continue
         if not name.lower().endswith(CSV_SUFFIXES + JSONL_SUFFIXES):
             log.warning("%s: ignoring %s: not .csv or .jsonl", source.name, name)

@@ -12,7 +12,14 @@ from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import concurrency, sql, storage
-from lakehouse.tables import INGEST_DATE, PENDING_EVENT_DATES, RUN_LOG, Source, tables_of
+from lakehouse.tables import (
+    INGEST_DATE,
+    PENDING_EVENT_DATES,
+    RUN_LOG,
+    Source,
+    TableSpec,
+    tables_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +84,12 @@ def append(spark: SparkSession, warehouse: str, entries: Sequence[SourceEntry]) 
 
 def table_versions(spark: SparkSession, warehouse: str, source: Source) -> dict[str, int]:
     """The current version of every table a run of `source` writes (-1: not created)."""
-    paths = {spec.qualified_name: spec.path(warehouse) for spec in tables_of(source)}
+    return versions_of(spark, warehouse, tables_of(source))
+
+
+def versions_of(spark: SparkSession, warehouse: str, specs: Iterable[TableSpec]) -> dict[str, int]:
+    """Each table's current version by its qualified name, from one listing (-1: not there)."""
+    paths = {spec.qualified_name: spec.path(warehouse) for spec in specs}
     versions = storage.latest_versions(spark, list(paths.values()))
     return {name: versions[path] for name, path in paths.items()}
 

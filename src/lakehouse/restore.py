@@ -71,13 +71,7 @@ def _attempts(spark: SparkSession, warehouse: str) -> list[Row]:
 
 
 def _current_versions(spark: SparkSession, warehouse: str) -> dict[str, int]:
-    paths = {
-        spec.qualified_name: spec.path(warehouse)
-        for source in SOURCES
-        for spec in tables_of(source)
-    }
-    versions = storage.latest_versions(spark, list(paths.values()))
-    return {name: versions[path] for name, path in paths.items()}
+    return ops.versions_of(spark, warehouse, (t for s in SOURCES for t in tables_of(s)))
 
 
 def _plan(
