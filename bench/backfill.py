@@ -41,6 +41,7 @@ from lakehouse.tables import (
     quarantine_spec,
     silver_spec,
 )
+from lakehouse.warehouse import Warehouse
 
 VOLATILE = ("_load_time", "_run_id")
 
@@ -53,7 +54,7 @@ def _append(frame: DataFrame, spec: TableSpec, warehouse: str) -> None:
 
 def backfill(spark: SparkSession, landing_root: str, warehouse: str, days: Sequence[date]) -> None:
     """Write the tables of a fresh warehouse that has run `days` (no quality thresholds)."""
-    ensure_tables(spark, warehouse)
+    ensure_tables(spark, Warehouse(warehouse))
     for source in SOURCES:
         frames = []
         for day in days:

@@ -25,12 +25,13 @@ def main() -> int:
     except UsageError as exc:
         print(f"show_gold.py: error: {exc}", file=sys.stderr)
         return 2
+    from lakehouse import storage
     from lakehouse.session import job_session
     from lakehouse.tables import GOLD_TABLES
 
     with job_session("lakehouse-show-gold", settings.spark_conf) as spark:
         for spec in GOLD_TABLES:
-            frame = spark.read.format("delta").load(spec.path(settings.warehouse))
+            frame = storage.read(spark, spec.table(settings.tables))
             key = [c for c in frame.columns if c.endswith("_id") or c == "event_date"][:2]
             print(f"\n== gold/{spec.name} ({frame.count()} rows)")
             frame.orderBy(*key, *frame.columns).show(100, truncate=False)

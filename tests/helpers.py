@@ -14,9 +14,11 @@ from chispa import DataFramesNotEqualError, assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lakehouse import storage
 from lakehouse.config import Settings
 from lakehouse.run import run_date
 from lakehouse.tables import GOLD_TABLES, RUN_LOG, SOURCES, TableSpec, all_specs, bronze_spec
+from lakehouse.warehouse import Table, Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LANDING = ROOT / "data" / "sample" / "landing"
@@ -61,8 +63,20 @@ def run_all(
         run_date(spark, settings, day)
 
 
-def read(spark: SparkSession, spec: TableSpec, warehouse: Path) -> DataFrame:
+def read(spark: SparkSession, spec: TableSpec, warehouse: Path | Warehouse) -> DataFrame:
+    """A table of a test's warehouse folder (by path), or of a warehouse by name."""
+    if isinstance(warehouse, Warehouse):
+        return storage.read(spark, spec.table(warehouse))
     return spark.read.format("delta").load(spec.path(str(warehouse)))
+
+
+def by_path(warehouse: Path) -> Warehouse:
+    """The warehouse at a test's folder, its tables addressed by path."""
+    return Warehouse(str(warehouse))
+
+
+def table_at(spec: TableSpec, warehouse: Path) -> Table:
+    return spec.table(by_path(warehouse))
 
 
 def stable(frame: DataFrame) -> DataFrame:
@@ -107,7 +121,10 @@ def _each_table(check: Callable[[TableSpec], None], specs: Iterable[TableSpec]) 
 
 
 def assert_tables_equal(
-    spark: SparkSession, left: Path, right: Path, specs: Iterable[TableSpec] = GOLD_TABLES
+    spark: SparkSession,
+    left: Path | Warehouse,
+    right: Path | Warehouse,
+    specs: Iterable[TableSpec] = GOLD_TABLES,
 ) -> None:
     def check(spec: TableSpec) -> None:
         a, b = stable(read(spark, spec, left)), stable(read(spark, spec, right))

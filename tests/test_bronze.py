@@ -12,18 +12,18 @@ from pyspark.sql import SparkSession
 
 from lakehouse import bronze
 from lakehouse.tables import APP_EVENTS, CRM, TICKETS, bronze_spec, ensure_tables
-from tests.helpers import read, write_csv, write_jsonl
+from tests.helpers import by_path, read, write_csv, write_jsonl
 
 DAY = date(2025, 3, 5)
 COLS = ["customer_id", "full_name", "email", "tier", "updated_at", "is_deleted"]
 
 
 def load(spark: SparkSession, landing: Path, warehouse: Path, source=CRM, day: date = DAY):  # type: ignore[no-untyped-def]
-    ensure_tables(spark, str(warehouse))
+    ensure_tables(spark, by_path(warehouse))
     return bronze.load(
         spark,
         landing_root=str(landing),
-        warehouse=str(warehouse),
+        warehouse=by_path(warehouse),
         source=source,
         ingest_date=day,
         run_id="run-1",

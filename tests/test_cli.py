@@ -67,6 +67,18 @@ def test_missing_landing_root_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
         ("landing: a\nwarehouse: b\nsource_threads: 0\n", "source_threads must be a whole"),
         ("landing: a\nwarehouse: b\nsource_threads: true\n", "source_threads must be a whole"),
         ("landing: a\nwarehouse: b\nsource_threads: 2.0\n", "'source_threads' must be a int"),
+        ("landing: a\nwarehouse: b\ncatalog: main\n", "key 'catalog' must be a dict"),
+        ("landing: a\nwarehouse: b\ncatalog: {nmae: x}\n", "unknown key catalog.nmae"),
+        ("landing: a\nwarehouse: b\ncatalog: {name: 'a.b'}\n", "catalog.name must be a name"),
+        ("landing: a\nwarehouse: b\ncatalog: {name: 'x`; DROP'}\n", "catalog.name must be a"),
+        ("landing: a\nwarehouse: b\ncatalog: {schemas: {gold: 'g-1'}}\n", "schemas.gold must"),
+        ("landing: a\nwarehouse: b\ncatalog: {schemas: {golden: g}}\n", "unknown layer"),
+        ("landing: a\nwarehouse: b\ncatalog: {managed: 'yes'}\n", "managed must be a bool"),
+        ("landing: a\ncatalog: {managed: false}\n", "missing key 'warehouse'"),
+        (
+            "landing: a\nwarehouse: b\ncatalog: {schema_prefix: p, schemas: {gold: g}}\n",
+            "catalog.schemas or catalog.schema_prefix, not both",
+        ),
     ],
 )
 def test_bad_config_exits_2_naming_the_key(

@@ -11,6 +11,7 @@ from pyspark.sql import SparkSession
 from lakehouse import concurrency
 from lakehouse.errors import NotADeltaTableError, TableCreationInProgressError
 from lakehouse.tables import RUN_LOG, ensure_table
+from tests.helpers import by_path
 
 
 def _failing_once(error: Exception) -> tuple[list[int], object]:
@@ -64,9 +65,9 @@ def test_a_table_another_run_is_creating_is_a_lost_race_and_retried(
     log_dir.mkdir(parents=True)
     (log_dir / ".00000000000000000000.json.tmp").write_text("")  # the other run's commit
     with pytest.raises(TableCreationInProgressError, match="another run is creating"):
-        ensure_table(spark, RUN_LOG, str(tmp_path))
+        ensure_table(spark, RUN_LOG, by_path(tmp_path))
     elsewhere = tmp_path / "other"
-    ensure_table(spark, RUN_LOG, str(elsewhere))
+    ensure_table(spark, RUN_LOG, by_path(elsewhere))
     first_commit = Path(RUN_LOG.path(str(elsewhere))) / "_delta_log" / f"{0:020d}.json"
     attempts: list[int] = []
 
@@ -75,7 +76,7 @@ def test_a_table_another_run_is_creating_is_a_lost_race_and_retried(
         if len(attempts) == 2:  # the other run's first commit lands while this one waits
             (log_dir / ".00000000000000000000.json.tmp").unlink()
             (log_dir / first_commit.name).write_bytes(first_commit.read_bytes())
-        ensure_table(spark, RUN_LOG, str(tmp_path))
+        ensure_table(spark, RUN_LOG, by_path(tmp_path))
 
     concurrency.retry_on_conflict("the table definitions", create)
     assert len(attempts) == 2
@@ -99,13 +100,13 @@ def test_delta_reporting_a_table_half_created_by_another_run_is_a_lost_race_and_
 
     monkeypatch.setattr(spark, "sql", sql)
     with pytest.raises(TableCreationInProgressError, match="another run is creating"):
-        ensure_table(spark, RUN_LOG, str(tmp_path))
+        ensure_table(spark, RUN_LOG, by_path(tmp_path))
     elsewhere = tmp_path / "other"  # the other run's first commit lands
-    ensure_table(spark, RUN_LOG, str(elsewhere))
+    ensure_table(spark, RUN_LOG, by_path(elsewhere))
     first_commit = Path(RUN_LOG.path(str(elsewhere))) / "_delta_log" / f"{0:020d}.json"
     (log_dir / first_commit.name).write_bytes(first_commit.read_bytes())
     concurrency.retry_on_conflict(
-        "the table definitions", lambda: ensure_table(spark, RUN_LOG, str(tmp_path))
+        "the table definitions", lambda: ensure_table(spark, RUN_LOG, by_path(tmp_path))
     )
     assert spark.read.format("delta").load(RUN_LOG.path(str(tmp_path))).schema == RUN_LOG.schema
 
@@ -118,7 +119,7 @@ def test_a_folder_holding_other_files_is_not_made_a_table(
     (table_dir / "notes.txt").write_text("not a table")
     with pytest.raises(NotADeltaTableError, match="holds files but is not a Delta table"):
         concurrency.retry_on_conflict(
-            "the table definitions", lambda: ensure_table(spark, RUN_LOG, str(tmp_path))
+            "the table definitions", lambda: ensure_table(spark, RUN_LOG, by_path(tmp_path))
         )
     assert [p.name for p in table_dir.iterdir()] == ["notes.txt"]
 

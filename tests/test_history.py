@@ -29,7 +29,7 @@ from lakehouse.tables import (
     ORDERS,
     RUN_LOG,
 )
-from tests.helpers import copy_warehouse, read, run_all, write_csv
+from tests.helpers import copy_warehouse, read, run_all, table_at, write_csv
 
 D1, D2, D3 = date(2025, 5, 1), date(2025, 5, 2), date(2025, 5, 3)
 CRM_HEADER = "customer_id,full_name,email,tier,updated_at,is_deleted"
@@ -336,5 +336,5 @@ def test_any_order_and_reruns_give_the_in_order_timelines(
 
 def test_every_gold_table_publishes_its_change_feed(spark: SparkSession, in_order: InOrder) -> None:
     for spec in GOLD_TABLES:
-        detail = storage.table_detail(spark, spec.path(str(in_order.warehouse)))
+        detail = storage.table_detail(spark, table_at(spec, in_order.warehouse))
         assert detail["properties"].get("delta.enableChangeDataFeed") == "true", spec.name

@@ -17,7 +17,7 @@ from lakehouse import faults, storage
 from lakehouse.config import Settings
 from lakehouse.run import run_date
 from lakehouse.tables import APP_EVENTS, FACT_APP_EVENTS_DAILY, silver_spec
-from tests.helpers import files_by_partition, read, write_jsonl
+from tests.helpers import files_by_partition, read, table_at, write_jsonl
 
 D = date
 D1, D2, D3 = D(2025, 5, 1), D(2025, 5, 2), D(2025, 5, 3)
@@ -95,7 +95,7 @@ def test_a_commit_to_silver_between_the_look_and_the_insert_is_retried(
     landing, warehouse = tmp_path / "landing", tmp_path / "wh"
     settings = Settings(landing=str(landing), warehouse=str(warehouse))
     write_jsonl(landing, APP_EVENTS.name, D1, "a.jsonl", [_event(7, "view", "2025-05-01 08:00")])
-    silver_path = silver_spec(APP_EVENTS).path(str(warehouse))
+    silver_table = table_at(silver_spec(APP_EVENTS), warehouse)
     other = spark.createDataFrame(
         [(7, 1, "view", None, D3, "other.jsonl", "x", D(2025, 5, 1))],
         silver_spec(APP_EVENTS).schema,
@@ -105,7 +105,7 @@ def test_a_commit_to_silver_between_the_look_and_the_insert_is_retried(
 
     def point(when: str, step: str, source: str | None = None) -> None:
         if (when, step, source) == ("before", "silver", APP_EVENTS.name) and not committed:
-            committed.append(storage.insert_new(spark, silver_path, other, "FALSE"))
+            committed.append(storage.insert_new(spark, silver_table, other, "FALSE"))
         real_point(when, step, source)
 
     monkeypatch.setattr(faults, "point", point)

@@ -33,7 +33,7 @@ from lakehouse.tables import (
     GOLD_TABLES,
     TableSpec,
 )
-from tests.helpers import copy_warehouse, read
+from tests.helpers import by_path, copy_warehouse, read, table_at
 
 ROOT = Path(__file__).resolve().parents[1]
 READERS_PYTHON = Path(os.environ.get("READERS_PYTHON", ROOT / ".venv-readers" / "bin" / "python"))
@@ -107,7 +107,8 @@ def _with_deletion_vectors(spark: SparkSession, spec: TableSpec, warehouse: Path
     metrics = table.history(1).select("operationMetrics").first()
     assert metrics is not None
     return Legacy(
-        table_features(spark, path), int(metrics[0].get("numTargetDeletionVectorsAdded", 0))
+        table_features(spark, table_at(spec, warehouse)),
+        int(metrics[0].get("numTargetDeletionVectorsAdded", 0)),
     )
 
 
@@ -122,7 +123,7 @@ def migrated(
     before = {}
     for spec in WITH_DELETION_VECTORS_BEFORE:
         before[spec.name] = _with_deletion_vectors(spark, spec, warehouse)
-        maintain_table(spark, spec, str(warehouse), retain_hours=MIN_RETAIN_HOURS, vacuum=False)
+        maintain_table(spark, spec, by_path(warehouse), retain_hours=MIN_RETAIN_HOURS, vacuum=False)
     reads = read_with_every_reader(warehouse, base / "reads", WITH_DELETION_VECTORS_BEFORE)
     return reads, before
 
@@ -171,7 +172,7 @@ def test_gold_needs_no_reader_feature(
     spark: SparkSession, sample_warehouse: Path, spec: TableSpec
 ) -> None:
     """Reader version 1: any Delta reader can read gold (docs/design.md, "Reading gold")."""
-    detail = storage.table_detail(spark, spec.path(str(sample_warehouse)))
+    detail = storage.table_detail(spark, table_at(spec, sample_warehouse))
     assert detail["minReaderVersion"] == 1
     assert not set(detail["tableFeatures"]) & set(GOLD_FORBIDDEN_FEATURES)
 
@@ -188,7 +189,7 @@ def test_maintenance_brings_gold_with_deletion_vectors_back_within_every_reader(
     reads, before = migrated
     assert "deletionVectors" in before[spec.name].features
     assert before[spec.name].deletion_vectors > 0
-    detail = storage.table_detail(spark, spec.path(str(reads.warehouse)))
+    detail = storage.table_detail(spark, table_at(spec, reads.warehouse))
     assert detail["minReaderVersion"] == 1
     assert "deletionVectors" not in detail["tableFeatures"]
     _assert_read_as_spark_reads(spark, reads, reader, spec)

@@ -28,11 +28,18 @@ from lakehouse.tables import (
     Source,
     all_specs,
     ensure_table,
-    table_path,
     tables_of,
 )
 from tests import scenario
-from tests.helpers import assert_tables_equal, copy_warehouse, read, run_all, write_csv
+from tests.helpers import (
+    assert_tables_equal,
+    by_path,
+    copy_warehouse,
+    read,
+    run_all,
+    table_at,
+    write_csv,
+)
 from tests.scenario import ScenarioRun
 
 
@@ -113,19 +120,19 @@ def test_moved_event_dates_are_kept_per_attempt_and_only_the_rows_read_are_clear
     clears just those: another source's, another day's, and a concurrent attempt's row
     written after the read all stay."""
     day, warehouse = date(2025, 3, 1), tmp_path / "wh"
-    ensure_table(spark, PENDING_EVENT_DATES, str(warehouse))
+    ensure_table(spark, PENDING_EVENT_DATES, by_path(warehouse))
 
     def record(source: Source, ingest_date: date, *dates: date) -> None:
-        ops.record_pending_event_dates(spark, str(warehouse), source, ingest_date, dates)
+        ops.record_pending_event_dates(spark, by_path(warehouse), source, ingest_date, dates)
 
     record(APP_EVENTS, day, date(2025, 2, 27))
     record(APP_EVENTS, day, date(2025, 2, 28), date(2025, 2, 27))
     record(TICKETS, day, date(2025, 2, 20))
     record(APP_EVENTS, date(2025, 3, 2), date(2025, 2, 21))
-    pending = ops.pending_event_dates(spark, str(warehouse), APP_EVENTS, day)
+    pending = ops.pending_event_dates(spark, by_path(warehouse), APP_EVENTS, day)
     assert pending.dates == {date(2025, 2, 27), date(2025, 2, 28)}
     record(APP_EVENTS, day, date(2025, 2, 26))  # a concurrent attempt's, after the read
-    ops.clear_pending_event_dates(spark, str(warehouse), APP_EVENTS, pending)
+    ops.clear_pending_event_dates(spark, by_path(warehouse), APP_EVENTS, pending)
     left = read(spark, PENDING_EVENT_DATES, warehouse).select(
         "source", INGEST_DATE, F.explode("event_dates").alias("event_date")
     )
@@ -150,7 +157,7 @@ def test_maintenance_beside_a_daily_run_changes_no_table(
 
     def maintenance() -> None:
         try:
-            outcome["beside"] = maintain(spark, str(warehouse))
+            outcome["beside"] = maintain(spark, by_path(warehouse))
         except BaseException as exc:  # reported to the test thread below
             outcome["error"] = exc
 
@@ -188,11 +195,11 @@ def test_restore_before_the_third_run_gives_the_two_date_tables_and_a_rerun_the_
         r["run_id"]
         for r in read(spark, RUN_LOG, warehouse).where(F.col("run_date") == scenario.D3).collect()
     }
-    plan = restore.plan_before_run(spark, str(warehouse), d3_run)
+    plan = restore.plan_before_run(spark, by_path(warehouse), d3_run)
     # The run log's "before" versions are those the two-date warehouse is at, for every table
     # a run writes (the bookkeeping of the run log and the pending event dates aside).
     assert {s.table: s.target for s in plan.steps} == {
-        spec.qualified_name: storage.latest_version(spark, spec.path(str(in_order.after_d2)))
+        spec.qualified_name: storage.latest_version(spark, table_at(spec, in_order.after_d2))
         for source in SOURCES
         for spec in tables_of(source)
     }
@@ -201,7 +208,7 @@ def test_restore_before_the_third_run_gives_the_two_date_tables_and_a_rerun_the_
     order = ["gold", "silver", "quarantine", "bronze"]  # top-down: never gold ahead of silver
     assert layers == sorted(layers, key=order.index) and layers[0] == "gold"
 
-    restore.apply(spark, str(warehouse), plan)
+    restore.apply(spark, by_path(warehouse), plan)
     assert_tables_equal(spark, in_order.after_d2, warehouse, every_table_but_the_log)
     recorded = read(spark, RUN_LOG, warehouse).where(F.col("status") == "restore").collect()
     assert {tuple(r["undid_runs"]) for r in recorded} == {(d3_run,)}
@@ -214,15 +221,15 @@ def test_restore_to_a_date_undoes_the_later_runs(
     spark: SparkSession, in_order: ScenarioRun, tmp_path: Path
 ) -> None:
     warehouse = copy_warehouse(in_order.warehouse, tmp_path / "wh")
-    plan = restore.plan_to_date(spark, str(warehouse), scenario.D2)
+    plan = restore.plan_to_date(spark, by_path(warehouse), scenario.D2)
     assert plan.steps and all(
         s.target
-        == storage.latest_version(spark, table_path(str(in_order.after_d2), *s.table.split("/", 1)))
+        == storage.latest_version(spark, by_path(in_order.after_d2).table(*s.table.split("/", 1)))
         for s in plan.steps
     )
     before = {s.table: s.current for s in plan.steps}
     print(plan.render())  # the dry run: a plan, and no table moved
     assert {
-        s.table: storage.latest_version(spark, table_path(str(warehouse), *s.table.split("/", 1)))
+        s.table: storage.latest_version(spark, by_path(warehouse).table(*s.table.split("/", 1)))
         for s in plan.steps
     } == before

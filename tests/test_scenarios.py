@@ -35,6 +35,7 @@ from tests import scenario
 from tests.helpers import (
     assert_same_rows,
     assert_tables_equal,
+    by_path,
     files_by_partition,
     read,
     run_all,
@@ -167,7 +168,7 @@ def test_the_run_log_accounts_for_every_row(spark: SparkSession, in_order: Scena
 def test_the_sla_report_accounts_for_every_landed_row(
     spark: SparkSession, in_order: ScenarioRun
 ) -> None:
-    built = report.build(spark, str(in_order.warehouse), scenario.D1)
+    built = report.build(spark, by_path(in_order.warehouse), scenario.D1)
     log = {
         r["source"]: r
         for r in read(spark, RUN_LOG, in_order.warehouse)

@@ -21,6 +21,7 @@ from lakehouse.tables import (
     Source,
     bronze_spec,
 )
+from lakehouse.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -61,21 +62,23 @@ def with_landing_metadata(
     return transform
 
 
-def partition(spark: SparkSession, warehouse: str, source: Source, ingest_date: date) -> DataFrame:
+def partition(
+    spark: SparkSession, warehouse: Warehouse, source: Source, ingest_date: date
+) -> DataFrame:
     """All of bronze's partition for a day: what every later step of the run reads."""
-    path = bronze_spec(source).path(warehouse)
-    return spark.read.format("delta").load(path).where(F.col(INGEST_DATE) == F.lit(ingest_date))
+    table = bronze_spec(source).table(warehouse)
+    return storage.read(spark, table).where(F.col(INGEST_DATE) == F.lit(ingest_date))
 
 
 def loaded_file_names(
-    spark: SparkSession, warehouse: str, source: Source, ingest_date: date
+    spark: SparkSession, warehouse: Warehouse, source: Source, ingest_date: date
 ) -> set[str]:
     rows = partition(spark, warehouse, source, ingest_date).select(SOURCE_FILE).distinct().collect()
     return {str(r[0]) for r in rows}
 
 
 def already_loaded(
-    spark: SparkSession, warehouse: str, source: Source, ingest_date: date
+    spark: SparkSession, warehouse: Warehouse, source: Source, ingest_date: date
 ) -> BronzeResult:
     """What bronze holds for the day, for a run that does not load (`--steps silver,gold`)."""
     files = len(loaded_file_names(spark, warehouse, source, ingest_date))
@@ -86,7 +89,7 @@ def load(
     spark: SparkSession,
     *,
     landing_root: str,
-    warehouse: str,
+    warehouse: Warehouse,
     source: Source,
     ingest_date: date,
     run_id: str,
@@ -108,7 +111,7 @@ def load(
         faults.point("before", "bronze", source.name)
         storage.insert_new(
             spark,
-            bronze_spec(source).path(warehouse),
+            bronze_spec(source).table(warehouse),
             raw.transform(with_landing_metadata(source, ingest_date, run_id)),
             sql.all_of(
                 [

@@ -198,7 +198,7 @@ def report_main(argv: Sequence[str] | None = None, prog: str = "report.py") -> i
     with job_session(
         f"{settings.app_name}-report", settings.spark_conf, remote=args.remote
     ) as spark:
-        built = report.build(spark, settings.warehouse, day)
+        built = report.build(spark, settings.tables, day)
     print(report.render_json(built) if args.format == "json" else report.render_text(built))
     return 0
 
@@ -240,7 +240,7 @@ def maintenance_main(argv: Sequence[str] | None = None, prog: str = "maintenance
     ) as spark:
         try:
             maintain(
-                spark, settings.warehouse, retain_hours=args.retain_hours, vacuum=not args.no_vacuum
+                spark, settings.tables, retain_hours=args.retain_hours, vacuum=not args.no_vacuum
             )
         except Exception:
             logging.getLogger("lakehouse").exception("maintenance failed")
@@ -280,13 +280,13 @@ def restore_main(argv: Sequence[str] | None = None, prog: str = "restore.py") ->
     ) as spark:
         try:
             plan = (
-                restore.plan_to_date(spark, settings.warehouse, day)
+                restore.plan_to_date(spark, settings.tables, day)
                 if day is not None
-                else restore.plan_before_run(spark, settings.warehouse, args.before_run)
+                else restore.plan_before_run(spark, settings.tables, args.before_run)
             )
             print(("dry run: " if args.dry_run else "") + plan.render())
             if not args.dry_run:
-                restore.apply(spark, settings.warehouse, plan)
+                restore.apply(spark, settings.tables, plan)
         except UsageError as exc:
             print(f"{prog}: error: {exc}", file=sys.stderr)
             return USAGE_EXIT

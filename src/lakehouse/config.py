@@ -14,6 +14,7 @@ import yaml
 
 from lakehouse.errors import ConfigError, InvalidRunDateError
 from lakehouse.lineage import OpenLineage, merge_conf, openlineage_conf
+from lakehouse.warehouse import LAYERS, Catalog, Warehouse, default_schemas
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "conf" / "local.yaml"
@@ -29,7 +30,16 @@ _KEYS: dict[str, type] = {
     "max_quarantined_share": dict,
     "lineage": dict,
     "source_threads": int,
+    "catalog": dict,
 }
+_CATALOG_KEYS: dict[str, type] = {
+    "name": str,
+    "schemas": dict,
+    "schema_prefix": str,
+    "managed": bool,
+}
+# A catalog, schema or table name: letters, digits and underscores (quoted in SQL anyway).
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPENLINEAGE_KEYS: dict[str, type] = {
     "enabled": bool,
     "url": str,
@@ -58,6 +68,13 @@ class Settings:
     # table, and most of a step's time is the driver planning and committing, so the sources
     # overlap well even on two cores.
     source_threads: int = len(_SOURCE_NAMES)
+    # Tables by name in a catalog (None: by path under `warehouse`).
+    catalog: Catalog | None = None
+
+    @property
+    def tables(self) -> Warehouse:
+        """Where the job's tables are, by path or by name."""
+        return Warehouse(self.warehouse, self.catalog)
 
 
 def parse_run_date(text: str) -> date:
@@ -115,11 +132,16 @@ def load_settings(
     values = _validated(raw, where, overridden)
     base = (config_path or DEFAULT_CONFIG).resolve().parent
     lineage = _openlineage(values.get("lineage", {}), where)
+    catalog = _catalog(values["catalog"], where) if "catalog" in values else None
     spark_conf = {str(k): _conf_value(v) for k, v in values.get("spark_conf", {}).items()}
     return Settings(
         landing=_resolve(landing, Path.cwd()) if landing else _resolve(values["landing"], base),
         warehouse=(
-            _resolve(warehouse, Path.cwd()) if warehouse else _resolve(values["warehouse"], base)
+            _resolve(warehouse, Path.cwd())
+            if warehouse
+            else _resolve(values["warehouse"], base)
+            if "warehouse" in values
+            else ""
         ),
         app_name=values.get("app_name", "lakehouse-daily"),
         spark_conf=merge_conf(spark_conf, openlineage_conf(lineage)),
@@ -128,6 +150,7 @@ def load_settings(
         },
         lineage=lineage,
         source_threads=values.get("source_threads", len(_SOURCE_NAMES)),
+        catalog=catalog,
     )
 
 
@@ -214,7 +237,11 @@ def _validated(
         raise ConfigError(
             f"config {where!r}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})"
         )
+    catalog = raw.get("catalog")
+    managed = isinstance(catalog, dict) and catalog.get("managed") is True
     for key in _REQUIRED:
+        if managed and key == "warehouse":
+            continue  # the catalog decides where managed tables live
         if key not in overridden and raw.get(key) in (None, ""):
             raise ConfigError(f"config {where!r}: missing key {key!r}")
     for key, value in raw.items():
@@ -276,6 +303,53 @@ def _openlineage(lineage: dict[Any, Any], where: str) -> OpenLineage:
             )
     given = {k: v for k, v in section.items() if v is not None and v != ""}
     return OpenLineage(**given)
+
+
+def _catalog(section: dict[Any, Any], where: str) -> Catalog:
+    """`catalog: {name, schema_prefix | schemas: {layer: schema}, managed}`, all optional:
+    without `name` the session's current catalog, without schemas `<prefix>_<layer>`
+    (prefix `lakehouse`), without `managed` external tables at the warehouse's folders."""
+    for key, value in section.items():
+        expected = _CATALOG_KEYS.get(key)
+        if expected is None:
+            raise ConfigError(
+                f"config {where!r}: unknown key catalog.{key} "
+                f"(known: {', '.join(sorted(_CATALOG_KEYS))})"
+            )
+        if value is not None and not isinstance(value, expected):
+            raise ConfigError(
+                f"config {where!r}: catalog.{key} must be a {expected.__name__}, "
+                f"got {type(value).__name__}"
+            )
+    if "schemas" in section and "schema_prefix" in section:
+        raise ConfigError(
+            f"config {where!r}: give catalog.schemas or catalog.schema_prefix, not both"
+        )
+    schemas = default_schemas(
+        _identifier(section.get("schema_prefix", "lakehouse"), "catalog.schema_prefix", where)
+    )
+    for layer, schema in (section.get("schemas") or {}).items():
+        if layer not in LAYERS:
+            raise ConfigError(
+                f"config {where!r}: unknown layer catalog.schemas.{layer} "
+                f"(known: {', '.join(LAYERS)})"
+            )
+        schemas[layer] = _identifier(schema, f"catalog.schemas.{layer}", where)
+    name = section.get("name")
+    return Catalog(
+        schemas=schemas,
+        name=_identifier(name, "catalog.name", where) if name else None,
+        managed=bool(section.get("managed", False)),
+    )
+
+
+def _identifier(value: object, key: str, where: str) -> str:
+    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
+        raise ConfigError(
+            f"config {where!r}: {key} must be a name of letters, digits and underscores, "
+            f"got {value!r}"
+        )
+    return value
 
 
 def _conf_value(value: object) -> str:

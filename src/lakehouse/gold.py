@@ -33,6 +33,7 @@ from lakehouse.tables import (
     changes_spec,
     silver_spec,
 )
+from lakehouse.warehouse import Warehouse
 
 _DELETED = "is_deleted"
 log = logging.getLogger(__name__)
@@ -140,7 +141,11 @@ _DROP = "_drop"
 
 
 def update_history(
-    spark: SparkSession, warehouse: str, result: SilverResult, spec: Timeline, changes: DataFrame
+    spark: SparkSession,
+    warehouse: Warehouse,
+    result: SilverResult,
+    spec: Timeline,
+    changes: DataFrame,
 ) -> dict[str, int]:
     """Recompute the whole timeline of each key the day touched and MERGE those keys' rows in
     one commit: new versions inserted, changed ones updated, vanished ones (a late record
@@ -154,9 +159,9 @@ def update_history(
         .transform(timeline(spec))
         .withColumn(_DROP, F.lit(False))
     )
-    path = spec.spec.path(warehouse)
+    table = spec.spec.table(warehouse)
     stale = (
-        storage.read(spark, path)
+        storage.read(spark, table)
         .where(in_range(None))
         .join(touched, key, "left_semi")
         .select(key, "valid_from")
@@ -166,7 +171,7 @@ def update_history(
     rows = fresh.unionByName(stale, allowMissingColumns=True)
     return storage.merge_by_key(
         spark,
-        path,
+        table,
         rows,
         (key, "valid_from"),
         delete_when=sql.column(_DROP, "s"),
@@ -213,7 +218,11 @@ _DAILY = {
 
 
 def update_current(
-    spark: SparkSession, warehouse: str, result: SilverResult, source: Source, silver: DataFrame
+    spark: SparkSession,
+    warehouse: Warehouse,
+    result: SilverResult,
+    source: Source,
+    silver: DataFrame,
 ) -> dict[str, int]:
     """Make the touched keys of a current-state table equal silver's view of them.
 
@@ -227,7 +236,7 @@ def update_current(
     rows = current.rows(_silver_for_keys(silver, result, (current.key,)))
     return storage.merge_by_key(
         spark,
-        current.spec.path(warehouse),
+        current.spec.table(warehouse),
         rows,
         (current.key,),
         delete_when=sql.column(_DELETED, "s") if current.deletes else None,
@@ -236,7 +245,9 @@ def update_current(
     )
 
 
-def update_daily(warehouse: str, result: SilverResult, source: Source, silver: DataFrame) -> None:
+def update_daily(
+    warehouse: Warehouse, result: SilverResult, source: Source, silver: DataFrame
+) -> None:
     """Recompute, in full from silver, each event date the day's rows touched (late ones
     included, whatever their age) and replace exactly those partitions."""
     daily = _DAILY.get(source.name)
@@ -247,11 +258,11 @@ def update_daily(warehouse: str, result: SilverResult, source: Source, silver: D
     # One file per date: a date's counts are a handful of rows, and a file per shuffle
     # partition per run would add up to thousands of tiny files over a year.
     counts = events.transform(daily_counts(daily.dimension)).repartition(EVENT_DATE)
-    storage.replace_partitions(daily.spec.path(warehouse), counts, EVENT_DATE, dates)
+    storage.replace_partitions(daily.spec.table(warehouse), counts, EVENT_DATE, dates)
 
 
 def update(
-    spark: SparkSession, warehouse: str, result: SilverResult, source: Source
+    spark: SparkSession, warehouse: Warehouse, result: SilverResult, source: Source
 ) -> dict[str, int]:
     """Both kinds of gold table a source feeds; returns the current-state MERGE's row counts.
 
@@ -260,9 +271,9 @@ def update(
     version, and no Delta conflict says so, as the two are different tables: so compute again
     from the newer version. The last writer of any gold row thus always saw the latest silver.
     """
-    silver_paths = [silver_spec(source).path(warehouse)]
+    silver_tables = [silver_spec(source).table(warehouse)]
     if source.name in TIMELINES:
-        silver_paths.append(changes_spec(source).path(warehouse))
+        silver_tables.append(changes_spec(source).table(warehouse))
     totals = {"inserted": 0, "updated": 0, "deleted": 0}
 
     def write_from(silver: DataFrame, changes: DataFrame | None) -> None:
@@ -279,10 +290,10 @@ def update(
             faults.point("after", "gold_history", source.name)
 
     def settled() -> bool:
-        versions = list(storage.latest_versions(spark, silver_paths).values())
-        pinned = [storage.read(spark, p, v) for p, v in zip(silver_paths, versions, strict=True)]
+        versions = list(storage.latest_versions(spark, silver_tables).values())
+        pinned = [storage.read(spark, t, v) for t, v in zip(silver_tables, versions, strict=True)]
         write_from(pinned[0], pinned[1] if len(pinned) > 1 else None)
-        return list(storage.latest_versions(spark, silver_paths).values()) == versions
+        return list(storage.latest_versions(spark, silver_tables).values()) == versions
 
     for attempt in range(1, concurrency.ATTEMPTS + 1):
         if concurrency.retry_on_conflict(f"gold of {source.name}", settled):

@@ -19,6 +19,7 @@ from pyspark.sql import SparkSession
 from lakehouse import concurrency, storage
 from lakehouse.errors import UsageError
 from lakehouse.tables import GOLD_FORBIDDEN_FEATURES, GOLD_TABLES, TableSpec, all_specs
+from lakehouse.warehouse import Table, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -36,52 +37,52 @@ class TableMaintenance:
     features_dropped: tuple[str, ...] = ()
 
 
-def table_features(spark: SparkSession, path: str) -> frozenset[str]:
-    return frozenset(storage.table_detail(spark, path).get("tableFeatures") or ())
+def table_features(spark: SparkSession, table: Table) -> frozenset[str]:
+    return frozenset(storage.table_detail(spark, table).get("tableFeatures") or ())
 
 
-def drop_forbidden_features(spark: SparkSession, spec: TableSpec, path: str) -> tuple[str, ...]:
+def drop_forbidden_features(spark: SparkSession, spec: TableSpec, table: Table) -> tuple[str, ...]:
     """A gold table written by an earlier release with deletion vectors (or given them by a
     platform default) is unreadable for delta-rs: the feature's data is purged and the feature
     dropped from the protocol. Delta's checkpoint protection makes that one call, with the
     history kept; versions before the drop still carry the feature for time travel."""
     if spec not in GOLD_TABLES:
         return ()
-    found = tuple(f for f in GOLD_FORBIDDEN_FEATURES if f in table_features(spark, path))
+    found = tuple(f for f in GOLD_FORBIDDEN_FEATURES if f in table_features(spark, table))
     for feature in found:
         log.info("maintenance %s: dropping table feature %s", spec.qualified_name, feature)
         concurrency.retry_on_conflict(
             f"dropping {feature} from {spec.qualified_name}",
-            partial(storage.drop_feature, spark, path, feature),
+            partial(storage.drop_feature, spark, table, feature),
         )
     return found
 
 
-def _optimize(spark: SparkSession, path: str) -> tuple[int, int]:
-    metrics = storage.optimize(spark, path)
+def _optimize(spark: SparkSession, table: Table) -> tuple[int, int]:
+    metrics = storage.optimize(spark, table)
     if metrics is None:
         return 0, 0
     return int(metrics["numFilesRemoved"] or 0), int(metrics["numFilesAdded"] or 0)
 
 
 def maintain_table(
-    spark: SparkSession, spec: TableSpec, warehouse: str, *, retain_hours: int, vacuum: bool
+    spark: SparkSession, spec: TableSpec, warehouse: Warehouse, *, retain_hours: int, vacuum: bool
 ) -> TableMaintenance | None:
-    path = spec.path(warehouse)
-    if storage.latest_version(spark, path) < 0:
+    table = spec.table(warehouse)
+    if storage.latest_version(spark, table) < 0:
         return None  # not created yet: nothing to maintain
     started = time.monotonic()
-    dropped = drop_forbidden_features(spark, spec, path)
+    dropped = drop_forbidden_features(spark, spec, table)
     removed, added = concurrency.retry_on_conflict(
-        f"compaction of {spec.qualified_name}", lambda: _optimize(spark, path)
+        f"compaction of {spec.qualified_name}", lambda: _optimize(spark, table)
     )
     if vacuum:
-        storage.vacuum(spark, path, retain_hours)
+        storage.vacuum(spark, table, retain_hours)
     result = TableMaintenance(
         spec.qualified_name,
         removed,
         added,
-        storage.latest_version(spark, path),
+        storage.latest_version(spark, table),
         time.monotonic() - started,
         dropped,
     )
@@ -98,7 +99,7 @@ def maintain_table(
 
 def maintain(
     spark: SparkSession,
-    warehouse: str,
+    warehouse: Warehouse,
     *,
     retain_hours: int = MIN_RETAIN_HOURS,
     vacuum: bool = True,

@@ -20,6 +20,7 @@ from lakehouse.tables import (
     TableSpec,
     tables_of,
 )
+from lakehouse.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -71,27 +72,27 @@ class SourceEntry:
         return tuple(getattr(self, f.name) for f in RUN_LOG.schema.fields)
 
 
-def append(spark: SparkSession, warehouse: str, entries: Sequence[SourceEntry]) -> None:
+def append(spark: SparkSession, warehouse: Warehouse, entries: Sequence[SourceEntry]) -> None:
     """One commit for the whole attempt; the table is append-only."""
     if not entries:
         return
     frame = spark.createDataFrame([e.as_row() for e in entries], RUN_LOG.schema)
     # mergeSchema: a run log written by an older release gains the newer columns.
-    frame.write.format("delta").mode("append").option("mergeSchema", "true").save(
-        RUN_LOG.path(warehouse)
-    )
+    storage.append(frame, RUN_LOG.table(warehouse), merge_schema=True)
 
 
-def table_versions(spark: SparkSession, warehouse: str, source: Source) -> dict[str, int]:
+def table_versions(spark: SparkSession, warehouse: Warehouse, source: Source) -> dict[str, int]:
     """The current version of every table a run of `source` writes (-1: not created)."""
     return versions_of(spark, warehouse, tables_of(source))
 
 
-def versions_of(spark: SparkSession, warehouse: str, specs: Iterable[TableSpec]) -> dict[str, int]:
+def versions_of(
+    spark: SparkSession, warehouse: Warehouse, specs: Iterable[TableSpec]
+) -> dict[str, int]:
     """Each table's current version by its qualified name, from one listing (-1: not there)."""
-    paths = {spec.qualified_name: spec.path(warehouse) for spec in specs}
-    versions = storage.latest_versions(spark, list(paths.values()))
-    return {name: versions[path] for name, path in paths.items()}
+    tables = {spec.qualified_name: spec.table(warehouse) for spec in specs}
+    versions = storage.latest_versions(spark, list(tables.values()))
+    return {name: versions[table] for name, table in tables.items()}
 
 
 def _both_steps_done(steps: Sequence[str] | None) -> bool:
@@ -99,11 +100,13 @@ def _both_steps_done(steps: Sequence[str] | None) -> bool:
     return steps is None or ("silver" in steps and "gold" in steps)
 
 
-def _live_rows_of(spark: SparkSession, warehouse: str, day: date, columns: list[str]) -> list[Row]:
+def _live_rows_of(
+    spark: SparkSession, warehouse: Warehouse, day: date, columns: list[str]
+) -> list[Row]:
     """The day's attempts that no restore undid, in one scan of the (small) run log and no
     shuffle: every run asks this before its first step, so it must cost one Spark job."""
     rows = (
-        storage.read(spark, RUN_LOG.path(warehouse))
+        storage.read(spark, RUN_LOG.table(warehouse))
         .where((F.col("run_date") == F.lit(day)) | (F.col("status") == RESTORE))
         .select("run_id", "status", "undid_runs", *columns)
         .collect()
@@ -112,7 +115,9 @@ def _live_rows_of(spark: SparkSession, warehouse: str, day: date, columns: list[
     return [r for r in rows if r["status"] != RESTORE and r["run_id"] not in undone]
 
 
-def processed_file_counts(spark: SparkSession, warehouse: str, day: date) -> dict[str, set[int]]:
+def processed_file_counts(
+    spark: SparkSession, warehouse: Warehouse, day: date
+) -> dict[str, set[int]]:
     """For each source, the bronze file counts that a finished attempt of `day` covered."""
     out: dict[str, set[int]] = {}
     for r in _live_rows_of(spark, warehouse, day, ["source", "bronze_files", "steps"]):
@@ -132,20 +137,20 @@ class PendingEventDates:
 
 
 def record_pending_event_dates(
-    spark: SparkSession, warehouse: str, source: Source, day: date, dates: Iterable[date]
+    spark: SparkSession, warehouse: Warehouse, source: Source, day: date, dates: Iterable[date]
 ) -> None:
     """Appended before silver commits, one row per attempt (a blind append: concurrent
     attempts never overwrite each other, and a crash leaves a whole row or none)."""
     row = (source.name, day, uuid.uuid4().hex, sorted(dates))
     frame = spark.createDataFrame([row], PENDING_EVENT_DATES.schema)
-    frame.write.format("delta").mode("append").save(PENDING_EVENT_DATES.path(warehouse))
+    storage.append(frame, PENDING_EVENT_DATES.table(warehouse))
 
 
 def pending_event_dates(
-    spark: SparkSession, warehouse: str, source: Source, day: date
+    spark: SparkSession, warehouse: Warehouse, source: Source, day: date
 ) -> PendingEventDates:
     rows = (
-        storage.read(spark, PENDING_EVENT_DATES.path(warehouse))
+        storage.read(spark, PENDING_EVENT_DATES.table(warehouse))
         .where((F.col("source") == F.lit(source.name)) & (F.col(INGEST_DATE) == F.lit(day)))
         .select("attempt_id", "event_dates")
         .collect()
@@ -157,13 +162,13 @@ def pending_event_dates(
 
 
 def clear_pending_event_dates(
-    spark: SparkSession, warehouse: str, source: Source, pending: PendingEventDates
+    spark: SparkSession, warehouse: Warehouse, source: Source, pending: PendingEventDates
 ) -> None:
     """Once gold has recomputed the dates. Only the rows read: a concurrent attempt's newer
     row stays for its own gold step."""
     if not pending.attempts:
         return
-    table = sql.delta_table(PENDING_EVENT_DATES.path(warehouse))
+    table = PENDING_EVENT_DATES.table(warehouse).sql
     where = sql.all_of(
         [
             f"{sql.column('source')} = {sql.literal(source.name)}",

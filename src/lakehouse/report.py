@@ -27,6 +27,7 @@ from lakehouse.tables import (
     quarantine_spec,
     silver_spec,
 )
+from lakehouse.warehouse import Table, Warehouse
 
 _CURRENT_TABLE = {
     CRM.name: DIM_CUSTOMER_CURRENT,
@@ -35,14 +36,14 @@ _CURRENT_TABLE = {
 }
 
 
-def _count(spark: SparkSession, path: str, column: str, day: date) -> int:
-    return storage.read(spark, path).where(F.col(column) == F.lit(day)).count()
+def _count(spark: SparkSession, table: Table, column: str, day: date) -> int:
+    return storage.read(spark, table).where(F.col(column) == F.lit(day)).count()
 
 
-def build(spark: SparkSession, warehouse: str, day: date) -> dict[str, Any]:
+def build(spark: SparkSession, warehouse: Warehouse, day: date) -> dict[str, Any]:
     """Counts read from the tables themselves, plus the latest finished run log entry."""
     log_rows = (
-        storage.read(spark, RUN_LOG.path(warehouse))
+        storage.read(spark, RUN_LOG.table(warehouse))
         .where(F.col("run_date") == F.lit(day))
         .orderBy("started_at")
         .collect()
@@ -65,13 +66,13 @@ def build(spark: SparkSession, warehouse: str, day: date) -> dict[str, Any]:
                 "source": source.name,
                 "last_status": entry["status"] if entry else None,
                 "last_run_id": entry["run_id"] if entry else None,
-                "landed": _count(spark, bronze_spec(source).path(warehouse), INGEST_DATE, day),
+                "landed": _count(spark, bronze_spec(source).table(warehouse), INGEST_DATE, day),
                 "quarantined": _count(
-                    spark, quarantine_spec(source).path(warehouse), INGEST_DATE, day
+                    spark, quarantine_spec(source).table(warehouse), INGEST_DATE, day
                 ),
-                "in_silver": _count(spark, silver_spec(source).path(warehouse), INGEST_DATE, day),
+                "in_silver": _count(spark, silver_spec(source).table(warehouse), INGEST_DATE, day),
                 "in_gold": (
-                    _count(spark, gold_spec.path(warehouse), "load_date", day)
+                    _count(spark, gold_spec.table(warehouse), "load_date", day)
                     if gold_spec
                     else None
                 ),
@@ -82,9 +83,9 @@ def build(spark: SparkSession, warehouse: str, day: date) -> dict[str, Any]:
         )
     freshness = []
     for spec in GOLD_TABLES:
-        path = spec.path(warehouse)
-        last = storage.last_commit(spark, path)
-        frame = storage.read(spark, path)
+        table = spec.table(warehouse)
+        last = storage.last_commit(spark, table)
+        frame = storage.read(spark, table)
         column = next(c for c in ("load_date", EVENT_DATE, "valid_from") if c in frame.columns)
         newest = frame.agg(F.max(column)).first()
         freshness.append(

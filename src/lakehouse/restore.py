@@ -21,7 +21,8 @@ from pyspark.sql import functions as F
 
 from lakehouse import ops, storage
 from lakehouse.errors import UsageError
-from lakehouse.tables import RUN_LOG, SOURCES, table_path, tables_of
+from lakehouse.tables import RUN_LOG, SOURCES, tables_of
+from lakehouse.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -60,17 +61,17 @@ class RestorePlan:
         return "\n".join(lines)
 
 
-def _attempts(spark: SparkSession, warehouse: str) -> list[Row]:
+def _attempts(spark: SparkSession, warehouse: Warehouse) -> list[Row]:
     """Every run attempt's rows (restores aside), oldest first."""
     return (
-        storage.read(spark, RUN_LOG.path(warehouse))
+        storage.read(spark, RUN_LOG.table(warehouse))
         .where(F.col("status") != ops.RESTORE)
         .orderBy("started_at", "run_id", "source")
         .collect()
     )
 
 
-def _current_versions(spark: SparkSession, warehouse: str) -> dict[str, int]:
+def _current_versions(spark: SparkSession, warehouse: Warehouse) -> dict[str, int]:
     return ops.versions_of(spark, warehouse, (t for s in SOURCES for t in tables_of(s)))
 
 
@@ -88,7 +89,7 @@ def _plan(
     return RestorePlan(reason, run_date, undid, steps)
 
 
-def plan_before_run(spark: SparkSession, warehouse: str, run_id: str) -> RestorePlan:
+def plan_before_run(spark: SparkSession, warehouse: Warehouse, run_id: str) -> RestorePlan:
     """The versions every table had before the attempt `run_id` wrote anything."""
     rows = _attempts(spark, warehouse)
     mine = [r for r in rows if r["run_id"] == run_id]
@@ -108,7 +109,7 @@ def plan_before_run(spark: SparkSession, warehouse: str, run_id: str) -> Restore
     )
 
 
-def plan_to_date(spark: SparkSession, warehouse: str, day: date) -> RestorePlan:
+def plan_to_date(spark: SparkSession, warehouse: Warehouse, day: date) -> RestorePlan:
     """The versions every table had when the last run of `day` finished (later runs undone)."""
     rows = _attempts(spark, warehouse)
     of_day = [r for r in rows if r["run_date"] == day]
@@ -130,7 +131,7 @@ def plan_to_date(spark: SparkSession, warehouse: str, day: date) -> RestorePlan:
     )
 
 
-def apply(spark: SparkSession, warehouse: str, plan: RestorePlan) -> None:
+def apply(spark: SparkSession, warehouse: Warehouse, plan: RestorePlan) -> None:
     """Record the restore, then RESTORE each table that is not at its target version."""
     _record(spark, warehouse, plan)
     for step in plan.steps:
@@ -138,10 +139,10 @@ def apply(spark: SparkSession, warehouse: str, plan: RestorePlan) -> None:
             continue
         layer, name = step.table.split("/", 1)
         log.info("restoring %s from version %d to %d", step.table, step.current, step.target)
-        storage.restore(spark, table_path(warehouse, layer, name), step.target)
+        storage.restore(spark, warehouse.table(layer, name), step.target)
 
 
-def _record(spark: SparkSession, warehouse: str, plan: RestorePlan) -> None:
+def _record(spark: SparkSession, warehouse: Warehouse, plan: RestorePlan) -> None:
     """One run log row per source: status "restore", the runs undone, the versions the tables
     had (`table_versions_before`) and the versions whose content they get back."""
     restore_id = f"restore-{uuid.uuid4().hex[:12]}"

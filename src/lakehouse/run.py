@@ -100,14 +100,14 @@ def run_date(
                 if entry.status == ops.FAILED and entry.error is None:
                     entry.error = f"{type(exc).__name__}: {exc}"[:2000]
             try:
-                ops.append(spark, settings.warehouse, list(entries.values()))
+                ops.append(spark, settings.tables, list(entries.values()))
             except Exception:  # never hide the failure that ended the run
                 log.exception("could not record the failed run in the run log")
         raise
     _in_source_order(entries)
     _record_versions(spark, settings, entries)
     faults.point("before", "run_log")
-    ops.append(spark, settings.warehouse, list(entries.values()))
+    ops.append(spark, settings.tables, list(entries.values()))
     faults.point("after", "run_log")
     log.info("run %s for %s finished in %.1fs", result.run_id, day, time.monotonic() - started)
     rejected = [e for e in entries.values() if e.status == ops.REJECTED]
@@ -132,21 +132,21 @@ def _prepare(spark: SparkSession, settings: Settings, day: date) -> dict[str, se
     """
     try:
         concurrency.retry_on_conflict(
-            "the table definitions", lambda: ensure_tables(spark, settings.warehouse)
+            "the table definitions", lambda: ensure_tables(spark, settings.tables)
         )
         # A run log written by an older release gains the newer columns before it is read.
         concurrency.retry_on_conflict(
             "the run log's columns",
             lambda: storage.add_missing_columns(
-                spark, RUN_LOG.path(settings.warehouse), RUN_LOG.schema
+                spark, RUN_LOG.table(settings.tables), RUN_LOG.schema
             ),
         )
-        return ops.processed_file_counts(spark, settings.warehouse, day)
+        return ops.processed_file_counts(spark, settings.tables, day)
     except AnalysisException as exc:
-        if exc.getCondition() != "DELTA_TABLE_NOT_FOUND":
+        if exc.getCondition() not in storage.MISSING_TABLE:
             raise
         raise ConcurrentRunError(
-            f"another run is creating the tables of {settings.warehouse} ({exc}); "
+            f"another run is creating the tables of {settings.tables} ({exc}); "
             "rerun this date when it has finished"
         ) from exc
 
@@ -227,7 +227,7 @@ def _record_versions(
     by_name = {s.name: s for s in SOURCES}
     for name, entry in entries.items():
         try:
-            entry.table_versions = ops.table_versions(spark, settings.warehouse, by_name[name])
+            entry.table_versions = ops.table_versions(spark, settings.tables, by_name[name])
         except Exception:
             log.exception("could not read the table versions of %s", name)
 
@@ -238,21 +238,21 @@ def _bronze_step(
     """Land the day's new files (`load`), or only see what bronze already holds for the day."""
     t0 = time.monotonic()
     entry = ops.SourceEntry(run_id, day, source.name, datetime.now(UTC).replace(tzinfo=None))
-    entry.table_versions_before = ops.table_versions(spark, settings.warehouse, source)
+    entry.table_versions_before = ops.table_versions(spark, settings.tables, source)
     if load:
         loaded = concurrency.retry_on_conflict(
             f"bronze {source.name}",
             lambda: bronze.load(
                 spark,
                 landing_root=settings.landing,
-                warehouse=settings.warehouse,
+                warehouse=settings.tables,
                 source=source,
                 ingest_date=day,
                 run_id=run_id,
             ),
         )
     else:
-        loaded = bronze.already_loaded(spark, settings.warehouse, source, day)
+        loaded = bronze.already_loaded(spark, settings.tables, source, day)
     entry.files_seen, entry.files_loaded = loaded.files_seen, loaded.files_loaded
     entry.bronze_files = loaded.bronze_files
     if not loaded.has_rows:
@@ -285,9 +285,9 @@ def _silver_gold_step(
         f"silver {source.name}",
         lambda: silver.process(
             spark,
-            settings.warehouse,
+            settings.tables,
             source,
-            bronze.partition(spark, settings.warehouse, source, day),
+            bronze.partition(spark, settings.tables, source, day),
             day,
             max_quarantined_share=settings.max_quarantined_share.get(source.name),
             write=write_silver,
@@ -299,7 +299,7 @@ def _silver_gold_step(
     if "gold" in steps and source.event_time and not processed.rejected:
         # Dates this or an earlier attempt's silver step moved events off (a crash, or a
         # separate silver step, came between it and gold): recomputed here too.
-        pending = ops.pending_event_dates(spark, settings.warehouse, source, day)
+        pending = ops.pending_event_dates(spark, settings.tables, source, day)
         processed = replace(
             processed, touched_event_dates=processed.touched_event_dates | pending.dates
         )
@@ -335,12 +335,12 @@ def _silver_gold_step(
             entry.status = ops.SUCCEEDED
             return
         t1 = time.monotonic()
-        metrics = gold.update(spark, settings.warehouse, processed, source)
+        metrics = gold.update(spark, settings.tables, processed, source)
         entry.gold_rows_inserted = metrics.get("inserted")
         entry.gold_rows_updated = metrics.get("updated")
         entry.gold_rows_deleted = metrics.get("deleted")
         entry.event_dates_replaced = sorted(processed.touched_event_dates)
-        ops.clear_pending_event_dates(spark, settings.warehouse, source, pending)
+        ops.clear_pending_event_dates(spark, settings.tables, source, pending)
         entry.status = ops.SUCCEEDED
         log.info(
             "gold %s %s: %s inserted, %s updated, %s deleted, %d event date(s) replaced (%.1fs)",

@@ -28,6 +28,7 @@ from lakehouse.tables import (
     silver_spec,
     tables_of,
 )
+from lakehouse.warehouse import Warehouse
 
 _BRONZE_META = (RAW_RECORD, PARSE_ERROR, SOURCE_FILE, LOAD_TIME, RUN_ID, INGEST_DATE)
 
@@ -329,7 +330,7 @@ def over_threshold(counts: SilverCounts, max_quarantined_share: float | None) ->
 
 def write_quarantine(
     spark: SparkSession,
-    warehouse: str,
+    warehouse: Warehouse,
     source: Source,
     day: DayBatch,
     counts: SilverCounts,
@@ -340,17 +341,17 @@ def write_quarantine(
     partition only grows and the rules are pure, so a day with no bad rows now never had
     any: nothing to replace."""
     quarantine = day.checked.transform(quarantined(source))
-    q_path = quarantine_spec(source).path(warehouse)
-    storage.add_missing_columns(spark, q_path, quarantine.schema)
+    quarantine_table = quarantine_spec(source).table(warehouse)
+    storage.add_missing_columns(spark, quarantine_table, quarantine.schema)
     if counts.quarantined:
         faults.point("before", "quarantine", source.name)
-        storage.replace_partitions(q_path, quarantine, INGEST_DATE, [ingest_date])
+        storage.replace_partitions(quarantine_table, quarantine, INGEST_DATE, [ingest_date])
         faults.point("after", "quarantine", source.name)
 
 
 def merge_events(
     spark: SparkSession,
-    warehouse: str,
+    warehouse: Warehouse,
     source: Source,
     batch: DataFrame,
     ingest_date: date,
@@ -364,10 +365,10 @@ def merge_events(
     nothing was inserted), another writer may have committed in between, and the step is
     retried from the start on the newer silver.
     """
-    path = silver_spec(source).path(warehouse)
-    version = storage.latest_version(spark, path)
+    table = silver_spec(source).table(warehouse)
+    version = storage.latest_version(spark, table)
     in_range = storage.key_range_filter(source.key[0], key_range)
-    stored = storage.read(spark, path, version).where(in_range(None))
+    stored = storage.read(spark, table, version).where(in_range(None))
     changes = event_date_changes(source, batch, stored)
     if changes.moved_off:  # after the MERGE, silver no longer shows these: say so first
         ops.record_pending_event_dates(spark, warehouse, source, ingest_date, changes.moved_off)
@@ -375,7 +376,7 @@ def merge_events(
     if changes.any_winner:
         storage.merge_by_key(
             spark,
-            path,
+            table,
             batch,
             source.key,
             update_when=rules.outranks(source, "s", "t"),
@@ -384,18 +385,18 @@ def merge_events(
         expected = version + 1
     else:  # an insert-only MERGE that inserts nothing commits nothing
         already_there = sql.all_of([storage.key_condition(source.key), in_range("t")])
-        inserted = storage.insert_new(spark, path, batch, already_there)
+        inserted = storage.insert_new(spark, table, batch, already_there)
         expected = version + (1 if inserted else 0)
-    after = storage.latest_version(spark, path)
+    after = storage.latest_version(spark, table)
     if after != expected:
-        raise SilverMovedError(path, version, after)
+        raise SilverMovedError(str(table), version, after)
     faults.point("after", "silver", source.name)
     return changes.touched
 
 
 def merge_state(
     spark: SparkSession,
-    warehouse: str,
+    warehouse: Warehouse,
     source: Source,
     day: DayBatch,
     key_range: tuple[int, int] | None,
@@ -406,7 +407,7 @@ def merge_state(
     faults.point("before", "silver", source.name)
     storage.merge_by_key(
         spark,
-        silver_spec(source).path(warehouse),
+        silver_spec(source).table(warehouse),
         day.batch,
         source.key,
         update_when=rules.outranks(source, "s", "t"),
@@ -415,7 +416,7 @@ def merge_state(
     faults.point("after", "silver", source.name)
     storage.merge_by_key(
         spark,
-        changes_spec(source).path(warehouse),
+        changes_spec(source).table(warehouse),
         day.valid.drop(_RANK).transform(one_per_change(source)),
         (*source.key, "updated_at"),
         update_when=rules.outranks(source, "s", "t"),
@@ -426,7 +427,7 @@ def merge_state(
 
 def process(
     spark: SparkSession,
-    warehouse: str,
+    warehouse: Warehouse,
     source: Source,
     bronze_day: DataFrame,
     ingest_date: date,
@@ -448,7 +449,7 @@ def process(
     if not write:
         dates: frozenset[date] = frozenset()
         if source.event_time:
-            stored = storage.read(spark, silver_spec(source).path(warehouse))
+            stored = storage.read(spark, silver_spec(source).table(warehouse))
             dates = dates_of_keys(source, batch, stored)
         return SilverResult(source.name, batch, dates, counts)
     write_quarantine(spark, warehouse, source, day, counts, ingest_date)

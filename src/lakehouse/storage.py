@@ -11,18 +11,37 @@ from typing import Any
 from urllib.parse import unquote
 
 from pyspark.errors import AnalysisException
-from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import DataFrame, DataFrameWriter, Row, SparkSession
 from pyspark.sql import types as T
 
 from lakehouse import sql
+from lakehouse.warehouse import Table
 
 
-def read(spark: SparkSession, path: str, version: int | None = None) -> DataFrame:
+def read(spark: SparkSession, table: Table, version: int | None = None) -> DataFrame:
     """The table as of its latest version, or as of `version` (pinned for a consistent view)."""
+    if table.by_name:
+        if version is None:
+            return spark.read.table(table.sql)
+        return spark.sql(f"SELECT * FROM {table.sql} VERSION AS OF {sql.literal(int(version))}")
     reader = spark.read.format("delta")
     if version is not None:
         reader = reader.option("versionAsOf", version)
-    return reader.load(path)
+    return reader.load(table.path)
+
+
+def append(frame: DataFrame, table: Table, *, merge_schema: bool = False) -> None:
+    writer = frame.write.format("delta").mode("append")
+    if merge_schema:
+        writer = writer.option("mergeSchema", "true")
+    _save(writer, table)
+
+
+def _save(writer: DataFrameWriter, table: Table) -> None:
+    if table.by_name:
+        writer.saveAsTable(table.sql)
+    else:
+        writer.save(table.path)
 
 
 _MISSING = "PATH_NOT_FOUND"
@@ -54,9 +73,15 @@ def _listing(spark: SparkSession, pattern: str) -> list[str] | None:
     return sorted({unquote(f) for f in found})
 
 
-def latest_versions(spark: SparkSession, paths: Sequence[str]) -> dict[str, int]:
-    """Each table's newest committed version (-1: not created), from one listing of their
-    logs: Delta's `DESCRIBE HISTORY` would cost a snapshot read per table (0.3 s here)."""
+def latest_versions(spark: SparkSession, tables: Sequence[Table]) -> dict[Table, int]:
+    """Each table's newest committed version (-1: not created). Tables whose folder the job
+    knows: from one listing of their logs (Delta's `DESCRIBE HISTORY` would cost a snapshot
+    read per table, 0.3 s here); managed ones from their history."""
+    logged = _logged_versions(spark, [t.path for t in tables if t.path is not None])
+    return {t: logged[t.path] if t.path is not None else _history_version(spark, t) for t in tables}
+
+
+def _logged_versions(spark: SparkSession, paths: Sequence[str]) -> dict[str, int]:
     if not paths:
         return {}
     parent, names = _split_common_parent(paths)
@@ -73,6 +98,20 @@ def latest_versions(spark: SparkSession, paths: Sequence[str]) -> dict[str, int]
     return newest
 
 
+# How Spark and Delta say a table is not there, by path or by name.
+MISSING_TABLE = frozenset({"DELTA_TABLE_NOT_FOUND", "TABLE_OR_VIEW_NOT_FOUND", "SCHEMA_NOT_FOUND"})
+
+
+def _history_version(spark: SparkSession, table: Table) -> int:
+    try:
+        last = last_commit(spark, table)
+    except AnalysisException as exc:
+        if exc.getCondition() in MISSING_TABLE:
+            return -1
+        raise
+    return int(last["version"]) if last is not None else -1
+
+
 def _split_common_parent(paths: Sequence[str]) -> tuple[str, list[str]]:
     """The folder all `paths` lie in, and each path below it: a glob's alternation must not
     begin the pattern, so `{/a/x,/a/y}` is written `/a/{x,y}`."""
@@ -83,8 +122,8 @@ def _split_common_parent(paths: Sequence[str]) -> tuple[str, list[str]]:
     return "/".join(parts[0][:shared]), ["/".join(p[shared:]) for p in parts]
 
 
-def latest_version(spark: SparkSession, path: str) -> int:
-    return latest_versions(spark, [path])[path]
+def latest_version(spark: SparkSession, table: Table) -> int:
+    return latest_versions(spark, [table])[table]
 
 
 def folder_key(path: str) -> str:
@@ -109,46 +148,46 @@ def glob_literal(path: str) -> str:
 _COMMIT_FILE = re.compile(r"^\d{20}\.json$")
 
 
-def restore(spark: SparkSession, path: str, version: int) -> None:
-    spark.sql(f"RESTORE TABLE {sql.delta_table(path)} TO VERSION AS OF {sql.literal(int(version))}")
+def restore(spark: SparkSession, table: Table, version: int) -> None:
+    spark.sql(f"RESTORE TABLE {table.sql} TO VERSION AS OF {sql.literal(int(version))}")
 
 
-def last_commit(spark: SparkSession, path: str) -> Row | None:
+def last_commit(spark: SparkSession, table: Table) -> Row | None:
     """The newest entry of the table's history (its version, timestamp, operation...)."""
-    return spark.sql(f"DESCRIBE HISTORY {sql.delta_table(path)} LIMIT 1").first()
+    return spark.sql(f"DESCRIBE HISTORY {table.sql} LIMIT 1").first()
 
 
-def table_detail(spark: SparkSession, path: str) -> dict[str, Any]:
+def table_detail(spark: SparkSession, table: Table) -> dict[str, Any]:
     """Delta's `DESCRIBE DETAIL` of the table (format, protocol, features, size)."""
-    row = spark.sql(f"DESCRIBE DETAIL {sql.delta_table(path)}").first()
+    row = spark.sql(f"DESCRIBE DETAIL {table.sql}").first()
     return row.asDict() if row is not None else {}
 
 
-def drop_feature(spark: SparkSession, path: str, feature: str) -> None:
+def drop_feature(spark: SparkSession, table: Table, feature: str) -> None:
     """Purge a table feature's traces and drop it from the protocol, history kept (Delta's
     checkpoint protection, no TRUNCATE HISTORY)."""
-    spark.sql(f"ALTER TABLE {sql.delta_table(path)} DROP FEATURE {sql.literal(feature)}")
+    spark.sql(f"ALTER TABLE {table.sql} DROP FEATURE {sql.literal(feature)}")
 
 
-def optimize(spark: SparkSession, path: str) -> Row | None:
+def optimize(spark: SparkSession, table: Table) -> Row | None:
     """Compact the table's small files; Delta's metrics of the rewrite (None: nothing done)."""
-    row = spark.sql(f"OPTIMIZE {sql.delta_table(path)}").first()
+    row = spark.sql(f"OPTIMIZE {table.sql}").first()
     return row["metrics"] if row is not None else None
 
 
-def vacuum(spark: SparkSession, path: str, retain_hours: int) -> None:
+def vacuum(spark: SparkSession, table: Table, retain_hours: int) -> None:
     hours = sql.literal(int(retain_hours))
-    spark.sql(f"VACUUM {sql.delta_table(path)} RETAIN {hours} HOURS").collect()
+    spark.sql(f"VACUUM {table.sql} RETAIN {hours} HOURS").collect()
 
 
-def add_missing_columns(spark: SparkSession, path: str, schema: T.StructType) -> list[str]:
+def add_missing_columns(spark: SparkSession, table: Table, schema: T.StructType) -> list[str]:
     """Evolve the table to hold every column of `schema` (a metadata-only commit); returns
     the table's columns after it."""
-    current = read(spark, path).schema
+    current = read(spark, table).schema
     missing = [f for f in schema.fields if f.name not in current.fieldNames()]
     if missing:
         empty = spark.createDataFrame([], T.StructType(current.fields + missing))
-        empty.write.format("delta").mode("append").option("mergeSchema", "true").save(path)
+        append(empty, table, merge_schema=True)
     return current.fieldNames() + [f.name for f in missing]
 
 
@@ -206,7 +245,7 @@ def _merge(
 
 def merge_by_key(
     spark: SparkSession,
-    path: str,
+    table: Table,
     source: DataFrame,
     key: Sequence[str],
     *,
@@ -224,7 +263,7 @@ def merge_by_key(
     `t` and the source `s` (lakehouse.sql). Returns Delta's row counts.
     """
     data_fields = [f for f in source.schema.fields if f.name not in control_columns]
-    target_cols = add_missing_columns(spark, path, T.StructType(data_fields))
+    target_cols = add_missing_columns(spark, table, T.StructType(data_fields))
     shared = [c for c in target_cols if c in source.columns]
     differs = f"NOT ({sql.null_safe_equal(shared, 's', 't')})"
     condition = key_condition(key)
@@ -238,7 +277,7 @@ def merge_by_key(
     clauses.append(f"WHEN MATCHED AND ({update_when or differs}) THEN UPDATE SET {sets}")
     insert_when = f" AND NOT ({delete_when})" if delete_when is not None else ""
     clauses.append(f"WHEN NOT MATCHED{insert_when} THEN {_insert(target_cols, values)}")
-    target = sql.delta_table(path)
+    target = table.sql
     return _merge(
         spark,
         source,
@@ -253,15 +292,15 @@ def _insert(target_columns: Sequence[str], values: Sequence[str]) -> str:
     return f"INSERT ({names}) VALUES ({', '.join(values)})"
 
 
-def insert_new(spark: SparkSession, path: str, source: DataFrame, already_there: str) -> int:
+def insert_new(spark: SparkSession, table: Table, source: DataFrame, already_there: str) -> int:
     """Insert the rows of `source` for which no target row satisfies `already_there` (SQL
     over the target `t` and the source `s`).
 
     An insert-only MERGE rather than an append: it reads the target, so two runs inserting the
     same rows at once conflict (one retries and finds them there) instead of both appending.
     """
-    target_cols = add_missing_columns(spark, path, source.schema)
-    target = sql.delta_table(path)
+    target_cols = add_missing_columns(spark, table, source.schema)
+    target = table.sql
     insert = _insert(target_cols, _values(target_cols, source.columns))
     return _merge(
         spark,
@@ -284,7 +323,12 @@ def date_predicate(column: str, dates: Iterable[date]) -> str:
 
 
 def replace_partitions(
-    path: str, frame: DataFrame, column: str, dates: Iterable[date], *, merge_schema: bool = False
+    table: Table,
+    frame: DataFrame,
+    column: str,
+    dates: Iterable[date],
+    *,
+    merge_schema: bool = False,
 ) -> None:
     """Overwrite exactly the partitions of `dates` (emptying those with no rows) in one commit."""
     writer = (
@@ -294,4 +338,4 @@ def replace_partitions(
     )
     if merge_schema:
         writer = writer.option("mergeSchema", "true")
-    writer.save(path)
+    _save(writer, table)

@@ -13,7 +13,16 @@ from pyspark.sql import types as T
 
 from lakehouse import sql
 from lakehouse.errors import NotADeltaTableError, TableCreationInProgressError
-from lakehouse.storage import exists, glob_literal, latest_version, latest_versions, list_files
+from lakehouse.storage import (
+    MISSING_TABLE,
+    exists,
+    glob_literal,
+    latest_version,
+    latest_versions,
+    list_files,
+    read,
+)
+from lakehouse.warehouse import Table, Warehouse, table_path
 
 
 class Kind(Enum):
@@ -127,10 +136,6 @@ SPARK_TYPES: dict[Kind, T.DataType] = {
 }
 
 
-def table_path(warehouse: str, layer: str, name: str) -> str:
-    return f"{warehouse.rstrip('/')}/{layer}/{name}"
-
-
 @dataclass(frozen=True)
 class TableSpec:
     layer: str
@@ -139,8 +144,12 @@ class TableSpec:
     partition_by: tuple[str, ...] = ()
     properties: tuple[tuple[str, str], ...] = ()
 
-    def path(self, warehouse: str) -> str:
-        return table_path(warehouse, self.layer, self.name)
+    def path(self, root: str) -> str:
+        """Its folder under a warehouse root (where a path or external table lives)."""
+        return table_path(root, self.layer, self.name)
+
+    def table(self, warehouse: Warehouse) -> Table:
+        return warehouse.table(self.layer, self.name)
 
     @property
     def qualified_name(self) -> str:
@@ -451,76 +460,119 @@ def all_specs() -> list[TableSpec]:
     return specs + list(GOLD_TABLES) + [RUN_LOG, PENDING_EVENT_DATES]
 
 
-def _create_statement(spec: TableSpec, path: str) -> str:
-    """CREATE TABLE IF NOT EXISTS for the spec at `path`, in SQL (works over Spark Connect):
-    names quoted, types as Spark prints them, properties as declared here."""
-    columns = ", ".join(f"{sql.ident(f.name)} {f.dataType.simpleString()}" for f in spec.schema)
-    statement = f"CREATE TABLE IF NOT EXISTS {sql.delta_table(path)} ({columns}) USING delta"
-    if spec.partition_by:
+def _create_statement(spec: TableSpec, table: Table, *, register: bool = False) -> str:
+    """CREATE TABLE IF NOT EXISTS for the spec, in SQL (works over Spark Connect): names
+    quoted, types as Spark prints them, properties as declared here; at the table's folder
+    unless the catalog manages it. `register`: name the Delta table already in the folder
+    (its schema and properties are the log's, drifted columns included)."""
+    statement = f"CREATE TABLE IF NOT EXISTS {table.sql}"
+    if not register:
+        columns = ", ".join(f"{sql.ident(f.name)} {f.dataType.simpleString()}" for f in spec.schema)
+        statement += f" ({columns})"
+    statement += " USING delta"
+    if spec.partition_by and not register:
         statement += f" PARTITIONED BY ({', '.join(sql.ident(c) for c in spec.partition_by)})"
-    if spec.properties:
+    if table.by_name and table.path is not None:
+        statement += f" LOCATION {sql.literal(table.path)}"
+    if spec.properties and not register:
         props = ", ".join(f"{sql.literal(k)} = {sql.literal(v)}" for k, v in spec.properties)
         statement += f" TBLPROPERTIES ({props})"
     return statement
 
 
-_RACING = frozenset({"DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION", "DELTA_TABLE_NOT_FOUND"})
+_RACING = frozenset(
+    {
+        "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION",
+        "DELTA_TABLE_NOT_FOUND",
+        "TABLE_OR_VIEW_ALREADY_EXISTS",
+        "SCHEMA_ALREADY_EXISTS",
+    }
+)
 
 
-def ensure_table(spark: SparkSession, spec: TableSpec, warehouse: str) -> None:
+def ensure_table(spark: SparkSession, spec: TableSpec, warehouse: Warehouse) -> None:
     """Create the table with its declared layout if it is not there yet; never alter data,
-    and never create a table over a folder that holds other files.
+    and never create a table over a folder that holds other files. By name (its schema made
+    by `ensure_tables`), a Delta table already in the folder (a warehouse run by path until
+    now) is registered as it is.
 
     Two runs creating the same table at once both write its first commit: one loses with
     Delta's commit conflict, retried like any other. A run that finds the other's log folder
     started but its first commit not yet written creates nothing (Delta takes the folder for
     the table), or Delta reports "location not empty" or "table not found": either is raised
-    as a lost race (retried), until the other's commit is there.
+    as a lost race (retried), until the other's commit is there. By name, the loser of the
+    race to the catalog's entry is told the table (or schema) exists: a lost race too.
     """
-    path = spec.path(warehouse)
-    if latest_version(spark, path) < 0 and list_files(spark, glob_literal(path)):
-        raise NotADeltaTableError(path)
+    table = spec.table(warehouse)
+    in_folder = latest_version(spark, Table(table.path)) if table.path is not None else -1
+    if table.path is not None and in_folder < 0 and list_files(spark, glob_literal(table.path)):
+        raise NotADeltaTableError(table.path)
     try:
-        spark.sql(_create_statement(spec, path))
+        spark.sql(_create_statement(spec, table, register=in_folder >= 0))
     except AnalysisException as exc:
-        if exc.getCondition() in _RACING and exists(spark, f"{path}/_delta_log"):
-            raise TableCreationInProgressError(path) from exc
+        if exc.getCondition() in _RACING and (
+            table.by_name or exists(spark, f"{table.path}/_delta_log")
+        ):
+            raise TableCreationInProgressError(str(table)) from exc
         raise
-    if latest_version(spark, path) < 0:  # Delta took another run's log folder for a table
-        raise TableCreationInProgressError(path)
+    if latest_version(spark, table) < 0:  # Delta took another run's log folder for a table
+        raise TableCreationInProgressError(str(table))
 
 
 _CREATE_THREADS = 4
 
 
-def _wait_until_readable(spark: SparkSession, path: str, attempts: int = 20) -> None:
+def _wait_until_readable(spark: SparkSession, table: Table, attempts: int = 20) -> None:
     """A table another run created at the same moment can be reported missing for a short
     while (seen with two runs on a fresh warehouse): wait for it rather than fail."""
     for attempt in range(1, attempts + 1):
         try:
-            spark.read.format("delta").load(path).schema  # noqa: B018  (forces the lookup)
+            read(spark, table).schema  # noqa: B018  (forces the lookup)
             return
         except AnalysisException as exc:
-            if exc.getCondition() != "DELTA_TABLE_NOT_FOUND" or attempt == attempts:
+            if exc.getCondition() not in MISSING_TABLE or attempt == attempts:
                 raise
             time.sleep(0.25 * attempt)
 
 
-def ensure_tables(spark: SparkSession, warehouse: str) -> None:
+def _named_tables(spark: SparkSession, tables: list[Table]) -> set[Table]:
+    """Which of the tables the catalog knows, from one listing per schema."""
+    known: set[Table] = set()
+    for schema in {t.schema_sql for t in tables}:
+        try:
+            rows = spark.sql(f"SHOW TABLES IN {schema}").collect()
+        except AnalysisException as exc:
+            if exc.getCondition() == "SCHEMA_NOT_FOUND":
+                continue
+            raise
+        names = {r["tableName"].lower() for r in rows}
+        known |= {t for t in tables if t.schema_sql == schema and t.name[-1].lower() in names}
+    return known
+
+
+def ensure_tables(spark: SparkSession, warehouse: Warehouse) -> None:
     """Create the tables not there yet; each created here is readable when this returns.
 
-    One listing of every table's log says which exist. A fresh warehouse needs some twenty
-    creations, each a small commit that mostly waits on the file system: a few at once take a
-    fraction of the time one by one does. A table still at its creation commit may be another
-    run's creation of a moment ago, so it is read once before the run relies on it.
+    One listing of every table's log says which exist (by name: one listing per schema
+    too). A fresh warehouse needs some twenty creations, each a small commit that mostly
+    waits on the file system: a few at once take a fraction of the time one by one does. A
+    table still at its creation commit may be another run's creation of a moment ago, so it
+    is read once before the run relies on it.
     """
-    specs = {spec.path(warehouse): spec for spec in all_specs()}
+    specs = {spec.table(warehouse): spec for spec in all_specs()}
     versions = latest_versions(spark, list(specs))
-    missing = [specs[path] for path, version in versions.items() if version < 0]
+    missing = [specs[t] for t, version in versions.items() if version < 0]
+    if warehouse.catalog is not None:
+        named = _named_tables(spark, list(specs))
+        missing += [spec for t, spec in specs.items() if t not in named and versions[t] >= 0]
+    for schema in sorted(
+        {t.schema_sql for t, spec in specs.items() if t.by_name and spec in missing}
+    ):
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     if missing:
         with ThreadPoolExecutor(max_workers=_CREATE_THREADS) as pool:
             # list() re-raises the first failure (a lost creation race is retried upstream)
             list(pool.map(lambda spec: ensure_table(spark, spec, warehouse), missing))
-    for path, version in versions.items():
+    for table, version in versions.items():
         if version <= 0:
-            _wait_until_readable(spark, path)
+            _wait_until_readable(spark, table)

@@ -1,0 +1,126 @@
+"""Tables by name: with a `catalog:` in the config every table is created and addressed as
+`catalog.schema.table` (one schema per layer), managed by the catalog or external at the
+warehouse's folders; without it, by path. Here in the shared session's own catalog; across
+sessions with a Hive metastore in tests/test_metastore.py."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse import sql, storage
+from lakehouse.config import Settings, load_settings
+from lakehouse.run import run_date, run_dates
+from lakehouse.storage import folder_key
+from lakehouse.tables import RUN_LOG, all_specs
+from lakehouse.warehouse import Catalog, Table, default_schemas
+from tests.helpers import (
+    ROOT,
+    SAMPLE_DATES,
+    SAMPLE_LANDING,
+    assert_same_rows,
+    assert_tables_equal,
+    copy_warehouse,
+    read,
+    table_at,
+)
+
+EVERY_TABLE_BUT_THE_RUN_LOG = [s for s in all_specs() if s is not RUN_LOG]
+
+
+def _fresh_catalog(*, managed: bool) -> Catalog:
+    """Schemas of their own: the session's catalog outlives each test."""
+    return Catalog(default_schemas(f"t{uuid.uuid4().hex[:10]}"), managed=managed)
+
+
+def _listed(spark: SparkSession, catalog: Catalog) -> set[tuple[str, str]]:
+    return {
+        (schema, row["tableName"])
+        for schema in set(catalog.schemas.values())
+        for row in spark.sql(f"SHOW TABLES IN {sql.ident(schema)}").collect()
+    }
+
+
+def test_the_config_names_every_table_by_layer(tmp_path: Path) -> None:
+    config = tmp_path / "conf.yaml"
+    config.write_text(
+        "landing: land\nwarehouse: wh\n"
+        "catalog: {name: main, schemas: {gold: lakehouse_gold, ops: retail_ops}}\n"
+    )
+    tables = load_settings(config).tables
+    wh = str(tmp_path / "wh")
+    gold = tables.table("gold", "dim_customer_current")
+    assert gold == Table(
+        f"{wh}/gold/dim_customer_current", ("main", "lakehouse_gold", "dim_customer_current")
+    )
+    assert gold.sql == "`main`.`lakehouse_gold`.`dim_customer_current`"
+    assert tables.table("ops", "run_log").name == ("main", "retail_ops", "run_log")
+    assert tables.table("bronze", "app_events").name == ("main", "lakehouse_bronze", "app_events")
+
+    config.write_text("landing: land\ncatalog: {schema_prefix: shop, managed: true}\n")
+    managed = load_settings(config)
+    assert managed.warehouse == ""
+    assert managed.tables.table("silver", "order_updates") == Table(
+        None, ("shop_silver", "order_updates")
+    )
+
+    uc = load_settings(ROOT / "conf" / "databricks-uc.yaml").tables  # the bundled example
+    assert uc.table("gold", "dim_customer_current") == Table(
+        None, ("main", "lakehouse_gold", "dim_customer_current")
+    )
+
+    config.write_text("landing: land\nwarehouse: wh\n")
+    by_path = load_settings(config).tables.table("gold", "fact_order_current")
+    assert by_path == Table(f"{wh}/gold/fact_order_current")
+    assert by_path.sql == f"delta.`{wh}/gold/fact_order_current`"
+
+
+def test_a_run_by_name_gives_the_tables_of_a_run_by_path(
+    spark: SparkSession, sample_warehouse: Path
+) -> None:
+    """The sample run with managed tables: every table the same as the run by path, each in
+    its layer's schema, and the run log telling the same story."""
+    catalog = _fresh_catalog(managed=True)
+    settings = Settings(landing=str(SAMPLE_LANDING), warehouse="", catalog=catalog)
+    run_dates(spark, settings, SAMPLE_DATES)
+
+    assert_tables_equal(spark, settings.tables, sample_warehouse, EVERY_TABLE_BUT_THE_RUN_LOG)
+    assert _listed(spark, catalog) == {(catalog.schemas[s.layer], s.name) for s in all_specs()}
+    story = ["run_date", "source", "status", "rows_landed", "rows_kept", "event_dates_replaced"]
+    assert_same_rows(
+        read(spark, RUN_LOG, settings.tables).select(*story),
+        read(spark, RUN_LOG, sample_warehouse).select(*story),
+    )
+
+
+def test_a_warehouse_run_by_path_is_registered_by_name_as_it_is(
+    spark: SparkSession, sample_warehouse: Path, tmp_path: Path
+) -> None:
+    """Turning the catalog on for a warehouse run by path until now: its tables are named
+    where they are (external, history kept), and a rerun finds nothing to do."""
+    warehouse = copy_warehouse(sample_warehouse, tmp_path / "wh")
+    catalog = _fresh_catalog(managed=False)
+    settings = Settings(landing=str(SAMPLE_LANDING), warehouse=str(warehouse), catalog=catalog)
+    before = {
+        s.qualified_name: storage.latest_version(spark, table_at(s, warehouse)) for s in all_specs()
+    }
+
+    result = run_date(spark, settings, SAMPLE_DATES[-1])
+
+    # nothing to do: every source with data that day is unchanged (one has none)
+    assert {e.status for e in result.entries.values()} == {"unchanged", "no_data"}
+    assert _listed(spark, catalog) == {(catalog.schemas[s.layer], s.name) for s in all_specs()}
+    for spec in all_specs():
+        table = spec.table(settings.tables)
+        detail = storage.table_detail(spark, table)
+        assert folder_key(detail["location"]) == spec.path(str(warehouse)), spec.qualified_name
+        if spec is not RUN_LOG:
+            assert storage.latest_version(spark, table) == before[spec.qualified_name]
+    assert_tables_equal(spark, settings.tables, sample_warehouse, EVERY_TABLE_BUT_THE_RUN_LOG)
+    assert_same_rows(
+        read(spark, RUN_LOG, settings.tables).where(F.col("run_id") != result.run_id),
+        read(spark, RUN_LOG, sample_warehouse),
+    )

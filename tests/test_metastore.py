@@ -1,0 +1,82 @@
+"""Tables by name across sessions, with Spark's own Hive metastore (Derby, in a folder of the
+test's warehouse): the job, run by name as its own process, leaves the tables a run by path
+leaves, and a second Spark session finds every one of them by name."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from pyspark.sql import SparkSession
+
+from lakehouse.session import LOCAL_TEST_CONF
+from lakehouse.storage import folder_key
+from lakehouse.tables import RUN_LOG, all_specs
+from tests.helpers import ROOT, SAMPLE_DATES, SAMPLE_LANDING, assert_same_rows, read, stable
+
+
+def _hive_config(tmp_path: Path, warehouse: Path) -> Path:
+    metastore = warehouse / "_metastore"
+    spark_conf = {
+        **LOCAL_TEST_CONF,
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.warehouse.dir": str(metastore / "managed"),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={metastore / 'metastore_db'};create=true"
+        ),
+        "spark.driver.extraJavaOptions": (
+            f"{LOCAL_TEST_CONF['spark.driver.extraJavaOptions']} -Dderby.system.home={metastore}"
+        ),
+    }
+    config = tmp_path / "by-name.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "landing": str(SAMPLE_LANDING),
+                "warehouse": str(warehouse),
+                "catalog": {"schema_prefix": "sample"},
+                "spark_conf": spark_conf,
+            }
+        )
+    )
+    return config
+
+
+def _python(*args: str) -> None:
+    done = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+
+
+@pytest.mark.slow
+def test_a_run_by_name_is_found_by_name_from_another_session(
+    spark: SparkSession, sample_warehouse: Path, tmp_path: Path
+) -> None:
+    warehouse, out = tmp_path / "wh", tmp_path / "found"
+    config = _hive_config(tmp_path, warehouse)
+    first, last = SAMPLE_DATES[0].isoformat(), SAMPLE_DATES[-1].isoformat()
+    _python("jobs/daily.py", "--config", str(config), "--from", first, "--to", last)
+
+    _python("tests/dump_by_name.py", str(config), str(out))
+
+    found = json.loads((out / "catalog.json").read_text())
+    expected: dict[str, list[str]] = {}
+    for spec in all_specs():
+        expected.setdefault(f"sample_{spec.layer}", []).append(spec.name)
+    assert found["listed"] == {schema: sorted(names) for schema, names in expected.items()}
+    assert {k: folder_key(v) for k, v in found["locations"].items()} == {
+        s.qualified_name: s.path(str(warehouse)) for s in all_specs()
+    }
+    for spec in all_specs():
+        if spec is RUN_LOG:
+            continue
+        by_name = stable(spark.read.parquet(str(out / spec.qualified_name)))
+        by_path = stable(read(spark, spec, sample_warehouse))
+        assert_same_rows(
+            by_name.select(sorted(by_name.columns)), by_path.select(sorted(by_path.columns))
+        )
