@@ -289,38 +289,33 @@ def _openlineage(lineage: dict[Any, Any], where: str) -> OpenLineage:
     switch = section.get("enabled")
     if isinstance(switch, str) and switch.strip().lower() in ("true", "false"):
         section["enabled"] = switch.strip().lower() == "true"  # e.g. from ${LINEAGE:-false}
+    _check_keys(section, _OPENLINEAGE_KEYS, "lineage.openlineage", where)
+    given = {k: v for k, v in section.items() if v is not None and v != ""}
+    return OpenLineage(**given)
+
+
+def _check_keys(
+    section: Mapping[Any, Any], known: Mapping[str, type], prefix: str, where: str
+) -> None:
+    """Every key of a config section known, and each value (where given) of its type."""
     for key, value in section.items():
-        expected = _OPENLINEAGE_KEYS.get(key)
+        expected = known.get(key)
         if expected is None:
             raise ConfigError(
-                f"config {where!r}: unknown key lineage.openlineage.{key} "
-                f"(known: {', '.join(sorted(_OPENLINEAGE_KEYS))})"
+                f"config {where!r}: unknown key {prefix}.{key} (known: {', '.join(sorted(known))})"
             )
         if value is not None and not isinstance(value, expected):
             raise ConfigError(
-                f"config {where!r}: lineage.openlineage.{key} must be a {expected.__name__}, "
+                f"config {where!r}: {prefix}.{key} must be a {expected.__name__}, "
                 f"got {type(value).__name__}"
             )
-    given = {k: v for k, v in section.items() if v is not None and v != ""}
-    return OpenLineage(**given)
 
 
 def _catalog(section: dict[Any, Any], where: str) -> Catalog:
     """`catalog: {name, schema_prefix | schemas: {layer: schema}, managed}`, all optional:
     without `name` the session's current catalog, without schemas `<prefix>_<layer>`
     (prefix `lakehouse`), without `managed` external tables at the warehouse's folders."""
-    for key, value in section.items():
-        expected = _CATALOG_KEYS.get(key)
-        if expected is None:
-            raise ConfigError(
-                f"config {where!r}: unknown key catalog.{key} "
-                f"(known: {', '.join(sorted(_CATALOG_KEYS))})"
-            )
-        if value is not None and not isinstance(value, expected):
-            raise ConfigError(
-                f"config {where!r}: catalog.{key} must be a {expected.__name__}, "
-                f"got {type(value).__name__}"
-            )
+    _check_keys(section, _CATALOG_KEYS, "catalog", where)
     if "schemas" in section and "schema_prefix" in section:
         raise ConfigError(
             f"config {where!r}: give catalog.schemas or catalog.schema_prefix, not both"

@@ -31,13 +31,13 @@ def read(spark: SparkSession, table: Table, version: int | None = None) -> DataF
 
 
 def append(frame: DataFrame, table: Table, *, merge_schema: bool = False) -> None:
-    writer = frame.write.format("delta").mode("append")
+    _save(frame.write.format("delta").mode("append"), table, merge_schema=merge_schema)
+
+
+def _save(writer: DataFrameWriter, table: Table, *, merge_schema: bool) -> None:
+    """Write to the table by name or by path; `merge_schema` lets the write add columns."""
     if merge_schema:
         writer = writer.option("mergeSchema", "true")
-    _save(writer, table)
-
-
-def _save(writer: DataFrameWriter, table: Table) -> None:
     if table.by_name:
         writer.saveAsTable(table.sql)
     else:
@@ -336,6 +336,4 @@ def replace_partitions(
         .mode("overwrite")
         .option("replaceWhere", date_predicate(column, dates))
     )
-    if merge_schema:
-        writer = writer.option("mergeSchema", "true")
-    _save(writer, table)
+    _save(writer, table, merge_schema=merge_schema)

@@ -50,23 +50,23 @@ class Table:
         return ".".join(self.name) if self.name else str(self.path)
 
 
+def default_schemas(prefix: str = "lakehouse") -> dict[str, str]:
+    return {layer: f"{prefix}_{layer}" for layer in LAYERS}
+
+
 @dataclass(frozen=True)
 class Catalog:
     """Tables by name: the catalog (None: the session's current one, e.g. Spark's own
     `spark_catalog` with a Hive metastore) and the schema of each layer. Managed tables live
     where the catalog puts them; external ones at the warehouse's folders."""
 
-    schemas: Mapping[str, str] = field(default_factory=lambda: default_schemas())
+    schemas: Mapping[str, str] = field(default_factory=default_schemas)
     name: str | None = None
     managed: bool = False
 
     def address(self, layer: str, table: str) -> tuple[str, ...]:
         schema = self.schemas[layer]
         return (self.name, schema, table) if self.name else (schema, table)
-
-
-def default_schemas(prefix: str = "lakehouse") -> dict[str, str]:
-    return {layer: f"{prefix}_{layer}" for layer in LAYERS}
 
 
 @dataclass(frozen=True)
