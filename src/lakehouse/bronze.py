@@ -9,6 +9,7 @@ from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from lakehouse import faults, landing, sql, storage
 from lakehouse.tables import (
@@ -20,6 +21,7 @@ from lakehouse.tables import (
     SOURCE_FILE,
     Source,
     bronze_spec,
+    quarantine_spec,
 )
 from lakehouse.warehouse import Warehouse
 
@@ -73,8 +75,11 @@ def partition(
 def loaded_file_names(
     spark: SparkSession, warehouse: Warehouse, source: Source, ingest_date: date
 ) -> set[str]:
-    rows = partition(spark, warehouse, source, ingest_date).select(SOURCE_FILE).distinct().collect()
-    return {str(r[0]) for r in rows}
+    return _file_names(partition(spark, warehouse, source, ingest_date))
+
+
+def _file_names(stored: DataFrame) -> set[str]:
+    return {str(r[0]) for r in stored.select(SOURCE_FILE).distinct().collect()}
 
 
 def already_loaded(
@@ -100,25 +105,37 @@ def load(
     and a file that arrived late in an already-run day is picked up. The insert skips files
     already in the partition and conflicts with a concurrent load of the same day, so two
     runs at once cannot both land a file (the loser retries and finds it there).
+
+    A drifted column new to bronze is added to the quarantine first (the quarantine holds
+    every column bronze has, whatever the order dates are run in), so a crash in between
+    leaves nothing for a rerun to miss.
     """
     files = landing.list_files(spark, landing_root, source, ingest_date)
     if not files:
         return BronzeResult(source.name, 0, 0, has_rows=False)
-    done = loaded_file_names(spark, warehouse, source, ingest_date)
+    stored = partition(spark, warehouse, source, ingest_date)
+    done = _file_names(stored)
     new = [f for f in files if f.name not in done]
     raw = landing.read_files(spark, source, new) if new else None
     if raw is not None:
+        rows = raw.transform(with_landing_metadata(source, ingest_date, run_id))
+        drifted = [f for f in rows.schema.fields if f.name not in stored.columns]
+        if drifted:
+            storage.add_missing_columns(
+                spark, quarantine_spec(source).table(warehouse), T.StructType(drifted)
+            )
         faults.point("before", "bronze", source.name)
         storage.insert_new(
             spark,
             bronze_spec(source).table(warehouse),
-            raw.transform(with_landing_metadata(source, ingest_date, run_id)),
+            rows,
             sql.all_of(
                 [
                     f"{sql.column(INGEST_DATE, 't')} = {sql.literal(ingest_date)}",
                     f"{sql.column(SOURCE_FILE, 't')} = {sql.column(SOURCE_FILE, 's')}",
                 ]
             ),
+            current=stored.schema,
         )
         faults.point("after", "bronze", source.name)
     return BronzeResult(

@@ -140,6 +140,26 @@ def timeline(spec: Timeline) -> Callable[[DataFrame], DataFrame]:
 _DROP = "_drop"
 
 
+def with_vanished_versions(stored: DataFrame, key: str) -> Callable[[DataFrame], DataFrame]:
+    """The recomputed versions of the touched keys (`_drop` false), plus a `_drop` marker for
+    each stored version of those keys that the recomputation no longer has (a late record
+    that split or merged intervals). One pass: the recomputed versions are not evaluated
+    twice, as an anti join against them would."""
+
+    def transform(fresh: DataFrame) -> DataFrame:
+        both = fresh.withColumn(_DROP, F.lit(False)).unionByName(
+            stored.withColumn(_DROP, F.lit(True)), allowMissingColumns=True
+        )
+        recomputed_first = Window.partitionBy(key, "valid_from").orderBy(F.col(_DROP).asc())
+        return (
+            both.withColumn("_n", F.row_number().over(recomputed_first))
+            .where(F.col("_n") == 1)
+            .drop("_n")
+        )
+
+    return transform
+
+
 def update_history(
     spark: SparkSession,
     warehouse: Warehouse,
@@ -152,23 +172,16 @@ def update_history(
     that split or merged intervals) deleted. Rows of other keys are not rewritten."""
     key = spec.source.key[0]
     in_range = _in_range(result, key)
-    touched = result.batch.select(key).distinct()
-    fresh = (
-        changes.where(in_range(None))
-        .join(touched, key, "left_semi")
-        .transform(timeline(spec))
-        .withColumn(_DROP, F.lit(False))
-    )
+    touched = result.batch.select(key)
+    fresh = changes.where(in_range(None)).join(touched, key, "left_semi").transform(timeline(spec))
     table = spec.spec.table(warehouse)
-    stale = (
+    stored = (
         storage.read(spark, table)
         .where(in_range(None))
         .join(touched, key, "left_semi")
         .select(key, "valid_from")
-        .join(fresh.select(key, "valid_from"), [key, "valid_from"], "left_anti")
-        .withColumn(_DROP, F.lit(True))
     )
-    rows = fresh.unionByName(stale, allowMissingColumns=True)
+    rows = fresh.transform(with_vanished_versions(stored, key))
     return storage.merge_by_key(
         spark,
         table,
@@ -187,7 +200,7 @@ def _in_range(result: SilverResult, key: str) -> Callable[[str | None], str]:
 def _silver_for_keys(silver: DataFrame, result: SilverResult, key: tuple[str, ...]) -> DataFrame:
     """Silver's rows for the keys the day's data touched (read after silver's commit)."""
     pruned = silver.where(_in_range(result, key[0])(None))
-    return pruned.join(result.batch.select(*key).distinct(), list(key), "left_semi")
+    return pruned.join(result.batch.select(*key), list(key), "left_semi")
 
 
 @dataclass(frozen=True)

@@ -81,9 +81,12 @@ def append(spark: SparkSession, warehouse: Warehouse, entries: Sequence[SourceEn
     storage.append(frame, RUN_LOG.table(warehouse), merge_schema=True)
 
 
-def table_versions(spark: SparkSession, warehouse: Warehouse, source: Source) -> dict[str, int]:
-    """The current version of every table a run of `source` writes (-1: not created)."""
-    return versions_of(spark, warehouse, tables_of(source))
+def versions_for(source: Source, versions: dict[str, int]) -> dict[str, int]:
+    """Of every table's version (by qualified name), those of the tables a run of `source`
+    writes (-1: not created)."""
+    return {
+        spec.qualified_name: versions.get(spec.qualified_name, -1) for spec in tables_of(source)
+    }
 
 
 def versions_of(
@@ -105,10 +108,15 @@ def _live_rows_of(
 ) -> list[Row]:
     """The day's attempts that no restore undid, in one scan of the (small) run log and no
     shuffle: every run asks this before its first step, so it must cost one Spark job."""
+    log_rows = storage.read(spark, RUN_LOG.table(warehouse))
+    # A run log an older release wrote lacks the newer columns until this run appends.
+    wanted = [
+        F.col(c) if c in log_rows.columns else F.lit(None).alias(c)
+        for c in ("run_id", "status", "undid_runs", *columns)
+    ]
     rows = (
-        storage.read(spark, RUN_LOG.table(warehouse))
-        .where((F.col("run_date") == F.lit(day)) | (F.col("status") == RESTORE))
-        .select("run_id", "status", "undid_runs", *columns)
+        log_rows.where((F.col("run_date") == F.lit(day)) | (F.col("status") == RESTORE))
+        .select(*wanted)
         .collect()
     )
     undone = {u for r in rows if r["status"] == RESTORE for u in (r["undid_runs"] or [])}
@@ -135,30 +143,50 @@ class PendingEventDates:
     dates: frozenset[date] = frozenset()
     attempts: tuple[str, ...] = ()
 
+    def and_attempt(self, attempt_id: str) -> PendingEventDates:
+        """The same, and the row `attempt_id` wrote itself: cleared with the others."""
+        return PendingEventDates(self.dates, tuple(sorted({*self.attempts, attempt_id})))
+
 
 def record_pending_event_dates(
-    spark: SparkSession, warehouse: Warehouse, source: Source, day: date, dates: Iterable[date]
+    spark: SparkSession,
+    warehouse: Warehouse,
+    source: Source,
+    day: date,
+    dates: Iterable[date],
+    attempt_id: str | None = None,
 ) -> None:
     """Appended before silver commits, one row per attempt (a blind append: concurrent
     attempts never overwrite each other, and a crash leaves a whole row or none)."""
-    row = (source.name, day, uuid.uuid4().hex, sorted(dates))
+    row = (source.name, day, attempt_id or uuid.uuid4().hex, sorted(dates))
     frame = spark.createDataFrame([row], PENDING_EVENT_DATES.schema)
     storage.append(frame, PENDING_EVENT_DATES.table(warehouse))
+
+
+def pending_event_dates_of_day(
+    spark: SparkSession, warehouse: Warehouse, day: date
+) -> dict[str, PendingEventDates]:
+    """Every source's pending event dates of `day`, from one read (the table is nearly
+    always empty: rows live from a silver step that moves events until its gold step)."""
+    rows = (
+        storage.read(spark, PENDING_EVENT_DATES.table(warehouse))
+        .where(F.col(INGEST_DATE) == F.lit(day))
+        .select("source", "attempt_id", "event_dates")
+        .collect()
+    )
+    return {
+        name: PendingEventDates(
+            frozenset(d for r in rows if r["source"] == name for d in (r["event_dates"] or ())),
+            tuple(sorted(r["attempt_id"] for r in rows if r["source"] == name)),
+        )
+        for name in {r["source"] for r in rows}
+    }
 
 
 def pending_event_dates(
     spark: SparkSession, warehouse: Warehouse, source: Source, day: date
 ) -> PendingEventDates:
-    rows = (
-        storage.read(spark, PENDING_EVENT_DATES.table(warehouse))
-        .where((F.col("source") == F.lit(source.name)) & (F.col(INGEST_DATE) == F.lit(day)))
-        .select("attempt_id", "event_dates")
-        .collect()
-    )
-    return PendingEventDates(
-        frozenset(d for r in rows for d in (r["event_dates"] or ())),
-        tuple(sorted(r["attempt_id"] for r in rows)),
-    )
+    return pending_event_dates_of_day(spark, warehouse, day).get(source.name, PendingEventDates())
 
 
 def clear_pending_event_dates(

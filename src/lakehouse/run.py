@@ -16,7 +16,7 @@ from pyspark.sql import SparkSession
 from lakehouse import bronze, concurrency, faults, gold, ops, silver, storage
 from lakehouse.config import Settings
 from lakehouse.errors import ConcurrentRunError, InjectedFault, QualityThresholdError
-from lakehouse.tables import RUN_LOG, SOURCES, Source, ensure_tables
+from lakehouse.tables import SOURCES, Source, all_specs, ensure_tables
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +61,14 @@ def run_date(
     steps = tuple(s for s in ops.ALL_STEPS if s in steps)
     result = RunResult(run_id=run_id or new_run_id(day), run_date=day)
     started = time.monotonic()
-    finished_before = _prepare(spark, settings, day)
+    versions_before, finished_before = _prepare(spark, settings, day)
+    # Event dates earlier attempts' silver steps moved events off, for the gold steps.
+    pending = ops.pending_event_dates_of_day(spark, settings.tables, day) if "gold" in steps else {}
     entries = result.entries
 
     def one_source(source: Source) -> None:
         entry = _bronze_step(spark, settings, source, day, result.run_id, load="bronze" in steps)
+        entry.table_versions_before = ops.versions_for(source, versions_before)
         entry.steps = list(steps)
         entries[source.name] = entry
         try:
@@ -85,7 +88,15 @@ def run_date(
                     "silver+gold %s %s: unchanged since a finished run, skipped", source.name, day
                 )
                 return
-            _silver_gold_step(spark, settings, source, day, entry, steps)
+            _silver_gold_step(
+                spark,
+                settings,
+                source,
+                day,
+                entry,
+                steps,
+                pending.get(source.name, ops.PendingEventDates()),
+            )
         except Exception as exc:
             entry.error = f"{type(exc).__name__}: {exc}"[:2000]
             raise
@@ -123,25 +134,21 @@ def run_date(
     return result
 
 
-def _prepare(spark: SparkSession, settings: Settings, day: date) -> dict[str, set[int]]:
-    """Create missing tables and read what finished attempts of `day` covered.
+def _prepare(
+    spark: SparkSession, settings: Settings, day: date
+) -> tuple[dict[str, int], dict[str, set[int]]]:
+    """Create missing tables; return every table's version as the run finds it (what an undo
+    of this run goes back to) and what finished attempts of `day` covered.
 
     Two first runs on an empty warehouse race to create the tables; the loser's conflict is
     retried, and if Delta still reports a just-created table missing, the run stops with a
     clear error (a rerun succeeds) rather than an obscure one.
     """
     try:
-        concurrency.retry_on_conflict(
+        versions = concurrency.retry_on_conflict(
             "the table definitions", lambda: ensure_tables(spark, settings.tables)
         )
-        # A run log written by an older release gains the newer columns before it is read.
-        concurrency.retry_on_conflict(
-            "the run log's columns",
-            lambda: storage.add_missing_columns(
-                spark, RUN_LOG.table(settings.tables), RUN_LOG.schema
-            ),
-        )
-        return ops.processed_file_counts(spark, settings.tables, day)
+        return versions, ops.processed_file_counts(spark, settings.tables, day)
     except AnalysisException as exc:
         if exc.getCondition() not in storage.MISSING_TABLE:
             raise
@@ -222,14 +229,17 @@ def _for_each_source(work: Callable[[Source], None], threads: int) -> None:
 def _record_versions(
     spark: SparkSession, settings: Settings, entries: dict[str, ops.SourceEntry]
 ) -> None:
-    """Each source's tables as this attempt leaves them (with the versions before, what an
-    undo needs). Best effort: a failure here must not hide the run's outcome."""
+    """Each source's tables as this attempt leaves them, from one listing (with the versions
+    before, what an undo needs). Best effort: a failure here must not hide the run's
+    outcome."""
     by_name = {s.name: s for s in SOURCES}
+    try:
+        versions = ops.versions_of(spark, settings.tables, all_specs())
+    except Exception:
+        log.exception("could not read the table versions")
+        return
     for name, entry in entries.items():
-        try:
-            entry.table_versions = ops.table_versions(spark, settings.tables, by_name[name])
-        except Exception:
-            log.exception("could not read the table versions of %s", name)
+        entry.table_versions = ops.versions_for(by_name[name], versions)
 
 
 def _bronze_step(
@@ -238,7 +248,6 @@ def _bronze_step(
     """Land the day's new files (`load`), or only see what bronze already holds for the day."""
     t0 = time.monotonic()
     entry = ops.SourceEntry(run_id, day, source.name, datetime.now(UTC).replace(tzinfo=None))
-    entry.table_versions_before = ops.table_versions(spark, settings.tables, source)
     if load:
         loaded = concurrency.retry_on_conflict(
             f"bronze {source.name}",
@@ -276,9 +285,11 @@ def _silver_gold_step(
     day: date,
     entry: ops.SourceEntry,
     steps: Sequence[str],
+    pending: ops.PendingEventDates,
 ) -> None:
     """Silver, then gold, or either alone; a gold-only step recomputes the day's batch from
-    bronze without writing and adds the event dates earlier silver steps of the day moved."""
+    bronze without writing and adds the event dates earlier silver steps of the day moved
+    (`pending`, read when the run started)."""
     t0 = time.monotonic()
     write_silver = "silver" in steps
     processed = concurrency.retry_on_conflict(
@@ -291,15 +302,16 @@ def _silver_gold_step(
             day,
             max_quarantined_share=settings.max_quarantined_share.get(source.name),
             write=write_silver,
+            attempt_id=entry.run_id,
         ),
     )
     if write_silver:
         entry.silver_event_dates = sorted(processed.touched_event_dates)
-    pending = ops.PendingEventDates()
+    if processed.recorded_pending:
+        pending = pending.and_attempt(entry.run_id)
     if "gold" in steps and source.event_time and not processed.rejected:
-        # Dates this or an earlier attempt's silver step moved events off (a crash, or a
-        # separate silver step, came between it and gold): recomputed here too.
-        pending = ops.pending_event_dates(spark, settings.tables, source, day)
+        # Dates an earlier attempt's silver step moved events off (a crash, or a separate
+        # silver step, came between it and gold): recomputed here too.
         processed = replace(
             processed, touched_event_dates=processed.touched_event_dates | pending.dates
         )

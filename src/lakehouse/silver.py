@@ -176,6 +176,8 @@ class SilverResult:
     touched_event_dates: frozenset[date]
     counts: SilverCounts
     rejected: bool = False  # over the quality threshold: quarantined, not merged
+    # this attempt recorded event dates it moved events off (lakehouse.ops), for gold to clear
+    recorded_pending: bool = False
 
 
 _RANK = "_rank"
@@ -288,14 +290,22 @@ def event_date_changes(source: Source, batch: DataFrame, stored: DataFrame) -> E
         .when(same, F.lit(_STAYS))
         .when(F.expr(rules.outranks(source, "s", "t")), F.lit(_WINS))
     )
-    tagged = joined.select(
-        F.col(f"s.{EVENT_DATE}").alias("_date"),
-        F.col(f"t.{EVENT_DATE}").alias("_old_date"),
-        tag.alias("_tag"),
-    ).where(F.col("_tag").isNotNull())
+    # Each joined row says what happens on its own date and, for a winner, on the date it
+    # leaves: both from one pass over the join.
     rows = (
-        tagged.select("_date", "_tag")
-        .union(tagged.where(F.col("_tag") == _WINS).select("_old_date", F.lit(_LEFT)))
+        joined.select(
+            F.explode(
+                F.array(
+                    F.struct(F.col(f"s.{EVENT_DATE}").alias("_date"), tag.alias("_tag")),
+                    F.struct(
+                        F.col(f"t.{EVENT_DATE}").alias("_date"),
+                        F.when(tag == _WINS, F.lit(_LEFT)).alias("_tag"),
+                    ),
+                )
+            ).alias("_change")
+        )
+        .select("_change._date", "_change._tag")
+        .where(F.col("_tag").isNotNull())
         .distinct()
         .collect()
     )
@@ -336,16 +346,20 @@ def write_quarantine(
     counts: SilverCounts,
     ingest_date: date,
 ) -> None:
-    """The quarantine holds every column bronze has (drift included), whatever the order
-    dates are run in: a metadata-only commit, and only when a column is new. Bronze's
-    partition only grows and the rules are pure, so a day with no bad rows now never had
-    any: nothing to replace."""
-    quarantine = day.checked.transform(quarantined(source))
-    quarantine_table = quarantine_spec(source).table(warehouse)
-    storage.add_missing_columns(spark, quarantine_table, quarantine.schema)
+    """Replace the day's partition with its bad rows. Bronze's partition only grows and the
+    rules are pure, so a day with no bad rows now never had any: nothing to replace. The
+    quarantine gains bronze's drifted columns when bronze does (lakehouse.bronze); merging
+    the schema here only covers a quarantine an earlier release left behind."""
     if counts.quarantined:
+        quarantine = day.checked.transform(quarantined(source))
         faults.point("before", "quarantine", source.name)
-        storage.replace_partitions(quarantine_table, quarantine, INGEST_DATE, [ingest_date])
+        storage.replace_partitions(
+            quarantine_spec(source).table(warehouse),
+            quarantine,
+            INGEST_DATE,
+            [ingest_date],
+            merge_schema=True,
+        )
         faults.point("after", "quarantine", source.name)
 
 
@@ -356,7 +370,8 @@ def merge_events(
     batch: DataFrame,
     ingest_date: date,
     key_range: tuple[int, int] | None,
-) -> frozenset[date]:
+    attempt_id: str | None = None,
+) -> EventDateChanges:
     """Fold the day's events into silver; returns the event dates whose rows changed.
 
     First arrival is kept, so in a forward run no incoming event outranks a stored one: then
@@ -371,7 +386,9 @@ def merge_events(
     stored = storage.read(spark, table, version).where(in_range(None))
     changes = event_date_changes(source, batch, stored)
     if changes.moved_off:  # after the MERGE, silver no longer shows these: say so first
-        ops.record_pending_event_dates(spark, warehouse, source, ingest_date, changes.moved_off)
+        ops.record_pending_event_dates(
+            spark, warehouse, source, ingest_date, changes.moved_off, attempt_id
+        )
     faults.point("before", "silver", source.name)
     if changes.any_winner:
         storage.merge_by_key(
@@ -391,7 +408,7 @@ def merge_events(
     if after != expected:
         raise SilverMovedError(str(table), version, after)
     faults.point("after", "silver", source.name)
-    return changes.touched
+    return changes
 
 
 def merge_state(
@@ -434,6 +451,7 @@ def process(
     *,
     max_quarantined_share: float | None = None,
     write: bool = True,
+    attempt_id: str | None = None,
 ) -> SilverResult:
     """Quarantine the day's bad rows and fold its valid rows into silver.
 
@@ -455,9 +473,12 @@ def process(
     write_quarantine(spark, warehouse, source, day, counts, ingest_date)
     if over_threshold(counts, max_quarantined_share):
         return SilverResult(source.name, batch, frozenset(), counts, rejected=True)
-    touched: frozenset[date] = frozenset()
     if source.event_time:
-        touched = merge_events(spark, warehouse, source, batch, ingest_date, counts.key_range)
-    else:
-        merge_state(spark, warehouse, source, day, counts.key_range)
-    return SilverResult(source.name, batch, touched, counts)
+        changes = merge_events(
+            spark, warehouse, source, batch, ingest_date, counts.key_range, attempt_id
+        )
+        return SilverResult(
+            source.name, batch, changes.touched, counts, recorded_pending=bool(changes.moved_off)
+        )
+    merge_state(spark, warehouse, source, day, counts.key_range)
+    return SilverResult(source.name, batch, frozenset(), counts)

@@ -180,10 +180,12 @@ def vacuum(spark: SparkSession, table: Table, retain_hours: int) -> None:
     spark.sql(f"VACUUM {table.sql} RETAIN {hours} HOURS").collect()
 
 
-def add_missing_columns(spark: SparkSession, table: Table, schema: T.StructType) -> list[str]:
+def add_missing_columns(
+    spark: SparkSession, table: Table, schema: T.StructType, current: T.StructType | None = None
+) -> list[str]:
     """Evolve the table to hold every column of `schema` (a metadata-only commit); returns
-    the table's columns after it."""
-    current = read(spark, table).schema
+    the table's columns after it. `current`: the table's schema, when the caller has read it."""
+    current = current or read(spark, table).schema
     missing = [f for f in schema.fields if f.name not in current.fieldNames()]
     if missing:
         empty = spark.createDataFrame([], T.StructType(current.fields + missing))
@@ -292,14 +294,21 @@ def _insert(target_columns: Sequence[str], values: Sequence[str]) -> str:
     return f"INSERT ({names}) VALUES ({', '.join(values)})"
 
 
-def insert_new(spark: SparkSession, table: Table, source: DataFrame, already_there: str) -> int:
+def insert_new(
+    spark: SparkSession,
+    table: Table,
+    source: DataFrame,
+    already_there: str,
+    *,
+    current: T.StructType | None = None,
+) -> int:
     """Insert the rows of `source` for which no target row satisfies `already_there` (SQL
-    over the target `t` and the source `s`).
+    over the target `t` and the source `s`). `current`: the table's schema, when known.
 
     An insert-only MERGE rather than an append: it reads the target, so two runs inserting the
     same rows at once conflict (one retries and finds them there) instead of both appending.
     """
-    target_cols = add_missing_columns(spark, table, source.schema)
+    target_cols = add_missing_columns(spark, table, source.schema, current)
     target = table.sql
     insert = _insert(target_cols, _values(target_cols, source.columns))
     return _merge(

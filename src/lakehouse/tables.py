@@ -550,14 +550,15 @@ def _named_tables(spark: SparkSession, tables: list[Table]) -> set[Table]:
     return known
 
 
-def ensure_tables(spark: SparkSession, warehouse: Warehouse) -> None:
+def ensure_tables(spark: SparkSession, warehouse: Warehouse) -> dict[str, int]:
     """Create the tables not there yet; each created here is readable when this returns.
+    Returns every table's version by qualified name, as the run finds them.
 
     One listing of every table's log says which exist (by name: one listing per schema
     too). A fresh warehouse needs some twenty creations, each a small commit that mostly
     waits on the file system: a few at once take a fraction of the time one by one does. A
-    table still at its creation commit may be another run's creation of a moment ago, so it
-    is read once before the run relies on it.
+    table created now may be another run's creation of a moment ago, so it is read once
+    before the run relies on it; one whose creation commit was listed is readable already.
     """
     specs = {spec.table(warehouse): spec for spec in all_specs()}
     versions = latest_versions(spark, list(specs))
@@ -574,5 +575,8 @@ def ensure_tables(spark: SparkSession, warehouse: Warehouse) -> None:
             # list() re-raises the first failure (a lost creation race is retried upstream)
             list(pool.map(lambda spec: ensure_table(spark, spec, warehouse), missing))
     for table, version in versions.items():
-        if version <= 0:
+        if version < 0:
             _wait_until_readable(spark, table)
+    if missing:  # created now (or by a run racing this one): their versions as they are
+        versions = latest_versions(spark, list(specs))
+    return {specs[t].qualified_name: v for t, v in versions.items()}
