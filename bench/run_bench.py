@@ -33,7 +33,7 @@ from bench import backfill  # noqa: E402
 from lakehouse import gold, silver  # noqa: E402
 from lakehouse.config import Settings, load_settings  # noqa: E402
 from lakehouse.run import run_date  # noqa: E402
-from lakehouse.session import build_session  # noqa: E402
+from lakehouse.session import LOCAL_JVM_OPTIONS, build_session  # noqa: E402
 from lakehouse.tables import (  # noqa: E402
     APP_EVENTS,
     CRM,
@@ -62,7 +62,7 @@ BENCH_CONF = {
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.driver.memory": "8g",
     "spark.driver.extraJavaOptions": (
-        f"-XX:+UseParallelGC -Dlog4j2.configurationFile=file:{ROOT / 'conf' / 'log4j2.properties'}"
+        f"{LOCAL_JVM_OPTIONS} -Dlog4j2.configurationFile=file:{ROOT / 'conf' / 'log4j2.properties'}"
     ),
 }
 

@@ -58,12 +58,18 @@ for arg in "$@"; do
   esac
   forward+=("$arg")
 done
-defaults=()
-$has_master || defaults+=(--master "local[*]")
-# The Delta jars resolved once by `make install` (none recorded: Spark's resolver fetches them)
-# and the packages still to resolve (the lineage listener's when the config turns it on).
-{ read -r jars; read -r packages; } < <("$venv/bin/python" -m lakehouse.session \
+# The Delta jars resolved once by `make install` (none recorded: Spark's resolver fetches them),
+# the packages still to resolve (the lineage listener's when the config turns it on) and the
+# driver JVM's options for local mode.
+{ read -r jars; read -r packages; read -r local_jvm; } < <("$venv/bin/python" -m lakehouse.session \
   --submit-args "$venv/delta-jars.txt" "${config[@]}")
+defaults=()
+driver_options="-Dlog4j2.configurationFile=file:$root/conf/log4j2.properties"
+if ! $has_master; then
+  defaults+=(--master "local[*]")
+  # The driver's JVM does all the work: its garbage collector leaves the cores to it.
+  driver_options="$driver_options $local_jvm"
+fi
 [ -z "$user_packages" ] || packages="${packages:+$packages,}$user_packages"
 [ -z "$jars" ] || defaults+=(--jars "$jars")
 [ -z "$packages" ] || defaults+=(--packages "$packages")
@@ -73,5 +79,5 @@ exec "$venv/bin/spark-submit" \
   --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
   --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog \
   --conf spark.sql.session.timeZone=UTC \
-  --conf "spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:$root/conf/log4j2.properties" \
+  --conf "spark.driver.extraJavaOptions=$driver_options" \
   "${forward[@]}"

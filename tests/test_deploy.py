@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from lakehouse.cli import _parser, parse_args, parse_steps
-from lakehouse.session import delta_packages, installed_jars, record_jars
+from lakehouse.session import LOCAL_JVM_OPTIONS, delta_packages, installed_jars, record_jars
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LANDING = ROOT / "data" / "sample" / "landing"
@@ -252,9 +252,14 @@ def test_spark_submit_wrapper_joins_packages_and_forwards_the_rest(tmp_path: Pat
         )
         return out.stdout.splitlines()
 
+    def driver_options(args: list[str]) -> str:
+        (option,) = [a for a in args if a.startswith("spark.driver.extraJavaOptions=")]
+        return option
+
     got = run("--py-files", "x.py", "jobs/daily.py", "--run-date", RUN_DATE)
     assert got[:4] == ["--master", "local[*]", "--packages", delta_packages()]
     assert got[-5:] == ["--py-files", "x.py", "jobs/daily.py", "--run-date", RUN_DATE]
+    assert driver_options(got).endswith(f" {LOCAL_JVM_OPTIONS}")  # local mode: one JVM does all
 
     # A --packages before the job joins Delta's; the job's own --packages is the job's.
     forwarded = ["--master", "spark://h:7077", "jobs/daily.py", "--config", str(lineage)]
@@ -265,6 +270,7 @@ def test_spark_submit_wrapper_joins_packages_and_forwards_the_rest(tmp_path: Pat
         f"{delta_packages()},io.openlineage:openlineage-spark_2.13:1.53.0,org.example:x:1",
     ]
     assert got[-7:] == forwarded
+    assert LOCAL_JVM_OPTIONS not in driver_options(got)  # a cluster's driver: left as it is
 
     # With the jars `make install` recorded, Delta comes from them and Ivy resolves only
     # what is left (here the lineage listener), or nothing at all.
