@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from lakehouse import concurrency, faults, sql, storage
 from lakehouse.errors import ConcurrentRunError
-from lakehouse.silver import SilverResult, drifted_columns
+from lakehouse.silver import SilverResult, drifted_columns, one_per_change
 from lakehouse.tables import (
     APP_EVENTS,
     CRM,
@@ -167,13 +167,19 @@ def update_history(
     spec: Timeline,
     changes: DataFrame,
 ) -> dict[str, int]:
-    """Recompute the whole timeline of each key the day touched and MERGE those keys' rows in
+    """Recompute the whole timeline of each key the day touched (from its changes of every
+    ingest date, the top-ranked per `updated_at` counting) and MERGE those keys' rows in
     one commit: new versions inserted, changed ones updated, vanished ones (a late record
     that split or merged intervals) deleted. Rows of other keys are not rewritten."""
     key = spec.source.key[0]
     in_range = _in_range(result, key)
     touched = result.batch.select(key)
-    fresh = changes.where(in_range(None)).join(touched, key, "left_semi").transform(timeline(spec))
+    fresh = (
+        changes.where(in_range(None))
+        .join(touched, key, "left_semi")
+        .transform(one_per_change(spec.source))
+        .transform(timeline(spec))
+    )
     table = spec.spec.table(warehouse)
     stored = (
         storage.read(spark, table)

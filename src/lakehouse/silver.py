@@ -125,6 +125,12 @@ def one_per_change(source: Source) -> Callable[[DataFrame], DataFrame]:
     return _top_ranked(source, (*source.key, "updated_at"))
 
 
+def changes_of_each_day(source: Source) -> Callable[[DataFrame], DataFrame]:
+    """What the change history keeps of each ingest date: its top-ranked record per key and
+    `updated_at` (`one_per_change` of every date on its own)."""
+    return _top_ranked(source, (*source.key, "updated_at", INGEST_DATE))
+
+
 def _top_ranked(source: Source, group: tuple[str, ...]) -> Callable[[DataFrame], DataFrame]:
     order = rules.latest_first() if source.mutable else rules.first_arrival_first()
 
@@ -416,10 +422,11 @@ def merge_state(
     warehouse: Warehouse,
     source: Source,
     day: DayBatch,
+    ingest_date: date,
     key_range: tuple[int, int] | None,
 ) -> None:
-    """Fold the day's latest record per key into silver, and every change into the change
-    history (what the history tables are rebuilt from)."""
+    """Fold the day's latest record per key into silver, and replace the day's partition of
+    the change history (what the history tables are rebuilt from) with its changes."""
     in_range = storage.key_range_filter(source.key[0], key_range)
     faults.point("before", "silver", source.name)
     storage.merge_by_key(
@@ -431,13 +438,12 @@ def merge_state(
         target_filter=in_range("t"),
     )
     faults.point("after", "silver", source.name)
-    storage.merge_by_key(
-        spark,
+    storage.replace_partitions(
         changes_spec(source).table(warehouse),
-        day.valid.drop(_RANK).transform(one_per_change(source)),
-        (*source.key, "updated_at"),
-        update_when=rules.outranks(source, "s", "t"),
-        target_filter=in_range("t"),
+        day.valid.drop(_RANK).transform(changes_of_each_day(source)),
+        INGEST_DATE,
+        [ingest_date],
+        merge_schema=True,
     )
     faults.point("after", "silver_changes", source.name)
 
@@ -480,5 +486,5 @@ def process(
         return SilverResult(
             source.name, batch, changes.touched, counts, recorded_pending=bool(changes.moved_off)
         )
-    merge_state(spark, warehouse, source, day, counts.key_range)
+    merge_state(spark, warehouse, source, day, ingest_date, counts.key_range)
     return SilverResult(source.name, batch, frozenset(), counts)

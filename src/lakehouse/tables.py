@@ -236,12 +236,16 @@ def silver_spec(source: Source) -> TableSpec:
 
 
 def changes_spec(source: Source) -> TableSpec:
-    """A mutable source's complete change history: the top-ranked valid record per key and
-    `updated_at`, so the timeline of any key can be recomputed from silver alone."""
+    """A mutable source's complete change history, so the timeline of any key can be
+    recomputed from silver alone: each ingest date's top-ranked valid record per key and
+    `updated_at`, in that date's partition. A run replaces its date's partition whole (no
+    MERGE), so reruns and any order of runs leave the same table; which record of a key and
+    `updated_at` counts across dates is decided when the history is read."""
     return TableSpec(
         "silver",
         f"{source.name}_changes",
         _fields(*typed_fields(source), *_RANK_META),
+        partition_by=(INGEST_DATE,),
         properties=(_DV,),
     )
 
