@@ -37,7 +37,19 @@ $(CLIENT): pyproject.toml
 	$(CLIENT_VENV)/bin/python -m pip install --quiet -e ".[client]"
 	touch $@
 
-install: $(INSTALLED) $(JARS) ## create .venv, install pinned packages, resolve the Delta jars
+# Spark's and Delta's classes as a cold run of one sample date loads them, archived for the
+# next JVMs of scripts/spark-submit.sh (lakehouse.session.CLASS_ARCHIVE); optional: without it
+# a cold start loads the classes itself.
+CDS := $(VENV)/lakehouse-classes.jsa
+$(CDS): $(JARS)
+	rm -rf $(VENV)/cds-warehouse
+	LAKEHOUSE_CDS_DUMP=$(abspath $(CDS)) scripts/spark-submit.sh jobs/daily.py \
+		--run-date $(word 2,$(SAMPLE_DATES)) --warehouse $(VENV)/cds-warehouse > $(VENV)/cds.log 2>&1 \
+		|| echo "class archive not made (see $(VENV)/cds.log): cold starts load every class"
+	rm -rf $(VENV)/cds-warehouse
+	touch $@
+
+install: $(INSTALLED) $(JARS) $(CDS) ## create .venv, install pinned packages, resolve the Delta jars
 
 $(READERS): tests/readers/requirements.txt
 	$(PYTHON) -m venv $(READERS_VENV)

@@ -18,7 +18,13 @@ import pytest
 import yaml
 
 from lakehouse.cli import _parser, parse_args, parse_steps
-from lakehouse.session import LOCAL_JVM_OPTIONS, delta_packages, installed_jars, record_jars
+from lakehouse.session import (
+    LOCAL_JVM_OPTIONS,
+    SHORT_RUN_JVM_OPTIONS,
+    delta_packages,
+    installed_jars,
+    record_jars,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LANDING = ROOT / "data" / "sample" / "landing"
@@ -259,7 +265,7 @@ def test_spark_submit_wrapper_joins_packages_and_forwards_the_rest(tmp_path: Pat
     got = run("--py-files", "x.py", "jobs/daily.py", "--run-date", RUN_DATE)
     assert got[:4] == ["--master", "local[*]", "--packages", delta_packages()]
     assert got[-5:] == ["--py-files", "x.py", "jobs/daily.py", "--run-date", RUN_DATE]
-    assert driver_options(got).endswith(f" {LOCAL_JVM_OPTIONS}")  # local mode: one JVM does all
+    assert f" {LOCAL_JVM_OPTIONS} {SHORT_RUN_JVM_OPTIONS}" in driver_options(got)  # local mode
 
     # A --packages before the job joins Delta's; the job's own --packages is the job's.
     forwarded = ["--master", "spark://h:7077", "jobs/daily.py", "--config", str(lineage)]

@@ -31,8 +31,31 @@ BASE_CONF: dict[str, str] = {
     "spark.log.level": "WARN",
 }
 
-# The JVM of a local run (scripts/spark-submit.sh, tests, the benchmark).
+# The JVM of a local run (scripts/spark-submit.sh, tests, the benchmark): one JVM does all
+# the work, and a serial collector leaves both cores to it.
 LOCAL_JVM_OPTIONS = "-XX:+UseSerialGC"
+# A spark-submit in local mode is one short process (a date, or a few): the quick first
+# compiler only, whose code is ready long before the optimising one's would pay back (a cold
+# sample date: about a sixth less time; measured in docs/benchmark.md).
+SHORT_RUN_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
+# Spark's and Delta's classes as a cold run loads them, archived once by `make install`
+# (`LAKEHOUSE_CDS_DUMP`): a JVM maps them instead of loading and verifying each again. An
+# archive made for other jars or another JVM is ignored by the JVM, silently.
+CLASS_ARCHIVE = Path(sys.prefix) / "lakehouse-classes.jsa"
+_QUIET_CDS = "-Xlog:cds=off -Xlog:cds+dynamic=off"
+
+
+def short_run_jvm_options(archive: Path = CLASS_ARCHIVE) -> str:
+    """The driver JVM's options for one local spark-submit; with `LAKEHOUSE_CDS_DUMP` set,
+    the run archives its classes there as it exits."""
+    options = f"{LOCAL_JVM_OPTIONS} {SHORT_RUN_JVM_OPTIONS}"
+    dump = os.environ.get("LAKEHOUSE_CDS_DUMP")
+    if dump:
+        return f"{options} -XX:ArchiveClassesAtExit={dump} {_QUIET_CDS}"
+    if archive.is_file():
+        return f"{options} -XX:SharedArchiveFile={archive} {_QUIET_CDS}"
+    return options
+
 
 # Settings that keep local Spark quick on small data: few shuffle partitions, no UI.
 LOCAL_TEST_CONF: dict[str, str] = {
@@ -208,7 +231,7 @@ def main(argv: list[str]) -> int:
         jars = installed_jars(Path(argv[1]))
         print(",".join(jars or []))
         print(submit_packages(argv[3] if len(argv) == 4 else None, with_delta=jars is None))
-        print(LOCAL_JVM_OPTIONS)
+        print(short_run_jvm_options())
         return 0
     if argv == ["--warm"]:
         conf = session_conf(LOCAL_TEST_CONF, launch_jvm=True)  # resolved by Ivy, once
