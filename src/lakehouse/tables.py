@@ -494,7 +494,15 @@ _RACING = frozenset(
 )
 
 
-def ensure_table(spark: SparkSession, spec: TableSpec, warehouse: Warehouse) -> None:
+def ensure_table(
+    spark: SparkSession,
+    spec: TableSpec,
+    warehouse: Warehouse,
+    *,
+    in_folder: int | None = None,
+    folder_may_hold_files: bool = True,
+    check_created: bool = True,
+) -> None:
     """Create the table with its declared layout if it is not there yet; never alter data,
     and never create a table over a folder that holds other files. By name (its schema made
     by `ensure_tables`), a Delta table already in the folder (a warehouse run by path until
@@ -506,10 +514,19 @@ def ensure_table(spark: SparkSession, spec: TableSpec, warehouse: Warehouse) -> 
     the table), or Delta reports "location not empty" or "table not found": either is raised
     as a lost race (retried), until the other's commit is there. By name, the loser of the
     race to the catalog's entry is told the table (or schema) exists: a lost race too.
+
+    `in_folder` (the version of a Delta table in its folder, -1: none), `folder_may_hold_files`
+    and `check_created` let `ensure_tables` skip what its own listings already answer.
     """
     table = spec.table(warehouse)
-    in_folder = latest_version(spark, Table(table.path)) if table.path is not None else -1
-    if table.path is not None and in_folder < 0 and list_files(spark, glob_literal(table.path)):
+    if in_folder is None:
+        in_folder = latest_version(spark, Table(table.path)) if table.path is not None else -1
+    if (
+        table.path is not None
+        and in_folder < 0
+        and folder_may_hold_files
+        and list_files(spark, glob_literal(table.path))
+    ):
         raise NotADeltaTableError(table.path)
     try:
         spark.sql(_create_statement(spec, table, register=in_folder >= 0))
@@ -519,8 +536,8 @@ def ensure_table(spark: SparkSession, spec: TableSpec, warehouse: Warehouse) -> 
         ):
             raise TableCreationInProgressError(str(table)) from exc
         raise
-    if latest_version(spark, table) < 0:  # Delta took another run's log folder for a table
-        raise TableCreationInProgressError(str(table))
+    if check_created and latest_version(spark, table) < 0:
+        raise TableCreationInProgressError(str(table))  # Delta took another run's log folder
 
 
 _CREATE_THREADS = 4
@@ -574,13 +591,31 @@ def ensure_tables(spark: SparkSession, warehouse: Warehouse) -> dict[str, int]:
         {t.schema_sql for t, spec in specs.items() if t.by_name and spec in missing}
     ):
         spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    if missing:
-        with ThreadPoolExecutor(max_workers=_CREATE_THREADS) as pool:
-            # list() re-raises the first failure (a lost creation race is retried upstream)
-            list(pool.map(lambda spec: ensure_table(spark, spec, warehouse), missing))
-    for table, version in versions.items():
-        if version < 0:
-            _wait_until_readable(spark, table)
-    if missing:  # created now (or by a run racing this one): their versions as they are
-        versions = latest_versions(spark, list(specs))
+    if not missing:
+        return {specs[t].qualified_name: v for t, v in versions.items()}
+    # A warehouse folder not there yet (a first run) holds no stray files to refuse.
+    root_exists = warehouse.catalog is not None or exists(spark, warehouse.root)
+
+    def create(spec: TableSpec) -> None:
+        table = spec.table(warehouse)  # listed by its folder where it has one
+        in_folder = versions[table] if table.path is not None else -1
+        ensure_table(
+            spark,
+            spec,
+            warehouse,
+            in_folder=in_folder,
+            folder_may_hold_files=root_exists,
+            check_created=False,
+        )
+
+    with ThreadPoolExecutor(max_workers=_CREATE_THREADS) as pool:
+        # list() re-raises the first failure (a lost creation race is retried upstream)
+        list(pool.map(create, missing))
+    # Created now (or by a run racing this one): their versions as they are, one listing.
+    versions = latest_versions(spark, list(specs))
+    for spec in missing:
+        table = spec.table(warehouse)
+        if versions[table] < 0:  # Delta took another run's log folder for a table
+            raise TableCreationInProgressError(str(table))
+        _wait_until_readable(spark, table)
     return {specs[t].qualified_name: v for t, v in versions.items()}
