@@ -16,28 +16,20 @@ from datetime import date
 from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 from lakehouse import bronze, gold, landing, silver
-from lakehouse.tables import (
-    APP_EVENTS,
-    CRM,
-    CUSTOMER_TIMELINE,
-    DIM_CUSTOMER_CURRENT,
-    FACT_APP_EVENTS_DAILY,
-    FACT_ORDER_CURRENT,
-    FACT_TICKET_CURRENT,
-    FACT_TICKET_EVENTS_DAILY,
-    ORDER_TIMELINE,
-    ORDERS,
-    RUN_LOG,
+from lakehouse.ddl import (
+    ensure_tables,
+)
+from lakehouse.sources import (
     SOURCES,
-    TICKETS,
+)
+from lakehouse.tables import (
+    RUN_LOG,
     TableSpec,
     all_specs,
     bronze_spec,
     changes_spec,
-    ensure_tables,
     quarantine_spec,
     silver_spec,
 )
@@ -81,21 +73,10 @@ def backfill(spark: SparkSession, landing_root: str, warehouse: str, days: Seque
     def read(spec: TableSpec) -> DataFrame:
         return spark.read.format("delta").load(spec.path(warehouse))
 
-    customers = gold.customer_rows(read(silver_spec(CRM)))
-    _append(
-        customers.where(~F.col("is_deleted")).drop("is_deleted"), DIM_CUSTOMER_CURRENT, warehouse
-    )
-    _append(gold.order_rows(read(silver_spec(ORDERS))), FACT_ORDER_CURRENT, warehouse)
-    app = read(silver_spec(APP_EVENTS)).transform(gold.daily_counts("event_type"))
-    _append(app.repartition("event_date"), FACT_APP_EVENTS_DAILY, warehouse)
-    tickets = read(silver_spec(TICKETS))
-    _append(gold.ticket_rows(tickets), FACT_TICKET_CURRENT, warehouse)
-    ticket_counts = tickets.transform(gold.daily_counts("status")).repartition("event_date")
-    _append(ticket_counts, FACT_TICKET_EVENTS_DAILY, warehouse)
-    for spec in (CUSTOMER_TIMELINE, ORDER_TIMELINE):
-        changes = read(changes_spec(spec.source)).transform(silver.one_per_change(spec.source))
-        history = changes.transform(gold.timeline(spec))
-        _append(history, spec.spec, warehouse)
+    for source in SOURCES:
+        changes = read(changes_spec(source)) if source.mutable else None
+        for spec, frame in gold.whole_tables(source, read(silver_spec(source)), changes):
+            _append(frame, spec, warehouse)
 
 
 def differing_rows(spark: SparkSession, left: str, right: str) -> dict[str, int]:

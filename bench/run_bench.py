@@ -21,35 +21,21 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "scripts"), str(ROOT)]
 
 import generate_data  # noqa: E402
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
-from pyspark.sql import functions as F  # noqa: E402
 
 from bench import backfill  # noqa: E402
 from lakehouse import gold, silver  # noqa: E402
 from lakehouse.config import Settings, load_settings  # noqa: E402
 from lakehouse.run import run_date  # noqa: E402
 from lakehouse.session import LOCAL_JVM_OPTIONS, build_session  # noqa: E402
-from lakehouse.tables import (  # noqa: E402
-    APP_EVENTS,
-    CRM,
-    CUSTOMER_TIMELINE,
-    DIM_CUSTOMER_CURRENT,
-    FACT_APP_EVENTS_DAILY,
-    FACT_ORDER_CURRENT,
-    FACT_TICKET_CURRENT,
-    FACT_TICKET_EVENTS_DAILY,
-    GOLD_TABLES,
-    ORDER_TIMELINE,
-    ORDERS,
-    TICKETS,
-    bronze_spec,
-    table_path,
-)
+from lakehouse.sources import APP_EVENTS, SOURCES, TICKETS  # noqa: E402
+from lakehouse.tables import GOLD_TABLES, bronze_spec, table_path  # noqa: E402
 
 START = date(2025, 1, 1)
 SAMPLE_LANDING = ROOT / "data" / "sample" / "landing"
@@ -113,14 +99,14 @@ def _commits(table_dir: Path, after: int, upto: int) -> list[dict[str, object]]:
     return out
 
 
-def commit_figures(warehouse: str, entries: list) -> DayFigures:  # type: ignore[type-arg]
+def commit_figures(warehouse: str, log_rows: list[dict[str, Any]]) -> DayFigures:
     """Sum Delta's operation metrics of every commit the run made, per layer."""
     layers: dict[str, LayerFigures] = defaultdict(LayerFigures)
     merges: list[dict[str, object]] = []
     seen: set[tuple[str, int]] = set()
-    for entry in entries:
-        for name, after in (entry.table_versions or {}).items():
-            before = (entry.table_versions_before or {}).get(name, -1)
+    for row in log_rows:
+        for name, after in (row["table_versions"] or {}).items():
+            before = (row["table_versions_before"] or {}).get(name, -1)
             if after is None or after <= before:
                 continue
             layer, table = name.split("/", 1)
@@ -191,28 +177,18 @@ def rebuild_gold(spark: SparkSession, warehouse: str, out: str) -> None:
         bronze = spark.read.format("delta").load(bronze_spec(source).path(warehouse))
         return bronze.transform(silver.with_reason(source)).transform(silver.typed(source))
 
-    def winners(source):  # type: ignore[no-untyped-def]
-        return valid(source).transform(silver.one_per_key(source))
-
-    def timeline(spec):  # type: ignore[no-untyped-def]
-        changes = valid(spec.source).transform(silver.one_per_change(spec.source))
-        return changes.transform(gold.timeline(spec))
-
     def save(frame: DataFrame, spec) -> None:  # type: ignore[no-untyped-def]
         writer = frame.write.format("delta").mode("overwrite")
         if spec.partition_by:
             writer = writer.partitionBy(*spec.partition_by)
         writer.save(spec.path(out))
 
-    customers = gold.customer_rows(winners(CRM))
-    save(customers.where(~F.col("is_deleted")).drop("is_deleted"), DIM_CUSTOMER_CURRENT)
-    save(gold.order_rows(winners(ORDERS)), FACT_ORDER_CURRENT)
-    save(winners(APP_EVENTS).transform(gold.daily_counts("event_type")), FACT_APP_EVENTS_DAILY)
-    tickets = winners(TICKETS)
-    save(gold.ticket_rows(tickets), FACT_TICKET_CURRENT)
-    save(tickets.transform(gold.daily_counts("status")), FACT_TICKET_EVENTS_DAILY)
-    for spec in (CUSTOMER_TIMELINE, ORDER_TIMELINE):
-        save(timeline(spec), spec.spec)
+    for source in SOURCES:
+        valid_rows = valid(source)
+        changes = valid_rows.transform(silver.changes_of_each_day(source))
+        silver_rows = valid_rows.transform(silver.one_per_key(source))
+        for spec, frame in gold.whole_tables(source, silver_rows, changes):
+            save(frame, spec)
 
 
 def differing_rows(spark: SparkSession, left: str, right: str) -> dict[str, int]:
@@ -253,17 +229,17 @@ def timed_day(spark: SparkSession, settings: Settings, day: date) -> DayFigures:
     t0 = time.monotonic()
     result = run_date(spark, settings, day)
     seconds = time.monotonic() - t0
-    fig = commit_figures(settings.warehouse, list(result.entries.values()))
+    fig = commit_figures(settings.warehouse, result.log_rows)
     fig.spark_jobs = job_count(spark) - jobs_before
     fig.steps = STEP_TIMES.take()
     with_target_files(spark, settings.warehouse, fig)
     fig.day, fig.seconds = day.isoformat(), seconds
-    fig.rows_landed = sum(e.rows_landed or 0 for e in result.entries.values())
+    fig.rows_landed = sum(row["rows_landed"] or 0 for row in result.log_rows)
     fig.rows_per_second = fig.rows_landed / seconds
     fig.event_dates_recomputed = {
-        name: len(e.event_dates_replaced)
-        for name, e in result.entries.items()
-        if name in (APP_EVENTS.name, TICKETS.name)
+        row["source"]: len(row["event_dates_replaced"])
+        for row in result.log_rows
+        if row["source"] in (APP_EVENTS.name, TICKETS.name)
     }
     return fig
 

@@ -27,7 +27,9 @@ def main() -> int:
         return 2
     from lakehouse import storage
     from lakehouse.session import job_session
-    from lakehouse.tables import GOLD_TABLES
+    from lakehouse.tables import (
+        GOLD_TABLES,
+    )
 
     with job_session("lakehouse-show-gold", settings.spark_conf) as spark:
         for spec in GOLD_TABLES:

@@ -17,7 +17,16 @@ from pyspark.sql import functions as F
 from lakehouse import storage
 from lakehouse.config import Settings
 from lakehouse.run import run_date
-from lakehouse.tables import GOLD_TABLES, RUN_LOG, SOURCES, TableSpec, all_specs, bronze_spec
+from lakehouse.sources import (
+    SOURCES,
+)
+from lakehouse.tables import (
+    GOLD_TABLES,
+    RUN_LOG,
+    TableSpec,
+    all_specs,
+    bronze_spec,
+)
 from lakehouse.warehouse import Table, Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]

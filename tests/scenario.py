@@ -14,9 +14,13 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
-from lakehouse.tables import (
+from lakehouse.sources import (
     APP_EVENTS,
     CRM,
+    ORDERS,
+    TICKETS,
+)
+from lakehouse.tables import (
     DIM_CUSTOMER_CURRENT,
     DIM_CUSTOMER_HISTORY,
     FACT_APP_EVENTS_DAILY,
@@ -24,8 +28,6 @@ from lakehouse.tables import (
     FACT_ORDER_HISTORY,
     FACT_TICKET_CURRENT,
     FACT_TICKET_EVENTS_DAILY,
-    ORDERS,
-    TICKETS,
 )
 from tests.helpers import copy_warehouse, files_by_partition, run_all, write_csv, write_jsonl
 

@@ -11,7 +11,17 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from lakehouse import bronze
-from lakehouse.tables import APP_EVENTS, CRM, TICKETS, bronze_spec, ensure_tables
+from lakehouse.ddl import (
+    ensure_tables,
+)
+from lakehouse.sources import (
+    APP_EVENTS,
+    CRM,
+    TICKETS,
+)
+from lakehouse.tables import (
+    bronze_spec,
+)
 from tests.helpers import by_path, read, write_csv, write_jsonl
 
 DAY = date(2025, 3, 5)

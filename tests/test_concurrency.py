@@ -9,8 +9,13 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
 from lakehouse import concurrency
+from lakehouse.ddl import (
+    ensure_table,
+)
 from lakehouse.errors import NotADeltaTableError, TableCreationInProgressError
-from lakehouse.tables import RUN_LOG, ensure_table
+from lakehouse.tables import (
+    RUN_LOG,
+)
 from tests.helpers import by_path
 
 

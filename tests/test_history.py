@@ -19,14 +19,14 @@ from pyspark.sql import types as T
 
 from lakehouse import storage
 from lakehouse.gold import timeline
-from lakehouse.tables import (
+from lakehouse.sources import (
     CRM,
-    CUSTOMER_TIMELINE,
+    ORDERS,
+)
+from lakehouse.tables import (
     DIM_CUSTOMER_HISTORY,
     FACT_ORDER_HISTORY,
     GOLD_TABLES,
-    ORDER_TIMELINE,
-    ORDERS,
     RUN_LOG,
 )
 from tests.helpers import copy_warehouse, read, run_all, table_at, write_csv
@@ -88,7 +88,7 @@ def test_timeline_rules_for_deletions_no_ops_and_nulls(spark: SparkSession) -> N
         ],
         DIM_CUSTOMER_HISTORY.schema,
     )
-    got = changes.transform(timeline(CUSTOMER_TIMELINE))
+    got = changes.transform(timeline(CRM))
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
@@ -120,7 +120,7 @@ def test_timeline_of_orders_tracks_customer_total_and_status(spark: SparkSession
         ],
         FACT_ORDER_HISTORY.schema,
     )
-    got = changes.transform(timeline(ORDER_TIMELINE))
+    got = changes.transform(timeline(ORDERS))
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 

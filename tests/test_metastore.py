@@ -13,9 +13,12 @@ import pytest
 import yaml
 from pyspark.sql import SparkSession
 
+from lakehouse.files import folder_key
 from lakehouse.session import LOCAL_TEST_CONF
-from lakehouse.storage import folder_key
-from lakehouse.tables import RUN_LOG, all_specs
+from lakehouse.tables import (
+    RUN_LOG,
+    all_specs,
+)
 from tests.helpers import ROOT, SAMPLE_DATES, SAMPLE_LANDING, assert_same_rows, read, stable
 
 

@@ -11,7 +11,15 @@ from pyspark.sql import SparkSession
 from lakehouse.config import Settings, load_settings
 from lakehouse.errors import ConfigError, QualityThresholdError
 from lakehouse.run import run_date
-from lakehouse.tables import ORDERS, RUN_LOG, SOURCES, quarantine_spec, silver_spec
+from lakehouse.sources import (
+    ORDERS,
+    SOURCES,
+)
+from lakehouse.tables import (
+    RUN_LOG,
+    quarantine_spec,
+    silver_spec,
+)
 from tests import scenario
 from tests.helpers import read, write_csv
 

@@ -12,22 +12,26 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import faults, ops, restore, storage
+from lakehouse import faults, pending, restore, storage
 from lakehouse.config import Settings
+from lakehouse.ddl import (
+    ensure_table,
+)
 from lakehouse.errors import InjectedFault
 from lakehouse.maintenance import maintain
 from lakehouse.run import run_date
-from lakehouse.tables import (
+from lakehouse.sources import (
     APP_EVENTS,
+    SOURCES,
+    TICKETS,
+    Source,
+)
+from lakehouse.tables import (
     FACT_APP_EVENTS_DAILY,
     INGEST_DATE,
     PENDING_EVENT_DATES,
     RUN_LOG,
-    SOURCES,
-    TICKETS,
-    Source,
     all_specs,
-    ensure_table,
     tables_of,
 )
 from tests import scenario
@@ -123,16 +127,16 @@ def test_moved_event_dates_are_kept_per_attempt_and_only_the_rows_read_are_clear
     ensure_table(spark, PENDING_EVENT_DATES, by_path(warehouse))
 
     def record(source: Source, ingest_date: date, *dates: date) -> None:
-        ops.record_pending_event_dates(spark, by_path(warehouse), source, ingest_date, dates)
+        pending.record(spark, by_path(warehouse), source, ingest_date, dates)
 
     record(APP_EVENTS, day, date(2025, 2, 27))
     record(APP_EVENTS, day, date(2025, 2, 28), date(2025, 2, 27))
     record(TICKETS, day, date(2025, 2, 20))
     record(APP_EVENTS, date(2025, 3, 2), date(2025, 2, 21))
-    pending = ops.pending_event_dates(spark, by_path(warehouse), APP_EVENTS, day)
-    assert pending.dates == {date(2025, 2, 27), date(2025, 2, 28)}
+    found = pending.of_source(spark, by_path(warehouse), APP_EVENTS, day)
+    assert found.dates == {date(2025, 2, 27), date(2025, 2, 28)}
     record(APP_EVENTS, day, date(2025, 2, 26))  # a concurrent attempt's, after the read
-    ops.clear_pending_event_dates(spark, by_path(warehouse), APP_EVENTS, pending)
+    pending.clear(spark, by_path(warehouse), APP_EVENTS, found)
     left = read(spark, PENDING_EVENT_DATES, warehouse).select(
         "source", INGEST_DATE, F.explode("event_dates").alias("event_date")
     )

@@ -10,7 +10,11 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from lakehouse.tables import GOLD_TABLES, RUN_LOG, all_specs
+from lakehouse.tables import (
+    GOLD_TABLES,
+    RUN_LOG,
+    all_specs,
+)
 from tests.helpers import (
     SAMPLE_DATES,
     SAMPLE_LANDING,

@@ -19,13 +19,15 @@ from lakehouse import faults, report
 from lakehouse.config import Settings
 from lakehouse.errors import ConcurrentRunError
 from lakehouse.run import run_date
+from lakehouse.sources import (
+    SOURCES,
+)
 from lakehouse.tables import (
     DIM_CUSTOMER_CURRENT,
     FACT_APP_EVENTS_DAILY,
     FACT_TICKET_EVENTS_DAILY,
     GOLD_TABLES,
     RUN_LOG,
-    SOURCES,
     all_specs,
     quarantine_spec,
     silver_spec,

@@ -17,7 +17,11 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from lakehouse.tables import FACT_ORDER_CURRENT, RUN_LOG, all_specs
+from lakehouse.tables import (
+    FACT_ORDER_CURRENT,
+    RUN_LOG,
+    all_specs,
+)
 from tests.helpers import ROOT, SAMPLE_LANDING, assert_tables_equal, read, run_all
 
 DAY = date(2025, 3, 2)

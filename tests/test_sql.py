@@ -8,7 +8,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse import sql
-from lakehouse.storage import _split_common_parent
+from lakehouse.files import split_common_parent
 
 AWKWARD = 'it\'s a \\ back`tick "quote"; DROP TABLE x; --'
 
@@ -40,8 +40,8 @@ def test_conditions_compose_quoted_parts() -> None:
 
 
 def test_a_glob_over_several_tables_starts_below_their_common_folder() -> None:
-    assert _split_common_parent(["/w/silver/a", "/w/gold/b/"]) == ("/w", ["silver/a", "gold/b"])
-    assert _split_common_parent(["s3a://b/w/x"]) == ("s3a://b/w", ["x"])
+    assert split_common_parent(["/w/silver/a", "/w/gold/b/"]) == ("/w", ["silver/a", "gold/b"])
+    assert split_common_parent(["s3a://b/w/x"]) == ("s3a://b/w", ["x"])
 
 
 def test_spark_reads_back_exactly_the_value_and_the_name(spark: SparkSession) -> None:

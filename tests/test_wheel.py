@@ -28,7 +28,13 @@ from pyspark.sql import SparkSession
 from lakehouse import ops
 from lakehouse.cli import daily_entry
 from lakehouse.session import LOCAL_TEST_CONF
-from lakehouse.tables import GOLD_TABLES, RUN_LOG, SOURCES
+from lakehouse.sources import (
+    SOURCES,
+)
+from lakehouse.tables import (
+    GOLD_TABLES,
+    RUN_LOG,
+)
 from tests.helpers import ROOT, SAMPLE_DATES, SAMPLE_LANDING, read
 from tests.sample_expected import expected_gold
 

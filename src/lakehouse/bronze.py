@@ -12,6 +12,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse import faults, landing, sql, storage
+from lakehouse.sources import (
+    Source,
+)
 from lakehouse.tables import (
     INGEST_DATE,
     LOAD_TIME,
@@ -19,7 +22,6 @@ from lakehouse.tables import (
     RAW_RECORD,
     RUN_ID,
     SOURCE_FILE,
-    Source,
     bronze_spec,
     quarantine_spec,
 )

@@ -14,6 +14,7 @@ import yaml
 
 from lakehouse.errors import ConfigError, InvalidRunDateError
 from lakehouse.lineage import OpenLineage, merge_conf, openlineage_conf
+from lakehouse.sources import SOURCE_NAMES
 from lakehouse.warehouse import LAYERS, Catalog, Warehouse, default_schemas
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +48,6 @@ _OPENLINEAGE_KEYS: dict[str, type] = {
     "namespace": str,
     "version": str,
 }
-_SOURCE_NAMES = ("crm_customer_updates", "order_updates", "app_events", "ticket_events")
 _REQUIRED = ("landing", "warehouse")
 
 
@@ -67,7 +67,7 @@ class Settings:
     # How many sources a run processes at once (1 = one after another). The sources share no
     # table, and most of a step's time is the driver planning and committing, so the sources
     # overlap well even on two cores.
-    source_threads: int = len(_SOURCE_NAMES)
+    source_threads: int = len(SOURCE_NAMES)
     # Tables by name in a catalog (None: by path under `warehouse`).
     catalog: Catalog | None = None
 
@@ -149,7 +149,7 @@ def load_settings(
             str(k): float(v) for k, v in values.get("max_quarantined_share", {}).items()
         },
         lineage=lineage,
-        source_threads=values.get("source_threads", len(_SOURCE_NAMES)),
+        source_threads=values.get("source_threads", len(SOURCE_NAMES)),
         catalog=catalog,
     )
 
@@ -255,18 +255,15 @@ def _validated(
         if not isinstance(v, str | int | float | bool):
             raise ConfigError(f"config {where!r}: spark_conf.{k} must be a scalar")
     threads = raw.get("source_threads")
-    if threads is not None and (
-        isinstance(threads, bool) or not 1 <= threads <= len(_SOURCE_NAMES)
-    ):
+    if threads is not None and (isinstance(threads, bool) or not 1 <= threads <= len(SOURCE_NAMES)):
         raise ConfigError(
-            f"config {where!r}: source_threads must be a whole number "
-            f"from 1 to {len(_SOURCE_NAMES)}"
+            f"config {where!r}: source_threads must be a whole number from 1 to {len(SOURCE_NAMES)}"
         )
     for k, v in (raw.get("max_quarantined_share") or {}).items():
-        if k not in _SOURCE_NAMES:
+        if k not in SOURCE_NAMES:
             raise ConfigError(
                 f"config {where!r}: unknown source max_quarantined_share.{k} "
-                f"(known: {', '.join(_SOURCE_NAMES)})"
+                f"(known: {', '.join(SOURCE_NAMES)})"
             )
         if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
             raise ConfigError(

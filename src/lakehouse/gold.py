@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from functools import reduce
 
@@ -14,71 +13,46 @@ from pyspark.sql import functions as F
 from lakehouse import concurrency, faults, sql, storage
 from lakehouse.errors import ConcurrentRunError
 from lakehouse.silver import SilverResult, drifted_columns, one_per_change
+from lakehouse.sources import Source, declared
 from lakehouse.tables import (
-    APP_EVENTS,
-    CRM,
-    DIM_CUSTOMER_CURRENT,
     EVENT_DATE,
-    FACT_APP_EVENTS_DAILY,
-    FACT_ORDER_CURRENT,
-    FACT_TICKET_CURRENT,
-    FACT_TICKET_EVENTS_DAILY,
     INGEST_DATE,
-    ORDERS,
-    TICKETS,
-    TIMELINES,
-    Source,
     TableSpec,
-    Timeline,
     changes_spec,
+    current_spec,
+    daily_spec,
+    history_spec,
     silver_spec,
 )
 from lakehouse.warehouse import Warehouse
 
-_DELETED = "is_deleted"
 log = logging.getLogger(__name__)
 
 
-def customer_rows(silver_customers: DataFrame) -> DataFrame:
-    """dim_customer_current's shape; tombstones kept (flagged) so the MERGE can delete."""
-    drifted = drifted_columns(CRM, silver_customers.columns)
-    return silver_customers.select(
-        "customer_id",
-        "full_name",
-        "email",
-        "tier",
-        F.col("updated_at").alias("last_updated_at"),
-        F.col(INGEST_DATE).alias("load_date"),
-        *[F.col(f"`{c}`") for c in drifted],
-        F.coalesce(F.col(_DELETED), F.lit(False)).alias(_DELETED),
-    )
+def current_rows(source: Source) -> Callable[[DataFrame], DataFrame]:
+    """A current-state table's rows from silver's rows of the touched keys: the latest
+    record per key (silver holds one per key of a mutable source; of an event source, the
+    latest event by its time), named as the table has them. A source with a deletion flag
+    keeps it as a control column, so the MERGE deletes rather than writes the key."""
+    current = declared(source.current, source)
+    flag = source.deletion_flag
 
-
-def order_rows(silver_orders: DataFrame) -> DataFrame:
-    return silver_orders.select(
-        "order_id",
-        "customer_id",
-        "order_total",
-        "status",
-        F.col("updated_at").alias("last_updated_at"),
-        F.col(INGEST_DATE).alias("load_date"),
-    )
-
-
-def ticket_rows(silver_tickets: DataFrame) -> DataFrame:
-    """The latest event of each ticket by `event_ts` (unique per ticket in silver)."""
-    latest = Window.partitionBy("ticket_id").orderBy(F.col("event_ts").desc())
-    return (
-        silver_tickets.withColumn("_rank", F.row_number().over(latest))
-        .where(F.col("_rank") == 1)
-        .select(
-            "ticket_id",
-            "customer_id",
-            "status",
-            F.col("event_ts").alias("last_event_ts"),
+    def transform(silver_rows: DataFrame) -> DataFrame:
+        rows = silver_rows
+        if (current.key,) != source.key:
+            latest = Window.partitionBy(current.key).orderBy(F.col(current.time).desc())
+            rows = rows.withColumn("_latest", F.row_number().over(latest)).where("_latest = 1")
+        drifted = drifted_columns(source, silver_rows.columns) if current.with_drift else []
+        return rows.select(
+            current.key,
+            *current.attributes,
+            F.col(current.time).alias(current.time_column),
             F.col(INGEST_DATE).alias("load_date"),
+            *[F.col(f"`{c}`") for c in drifted],
+            *([F.coalesce(F.col(flag), F.lit(False)).alias(flag)] if flag else []),
         )
-    )
+
+    return transform
 
 
 def daily_counts(dimension: str) -> Callable[[DataFrame], DataFrame]:
@@ -88,7 +62,7 @@ def daily_counts(dimension: str) -> Callable[[DataFrame], DataFrame]:
     return transform
 
 
-def timeline(spec: Timeline) -> Callable[[DataFrame], DataFrame]:
+def timeline(source: Source) -> Callable[[DataFrame], DataFrame]:
     """A key's versions from its complete change history (one record per `updated_at`).
 
     Walking each key's records in time order, a record opens a version when it is not a
@@ -97,20 +71,18 @@ def timeline(spec: Timeline) -> Callable[[DataFrame], DataFrame]:
     A deletion closes the version in force, if any. A version ends at the next record that
     opens or closes one. Window functions only, so any late record simply takes its place.
     """
-    key = spec.source.key[0]
+    tracked = declared(source.history, source).tracked
+    key = source.key[0]
     by_time = Window.partitionBy(key).orderBy("updated_at")
 
     def transform(changes: DataFrame) -> DataFrame:
-        deleted = (
-            F.coalesce(F.col(spec.deletion_flag), F.lit(False))
-            if spec.deletion_flag
-            else F.lit(False)
-        )
-        marked = changes.select(key, *spec.tracked, "updated_at", deleted.alias("_deleted"))
+        flag = source.deletion_flag
+        deleted = F.coalesce(F.col(flag), F.lit(False)) if flag else F.lit(False)
+        marked = changes.select(key, *tracked, "updated_at", deleted.alias("_deleted"))
         previous_deleted = F.lag("_deleted").over(by_time)  # null: the key's first record
         same_as_previous = reduce(
             lambda a, b: a & b,
-            [F.col(c).eqNullSafe(F.lag(c).over(by_time)) for c in spec.tracked],
+            [F.col(c).eqNullSafe(F.lag(c).over(by_time)) for c in tracked],
         )
         opens = ~F.col("_deleted") & (
             previous_deleted.isNull() | previous_deleted | ~same_as_previous
@@ -127,7 +99,7 @@ def timeline(spec: Timeline) -> Callable[[DataFrame], DataFrame]:
             .where(F.col("_opens"))
             .select(
                 key,
-                *spec.tracked,
+                *tracked,
                 F.col("updated_at").alias("valid_from"),
                 "valid_to",
                 F.col("valid_to").isNull().alias("is_current"),
@@ -164,23 +136,23 @@ def update_history(
     spark: SparkSession,
     warehouse: Warehouse,
     result: SilverResult,
-    spec: Timeline,
+    source: Source,
     changes: DataFrame,
 ) -> dict[str, int]:
     """Recompute the whole timeline of each key the day touched (from its changes of every
     ingest date, the top-ranked per `updated_at` counting) and MERGE those keys' rows in
     one commit: new versions inserted, changed ones updated, vanished ones (a late record
     that split or merged intervals) deleted. Rows of other keys are not rewritten."""
-    key = spec.source.key[0]
+    key = source.key[0]
     in_range = _in_range(result, key)
     touched = result.batch.select(key)
     fresh = (
         changes.where(in_range(None))
         .join(touched, key, "left_semi")
-        .transform(one_per_change(spec.source))
-        .transform(timeline(spec))
+        .transform(one_per_change(source))
+        .transform(timeline(source))
     )
-    table = spec.spec.table(warehouse)
+    table = history_spec(source).table(warehouse)
     stored = (
         storage.read(spark, table)
         .where(in_range(None))
@@ -203,37 +175,32 @@ def _in_range(result: SilverResult, key: str) -> Callable[[str | None], str]:
     return storage.key_range_filter(key, result.counts.key_range)
 
 
+def whole_tables(
+    source: Source, silver: DataFrame, changes: DataFrame | None = None
+) -> list[tuple[TableSpec, DataFrame]]:
+    """Every gold table `source` feeds, whole, from all of its silver (and, for a history,
+    its change history): what a run of every date leaves, in one pass (the benchmark's
+    rebuild and the long-horizon backfill)."""
+    tables: list[tuple[TableSpec, DataFrame]] = []
+    if source.current is not None:
+        rows = silver.transform(current_rows(source))
+        flag = source.deletion_flag
+        if flag:
+            rows = rows.where(~F.col(flag)).drop(flag)
+        tables.append((current_spec(source), rows))
+    if source.daily is not None:
+        counts = silver.transform(daily_counts(source.daily.dimension)).repartition(EVENT_DATE)
+        tables.append((daily_spec(source), counts))
+    if source.history is not None and changes is not None:
+        history = changes.transform(one_per_change(source)).transform(timeline(source))
+        tables.append((history_spec(source), history))
+    return tables
+
+
 def _silver_for_keys(silver: DataFrame, result: SilverResult, key: tuple[str, ...]) -> DataFrame:
     """Silver's rows for the keys the day's data touched (read after silver's commit)."""
     pruned = silver.where(_in_range(result, key[0])(None))
     return pruned.join(result.batch.select(*key), list(key), "left_semi")
-
-
-@dataclass(frozen=True)
-class _CurrentTable:
-    """How a source's current-state table is made from its silver rows."""
-
-    spec: TableSpec
-    rows: Callable[[DataFrame], DataFrame]  # silver rows of the touched keys -> table rows
-    key: str
-    deletes: bool = False  # rows carry the `is_deleted` control column
-
-
-@dataclass(frozen=True)
-class _DailyTable:
-    spec: TableSpec
-    dimension: str  # counted per event date and this column
-
-
-_CURRENT = {
-    CRM.name: _CurrentTable(DIM_CUSTOMER_CURRENT, customer_rows, "customer_id", deletes=True),
-    ORDERS.name: _CurrentTable(FACT_ORDER_CURRENT, order_rows, "order_id"),
-    TICKETS.name: _CurrentTable(FACT_TICKET_CURRENT, ticket_rows, "ticket_id"),
-}
-_DAILY = {
-    APP_EVENTS.name: _DailyTable(FACT_APP_EVENTS_DAILY, "event_type"),
-    TICKETS.name: _DailyTable(FACT_TICKET_EVENTS_DAILY, "status"),
-}
 
 
 def update_current(
@@ -249,17 +216,18 @@ def update_current(
     written when it differs, deleted when silver holds a deletion, and left alone otherwise.
     `load_date` is the ingest date of the winning record: the run that brought it.
     """
-    current = _CURRENT.get(source.name)
+    current = source.current
     if current is None:
         return {}
-    rows = current.rows(_silver_for_keys(silver, result, (current.key,)))
+    rows = _silver_for_keys(silver, result, (current.key,)).transform(current_rows(source))
+    flag = source.deletion_flag
     return storage.merge_by_key(
         spark,
-        current.spec.table(warehouse),
+        current_spec(source).table(warehouse),
         rows,
         (current.key,),
-        delete_when=sql.column(_DELETED, "s") if current.deletes else None,
-        control_columns=(_DELETED,) if current.deletes else (),
+        delete_when=sql.column(flag, "s") if flag else None,
+        control_columns=(flag,) if flag else (),
         target_filter=_in_range(result, current.key)("t"),
     )
 
@@ -269,7 +237,7 @@ def update_daily(
 ) -> None:
     """Recompute, in full from silver, each event date the day's rows touched (late ones
     included, whatever their age) and replace exactly those partitions."""
-    daily = _DAILY.get(source.name)
+    daily = source.daily
     if daily is None or not result.touched_event_dates:
         return
     dates: list[date] = sorted(result.touched_event_dates)
@@ -277,7 +245,7 @@ def update_daily(
     # One file per date: a date's counts are a handful of rows, and a file per shuffle
     # partition per run would add up to thousands of tiny files over a year.
     counts = events.transform(daily_counts(daily.dimension)).repartition(EVENT_DATE)
-    storage.replace_partitions(daily.spec.table(warehouse), counts, EVENT_DATE, dates)
+    storage.replace_partitions(daily_spec(source).table(warehouse), counts, EVENT_DATE, dates)
 
 
 def update(
@@ -291,7 +259,7 @@ def update(
     from the newer version. The last writer of any gold row thus always saw the latest silver.
     """
     silver_tables = [silver_spec(source).table(warehouse)]
-    if source.name in TIMELINES:
+    if source.history is not None:
         silver_tables.append(changes_spec(source).table(warehouse))
     totals = {"inserted": 0, "updated": 0, "deleted": 0}
 
@@ -305,7 +273,7 @@ def update(
             update_daily(warehouse, result, source, silver)
             faults.point("after", "gold_daily", source.name)
         if changes is not None:
-            update_history(spark, warehouse, result, TIMELINES[source.name], changes)
+            update_history(spark, warehouse, result, source, changes)
             faults.point("after", "gold_history", source.name)
 
     def settled() -> bool:

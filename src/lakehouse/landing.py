@@ -17,9 +17,16 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse.storage import folder_key, glob_literal
-from lakehouse.storage import list_files as list_paths
-from lakehouse.tables import PARSE_ERROR, RAW_RECORD, SOURCE_FILE, Source
+from lakehouse.files import folder_key, glob_literal
+from lakehouse.files import list_files as list_paths
+from lakehouse.sources import (
+    Source,
+)
+from lakehouse.tables import (
+    PARSE_ERROR,
+    RAW_RECORD,
+    SOURCE_FILE,
+)
 
 log = logging.getLogger(__name__)
 

@@ -11,29 +11,18 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import ops, storage
+from lakehouse.sources import SOURCES
 from lakehouse.tables import (
-    CRM,
-    DIM_CUSTOMER_CURRENT,
     EVENT_DATE,
-    FACT_ORDER_CURRENT,
-    FACT_TICKET_CURRENT,
     GOLD_TABLES,
     INGEST_DATE,
-    ORDERS,
     RUN_LOG,
-    SOURCES,
-    TICKETS,
     bronze_spec,
+    current_spec,
     quarantine_spec,
     silver_spec,
 )
 from lakehouse.warehouse import Table, Warehouse
-
-_CURRENT_TABLE = {
-    CRM.name: DIM_CUSTOMER_CURRENT,
-    ORDERS.name: FACT_ORDER_CURRENT,
-    TICKETS.name: FACT_TICKET_CURRENT,
-}
 
 
 def _count(spark: SparkSession, table: Table, column: str, day: date) -> int:
@@ -60,7 +49,7 @@ def build(spark: SparkSession, warehouse: Warehouse, day: date) -> dict[str, Any
             ),
             None,
         )
-        gold_spec = _CURRENT_TABLE.get(source.name)
+        gold_spec = current_spec(source) if source.current is not None else None
         sources.append(
             {
                 "source": source.name,

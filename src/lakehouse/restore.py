@@ -21,7 +21,13 @@ from pyspark.sql import functions as F
 
 from lakehouse import ops, storage
 from lakehouse.errors import UsageError
-from lakehouse.tables import RUN_LOG, SOURCES, tables_of
+from lakehouse.sources import (
+    SOURCES,
+)
+from lakehouse.tables import (
+    RUN_LOG,
+    tables_of,
+)
 from lakehouse.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -147,13 +153,22 @@ def _record(spark: SparkSession, warehouse: Warehouse, plan: RestorePlan) -> Non
     had (`table_versions_before`) and the versions whose content they get back."""
     restore_id = f"restore-{uuid.uuid4().hex[:12]}"
     now = datetime.now(UTC).replace(tzinfo=None)
-    entries = []
+    rows = []
     for source in SOURCES:
         names = {spec.qualified_name for spec in tables_of(source)}
-        entry = ops.SourceEntry(restore_id, plan.run_date, source.name, now, status=ops.RESTORE)
-        entry.steps = []
-        entry.undid_runs = list(plan.undid_runs)
-        entry.table_versions_before = {s.table: s.current for s in plan.steps if s.table in names}
-        entry.table_versions = {s.table: s.target for s in plan.steps if s.table in names}
-        entries.append(entry)
-    ops.append(spark, warehouse, entries)
+        rows.append(
+            {
+                "run_id": restore_id,
+                "run_date": plan.run_date,
+                "source": source.name,
+                "status": ops.RESTORE,
+                "started_at": now,
+                "steps": [],
+                "undid_runs": list(plan.undid_runs),
+                "table_versions_before": {
+                    s.table: s.current for s in plan.steps if s.table in names
+                },
+                "table_versions": {s.table: s.target for s in plan.steps if s.table in names},
+            }
+        )
+    ops.append(spark, warehouse, rows)

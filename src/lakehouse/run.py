@@ -1,11 +1,16 @@
-"""One run of one ingest date: bronze, then silver, then gold, then the run log."""
+"""One run of one ingest date: bronze, then silver, then gold, then the run log.
+
+Orchestration only: each step of each source returns a frozen outcome, the status of a
+source follows from its outcomes (`status_of`), and its run log row is built from them in
+one place (`log_values`).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -13,28 +18,129 @@ from datetime import UTC, date, datetime
 from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
-from lakehouse import bronze, concurrency, faults, gold, ops, silver, storage
+from lakehouse import bronze, concurrency, conditions, faults, gold, ops, pending, silver
 from lakehouse.config import Settings
+from lakehouse.ddl import ensure_tables
 from lakehouse.errors import ConcurrentRunError, InjectedFault, QualityThresholdError
-from lakehouse.tables import SOURCES, Source, all_specs, ensure_tables
+from lakehouse.silver import SilverCounts, SilverResult
+from lakehouse.sources import SOURCES, Source
+from lakehouse.tables import all_specs
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BronzeOutcome:
+    files_seen: int
+    files_loaded: int
+    bronze_files: int  # files of the day in bronze after the step
+    has_rows: bool  # bronze may hold rows of the day: the later steps have work
+
+
+@dataclass(frozen=True)
+class SilverOutcome:
+    counts: SilverCounts
+    rejected: bool  # over the quarantine threshold: quarantined, kept out of silver and gold
+    wrote: bool  # this attempt wrote silver (not a gold step run alone)
+    event_dates: tuple[date, ...]  # event dates whose silver rows this attempt changed
+
+
+@dataclass(frozen=True)
+class GoldOutcome:
+    rows: Mapping[str, int]  # the current-state MERGE's inserted, updated, deleted
+    event_dates_replaced: tuple[date, ...]
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    """What one attempt did for one source: the outcome of each step it got to."""
+
+    source: str
+    started_at: datetime  # for people reading the log; never an identity
+    steps: tuple[str, ...]
+    seconds: float = 0.0
+    bronze: BronzeOutcome | None = None
+    skipped: bool = False  # unchanged since an attempt that finished silver and gold
+    silver: SilverOutcome | None = None
+    gold: GoldOutcome | None = None
+    error: str | None = None
+
+
+def status_of(outcome: SourceOutcome) -> str:
+    """A source's status in the run log, from what its steps did."""
+    if outcome.error is not None:
+        return ops.FAILED
+    if outcome.bronze is not None and not outcome.bronze.has_rows:
+        return ops.NO_DATA
+    if outcome.skipped:
+        return ops.UNCHANGED
+    if outcome.silver is not None and outcome.silver.rejected:
+        return ops.REJECTED
+    if outcome.bronze is None:
+        return ops.FAILED  # stopped before its first step finished
+    return ops.SUCCEEDED
+
+
+def log_values(
+    run_id: str,
+    day: date,
+    outcome: SourceOutcome,
+    versions_before: Mapping[str, int],
+    versions_after: Mapping[str, int],
+) -> dict[str, object]:
+    """A source's run log row (lakehouse.tables.RUN_LOG) from its outcomes: the one place a
+    column is filled."""
+    b, s, g = outcome.bronze, outcome.silver, outcome.gold
+    c = s.counts if s is not None else None
+    return {
+        "run_id": run_id,
+        "run_date": day,
+        "source": outcome.source,
+        "status": status_of(outcome),
+        "error": outcome.error,
+        "started_at": outcome.started_at,
+        "duration_s": outcome.seconds,
+        "files_seen": b.files_seen if b else 0,
+        "files_loaded": b.files_loaded if b else 0,
+        "bronze_files": b.bronze_files if b else 0,
+        "rows_landed": c.landed if c else None,
+        "rows_quarantined": c.quarantined if c else None,
+        "quarantined_by_reason": dict(c.quarantined_by_reason) if c else {},
+        "rows_valid": c.valid if c else None,
+        "rows_kept": c.kept if c else None,
+        "duplicates_dropped": c.duplicates if c else None,
+        "late_rows": c.late if c else None,
+        "lag_days_max": c.lag_days_max if c else None,
+        "lag_days_p50": c.lag_days_p50 if c else None,
+        "lag_days_p95": c.lag_days_p95 if c else None,
+        "event_dates_replaced": list(g.event_dates_replaced) if g else [],
+        "gold_rows_inserted": g.rows.get("inserted") if g else None,
+        "gold_rows_updated": g.rows.get("updated") if g else None,
+        "gold_rows_deleted": g.rows.get("deleted") if g else None,
+        "table_versions_before": dict(versions_before),
+        "table_versions": dict(versions_after),
+        "steps": list(outcome.steps),
+        "silver_event_dates": list(s.event_dates) if s and s.wrote else [],
+    }
 
 
 @dataclass
 class RunResult:
     run_id: str
     run_date: date
-    entries: dict[str, ops.SourceEntry] = field(default_factory=dict)
+    outcomes: dict[str, SourceOutcome] = field(default_factory=dict)
+    log_rows: list[dict[str, object]] = field(default_factory=list)  # as appended, by source
 
     @property
-    def files_loaded(self) -> dict[str, int]:
-        return {name: e.files_loaded for name, e in self.entries.items()}
+    def statuses(self) -> dict[str, str]:
+        return {name: status_of(o) for name, o in self.outcomes.items()}
 
     @property
     def touched_event_dates(self) -> dict[str, list[date]]:
         return {
-            n: e.event_dates_replaced for n, e in self.entries.items() if e.event_dates_replaced
+            name: list(o.gold.event_dates_replaced)
+            for name, o in self.outcomes.items()
+            if o.gold is not None and o.gold.event_dates_replaced
         }
 
 
@@ -63,75 +169,76 @@ def run_date(
     started = time.monotonic()
     versions_before, finished_before = _prepare(spark, settings, day)
     # Event dates earlier attempts' silver steps moved events off, for the gold steps.
-    pending = ops.pending_event_dates_of_day(spark, settings.tables, day) if "gold" in steps else {}
-    entries = result.entries
+    moved = pending.of_day(spark, settings.tables, day) if "gold" in steps else {}
+    attempt = _Attempt(spark, settings, day, result.run_id, steps)
 
     def one_source(source: Source) -> None:
-        entry = _bronze_step(spark, settings, source, day, result.run_id, load="bronze" in steps)
-        entry.table_versions_before = ops.versions_for(source, versions_before)
-        entry.steps = list(steps)
-        entries[source.name] = entry
-        try:
-            if entry.status == ops.NO_DATA:
-                return
-            if "silver" not in steps and "gold" not in steps:
-                entry.status = ops.SUCCEEDED
-                return
-            if (
-                "silver" in steps
-                and "gold" in steps
-                and entry.files_loaded == 0
-                and entry.bronze_files in finished_before.get(source.name, set())
-            ):
-                entry.status = ops.UNCHANGED
-                log.info(
-                    "silver+gold %s %s: unchanged since a finished run, skipped", source.name, day
-                )
-                return
-            _silver_gold_step(
-                spark,
-                settings,
-                source,
-                day,
-                entry,
-                steps,
-                pending.get(source.name, ops.PendingEventDates()),
-            )
-        except Exception as exc:
-            entry.error = f"{type(exc).__name__}: {exc}"[:2000]
-            raise
+        outcome, error = attempt.source(
+            source,
+            finished_before.get(source.name, set()),
+            moved.get(source.name, pending.PendingEventDates()),
+        )
+        result.outcomes[source.name] = outcome
+        if error is not None:
+            raise error
 
+    failure: Exception | None = None
     try:
         _for_each_source(one_source, settings.source_threads)
     except Exception as exc:
-        _in_source_order(entries)
-        _record_versions(spark, settings, entries)
-        if not isinstance(exc, InjectedFault):  # a simulated crash writes nothing more
-            for entry in entries.values():
-                if entry.status == ops.FAILED and entry.error is None:
-                    entry.error = f"{type(exc).__name__}: {exc}"[:2000]
+        failure = exc
+    result.outcomes = {
+        s.name: result.outcomes[s.name] for s in SOURCES if s.name in result.outcomes
+    }
+    versions_after = _versions(spark, settings)
+    result.log_rows = [
+        log_values(
+            result.run_id,
+            day,
+            outcome,
+            ops.versions_for(source, versions_before),
+            ops.versions_for(source, versions_after),
+        )
+        for source in SOURCES
+        if (outcome := result.outcomes.get(source.name)) is not None
+    ]
+    if failure is not None:
+        if not isinstance(failure, InjectedFault):  # a simulated crash writes nothing more
             try:
-                ops.append(spark, settings.tables, list(entries.values()))
+                ops.append(spark, settings.tables, result.log_rows)
             except Exception:  # never hide the failure that ended the run
                 log.exception("could not record the failed run in the run log")
-        raise
-    _in_source_order(entries)
-    _record_versions(spark, settings, entries)
+        raise failure
     faults.point("before", "run_log")
-    ops.append(spark, settings.tables, list(entries.values()))
+    ops.append(spark, settings.tables, result.log_rows)
     faults.point("after", "run_log")
     log.info("run %s for %s finished in %.1fs", result.run_id, day, time.monotonic() - started)
-    rejected = [e for e in entries.values() if e.status == ops.REJECTED]
+    _raise_if_over_threshold(settings, result)
+    return result
+
+
+def _raise_if_over_threshold(settings: Settings, result: RunResult) -> None:
+    rejected = [o for o in result.outcomes.values() if status_of(o) == ops.REJECTED]
     if rejected:
         raise QualityThresholdError(
             "; ".join(
-                f"{e.source}: {e.rows_quarantined} of {e.rows_landed} rows quarantined "
-                f"({(e.rows_quarantined or 0) / max(e.rows_landed or 1, 1):.1%}), over the "
-                f"threshold {settings.max_quarantined_share[e.source]:.1%}"
-                for e in rejected
+                f"{o.source}: {c.quarantined} of {c.landed} rows quarantined "
+                f"({c.quarantined / max(c.landed, 1):.1%}), over the threshold "
+                f"{settings.max_quarantined_share[o.source]:.1%}"
+                for o in rejected
+                if o.silver is not None and (c := o.silver.counts) is not None
             )
         )
-    return result
+
+
+def _versions(spark: SparkSession, settings: Settings) -> dict[str, int]:
+    """Every table's version as the attempt leaves it, from one listing. Best effort: a
+    failure here must not hide the run's outcome."""
+    try:
+        return ops.versions_of(spark, settings.tables, all_specs())
+    except Exception:
+        log.exception("could not read the table versions")
+        return {}
 
 
 def _prepare(
@@ -150,7 +257,7 @@ def _prepare(
         )
         return versions, ops.processed_file_counts(spark, settings.tables, day)
     except AnalysisException as exc:
-        if exc.getCondition() not in storage.MISSING_TABLE:
+        if not conditions.is_missing_table(exc):
             raise
         raise ConcurrentRunError(
             f"another run is creating the tables of {settings.tables} ({exc}); "
@@ -197,20 +304,13 @@ def run_dates(
     return results
 
 
-def _in_source_order(entries: dict[str, ops.SourceEntry]) -> None:
-    """Sources finish in any order when run at once; the run log lists them in one order."""
-    ordered = [(s.name, entries[s.name]) for s in SOURCES if s.name in entries]
-    entries.clear()
-    entries.update(ordered)
-
-
 def _for_each_source(work: Callable[[Source], None], threads: int) -> None:
     """Run `work` for every source, `threads` at a time, and wait for all of them.
 
     The sources write disjoint tables, so they cannot conflict with each other. With threads,
     a failure does not stop the other sources' steps (each is idempotent, and their finished
     work is what a rerun skips); once all are done, the first failure in source order is
-    raised. One at a time, the first failure stops the run, as before threads existed.
+    raised. One at a time, the first failure stops the run.
     """
     if threads <= 1:
         for source in SOURCES:
@@ -226,111 +326,122 @@ def _for_each_source(work: Callable[[Source], None], threads: int) -> None:
         raise errors[0]  # type: ignore[misc]
 
 
-def _record_versions(
-    spark: SparkSession, settings: Settings, entries: dict[str, ops.SourceEntry]
-) -> None:
-    """Each source's tables as this attempt leaves them, from one listing (with the versions
-    before, what an undo needs). Best effort: a failure here must not hide the run's
-    outcome."""
-    by_name = {s.name: s for s in SOURCES}
-    try:
-        versions = ops.versions_of(spark, settings.tables, all_specs())
-    except Exception:
-        log.exception("could not read the table versions")
-        return
-    for name, entry in entries.items():
-        entry.table_versions = ops.versions_for(by_name[name], versions)
+@dataclass(frozen=True)
+class _Attempt:
+    """One attempt at one date: the steps of each source, each returning its outcome."""
 
+    spark: SparkSession
+    settings: Settings
+    day: date
+    run_id: str
+    steps: tuple[str, ...]
 
-def _bronze_step(
-    spark: SparkSession, settings: Settings, source: Source, day: date, run_id: str, *, load: bool
-) -> ops.SourceEntry:
-    """Land the day's new files (`load`), or only see what bronze already holds for the day."""
-    t0 = time.monotonic()
-    entry = ops.SourceEntry(run_id, day, source.name, datetime.now(UTC).replace(tzinfo=None))
-    if load:
-        loaded = concurrency.retry_on_conflict(
-            f"bronze {source.name}",
-            lambda: bronze.load(
-                spark,
-                landing_root=settings.landing,
-                warehouse=settings.tables,
-                source=source,
-                ingest_date=day,
-                run_id=run_id,
-            ),
+    def source(
+        self, source: Source, finished_bronze_files: set[int], moved: pending.PendingEventDates
+    ) -> tuple[SourceOutcome, Exception | None]:
+        """Bronze, then silver and gold as `steps` asks: the outcome of every step that
+        finished, and the error that stopped the others (for the caller to raise once the
+        outcome is recorded)."""
+        t0 = time.monotonic()
+        outcome = SourceOutcome(source.name, datetime.now(UTC).replace(tzinfo=None), self.steps)
+        error: Exception | None = None
+        try:
+            outcome = self._steps(source, outcome, finished_bronze_files, moved)
+        except Exception as exc:
+            outcome, error = replace(outcome, error=f"{type(exc).__name__}: {exc}"[:2000]), exc
+        return replace(outcome, seconds=time.monotonic() - t0), error
+
+    def _steps(
+        self,
+        source: Source,
+        outcome: SourceOutcome,
+        finished_bronze_files: set[int],
+        moved: pending.PendingEventDates,
+    ) -> SourceOutcome:
+        outcome = replace(outcome, bronze=(landed := self._bronze(source)))
+        if not landed.has_rows or ("silver" not in self.steps and "gold" not in self.steps):
+            return outcome
+        if (
+            "silver" in self.steps
+            and "gold" in self.steps
+            and landed.files_loaded == 0
+            and landed.bronze_files in finished_bronze_files
+        ):
+            log.info(
+                "silver+gold %s %s: unchanged since a finished run, skipped", source.name, self.day
+            )
+            return replace(outcome, skipped=True)
+        result = self._silver(source)
+        outcome = replace(outcome, silver=_silver_outcome(result, "silver" in self.steps))
+        if result.rejected:
+            log.error(
+                "%s %s: over its quarantine threshold, kept out of silver", source.name, self.day
+            )
+            return outcome
+        if "gold" not in self.steps:
+            return outcome
+        if result.recorded_pending:
+            moved = moved.and_attempt(self.run_id)
+        return replace(outcome, gold=self._gold(source, result, moved))
+
+    def _bronze(self, source: Source) -> BronzeOutcome:
+        """Land the day's new files, or only see what bronze already holds for the day."""
+        t0 = time.monotonic()
+        if "bronze" in self.steps:
+            loaded = concurrency.retry_on_conflict(
+                f"bronze {source.name}",
+                lambda: bronze.load(
+                    self.spark,
+                    landing_root=self.settings.landing,
+                    warehouse=self.settings.tables,
+                    source=source,
+                    ingest_date=self.day,
+                    run_id=self.run_id,
+                ),
+            )
+        else:
+            loaded = bronze.already_loaded(self.spark, self.settings.tables, source, self.day)
+        log.info(
+            "bronze %s %s: %d file(s) seen, %d loaded (%.1fs)",
+            source.name,
+            self.day,
+            loaded.files_seen,
+            loaded.files_loaded,
+            time.monotonic() - t0,
         )
-    else:
-        loaded = bronze.already_loaded(spark, settings.tables, source, day)
-    entry.files_seen, entry.files_loaded = loaded.files_seen, loaded.files_loaded
-    entry.bronze_files = loaded.bronze_files
-    if not loaded.has_rows:
-        entry.status = ops.NO_DATA
-    entry.duration_s = time.monotonic() - t0
-    log.info(
-        "bronze %s %s: %d file(s) seen, %d loaded (%.1fs)",
-        source.name,
-        day,
-        loaded.files_seen,
-        loaded.files_loaded,
-        entry.duration_s,
-    )
-    return entry
-
-
-def _silver_gold_step(
-    spark: SparkSession,
-    settings: Settings,
-    source: Source,
-    day: date,
-    entry: ops.SourceEntry,
-    steps: Sequence[str],
-    pending: ops.PendingEventDates,
-) -> None:
-    """Silver, then gold, or either alone; a gold-only step recomputes the day's batch from
-    bronze without writing and adds the event dates earlier silver steps of the day moved
-    (`pending`, read when the run started)."""
-    t0 = time.monotonic()
-    write_silver = "silver" in steps
-    processed = concurrency.retry_on_conflict(
-        f"silver {source.name}",
-        lambda: silver.process(
-            spark,
-            settings.tables,
-            source,
-            bronze.partition(spark, settings.tables, source, day),
-            day,
-            max_quarantined_share=settings.max_quarantined_share.get(source.name),
-            write=write_silver,
-            attempt_id=entry.run_id,
-        ),
-    )
-    if write_silver:
-        entry.silver_event_dates = sorted(processed.touched_event_dates)
-    if processed.recorded_pending:
-        pending = pending.and_attempt(entry.run_id)
-    if "gold" in steps and source.event_time and not processed.rejected:
-        # Dates an earlier attempt's silver step moved events off (a crash, or a separate
-        # silver step, came between it and gold): recomputed here too.
-        processed = replace(
-            processed, touched_event_dates=processed.touched_event_dates | pending.dates
+        return BronzeOutcome(
+            loaded.files_seen, loaded.files_loaded, loaded.bronze_files, loaded.has_rows
         )
-    try:
-        c = processed.counts
-        entry.rows_landed, entry.rows_quarantined = c.landed, c.quarantined
-        entry.quarantined_by_reason = dict(c.quarantined_by_reason)
-        entry.rows_valid, entry.rows_kept, entry.duplicates_dropped = c.valid, c.kept, c.duplicates
-        entry.late_rows = c.late
-        entry.lag_days_max, entry.lag_days_p50, entry.lag_days_p95 = (
-            c.lag_days_max,
-            c.lag_days_p50,
-            c.lag_days_p95,
-        )
+
+    def _silver(self, source: Source) -> SilverResult:
+        """The day's batch from bronze, written to silver unless gold runs alone."""
+        t0 = time.monotonic()
+        warehouse = self.settings.tables
+
+        def step() -> SilverResult:
+            day, counts = silver.read_day(
+                source, bronze.partition(self.spark, warehouse, source, self.day)
+            )
+            if "silver" not in self.steps:
+                return silver.for_gold_alone(self.spark, warehouse, source, day, counts)
+            return silver.write(
+                self.spark,
+                warehouse,
+                source,
+                day,
+                counts,
+                self.day,
+                max_quarantined_share=self.settings.max_quarantined_share.get(source.name),
+                attempt_id=self.run_id,
+            )
+
+        result = concurrency.retry_on_conflict(f"silver {source.name}", step)
+        c = result.counts
         log.info(
             "silver %s %s: %d landed, %d quarantined, %d valid, %d kept, %d duplicates, "
             "%d late (%.1fs)",
             source.name,
-            day,
+            self.day,
             c.landed,
             c.quarantined,
             c.valid,
@@ -339,30 +450,33 @@ def _silver_gold_step(
             c.late,
             time.monotonic() - t0,
         )
-        if processed.rejected:
-            entry.status = ops.REJECTED
-            log.error("%s %s: over its quarantine threshold, kept out of silver", source.name, day)
-            return
-        if "gold" not in steps:
-            entry.status = ops.SUCCEEDED
-            return
-        t1 = time.monotonic()
-        metrics = gold.update(spark, settings.tables, processed, source)
-        entry.gold_rows_inserted = metrics.get("inserted")
-        entry.gold_rows_updated = metrics.get("updated")
-        entry.gold_rows_deleted = metrics.get("deleted")
-        entry.event_dates_replaced = sorted(processed.touched_event_dates)
-        ops.clear_pending_event_dates(spark, settings.tables, source, pending)
-        entry.status = ops.SUCCEEDED
+        return result
+
+    def _gold(
+        self, source: Source, result: SilverResult, moved: pending.PendingEventDates
+    ) -> GoldOutcome:
+        """Gold from silver; an event source also recomputes the dates an earlier attempt's
+        silver step moved events off (a crash, or a separate silver step, came between)."""
+        t0 = time.monotonic()
+        if source.event_time:
+            result = replace(result, touched_event_dates=result.touched_event_dates | moved.dates)
+        rows = gold.update(self.spark, self.settings.tables, result, source)
+        pending.clear(self.spark, self.settings.tables, source, moved)
+        outcome = GoldOutcome(rows, tuple(sorted(result.touched_event_dates)))
         log.info(
             "gold %s %s: %s inserted, %s updated, %s deleted, %d event date(s) replaced (%.1fs)",
             source.name,
-            day,
-            entry.gold_rows_inserted,
-            entry.gold_rows_updated,
-            entry.gold_rows_deleted,
-            len(entry.event_dates_replaced),
-            time.monotonic() - t1,
+            self.day,
+            rows.get("inserted"),
+            rows.get("updated"),
+            rows.get("deleted"),
+            len(outcome.event_dates_replaced),
+            time.monotonic() - t0,
         )
-    finally:
-        entry.duration_s += time.monotonic() - t0
+        return outcome
+
+
+def _silver_outcome(result: SilverResult, wrote: bool) -> SilverOutcome:
+    return SilverOutcome(
+        result.counts, result.rejected, wrote, tuple(sorted(result.touched_event_dates))
+    )

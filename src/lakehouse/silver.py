@@ -10,8 +10,11 @@ from functools import reduce
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from lakehouse import faults, ops, rules, sql, storage
+from lakehouse import faults, pending, rules, sql, storage
 from lakehouse.errors import MissingColumnsError, ReconciliationError, SilverMovedError
+from lakehouse.sources import (
+    Source,
+)
 from lakehouse.tables import (
     EVENT_DATE,
     INGEST_DATE,
@@ -22,7 +25,6 @@ from lakehouse.tables import (
     RECORD_HASH,
     RUN_ID,
     SOURCE_FILE,
-    Source,
     changes_spec,
     quarantine_spec,
     silver_spec,
@@ -345,7 +347,6 @@ def over_threshold(counts: SilverCounts, max_quarantined_share: float | None) ->
 
 
 def write_quarantine(
-    spark: SparkSession,
     warehouse: Warehouse,
     source: Source,
     day: DayBatch,
@@ -392,9 +393,7 @@ def merge_events(
     stored = storage.read(spark, table, version).where(in_range(None))
     changes = event_date_changes(source, batch, stored)
     if changes.moved_off:  # after the MERGE, silver no longer shows these: say so first
-        ops.record_pending_event_dates(
-            spark, warehouse, source, ingest_date, changes.moved_off, attempt_id
-        )
+        pending.record(spark, warehouse, source, ingest_date, changes.moved_off, attempt_id)
     faults.point("before", "silver", source.name)
     if changes.any_winner:
         storage.merge_by_key(
@@ -448,43 +447,56 @@ def merge_state(
     faults.point("after", "silver_changes", source.name)
 
 
-def process(
-    spark: SparkSession,
-    warehouse: Warehouse,
-    source: Source,
-    bronze_day: DataFrame,
-    ingest_date: date,
-    *,
-    max_quarantined_share: float | None = None,
-    write: bool = True,
-    attempt_id: str | None = None,
-) -> SilverResult:
-    """Quarantine the day's bad rows and fold its valid rows into silver.
-
-    Reads all of bronze's partition for the day, not just what this run appended, so a run
-    that crashed after bronze is healed by a rerun. A day whose share of bad rows is over
-    `max_quarantined_share` is quarantined but kept out of silver (and so out of gold).
-    `write=False` only computes the day's batch and counts (for a gold-only step).
-    """
+def read_day(source: Source, bronze_day: DataFrame) -> tuple[DayBatch, SilverCounts]:
+    """The day's bronze rows validated, typed and ranked once, and where every one of them
+    went, checked to add up. All of bronze's partition for the day, not just what this run
+    appended, so a run that crashed after bronze is healed by a rerun."""
     day = prepare(source, bronze_day)
     counts = count_rows(source, day)
     counts.check(source.name)
-    batch = day.batch
-    if not write:
-        dates: frozenset[date] = frozenset()
-        if source.event_time:
-            stored = storage.read(spark, silver_spec(source).table(warehouse))
-            dates = dates_of_keys(source, batch, stored)
-        return SilverResult(source.name, batch, dates, counts)
-    write_quarantine(spark, warehouse, source, day, counts, ingest_date)
+    return day, counts
+
+
+def write(
+    spark: SparkSession,
+    warehouse: Warehouse,
+    source: Source,
+    day: DayBatch,
+    counts: SilverCounts,
+    ingest_date: date,
+    *,
+    max_quarantined_share: float | None = None,
+    attempt_id: str | None = None,
+) -> SilverResult:
+    """Quarantine the day's bad rows and fold its valid rows into silver. A day whose share
+    of bad rows is over `max_quarantined_share` is quarantined but kept out of silver (and
+    so out of gold)."""
+    write_quarantine(warehouse, source, day, counts, ingest_date)
     if over_threshold(counts, max_quarantined_share):
-        return SilverResult(source.name, batch, frozenset(), counts, rejected=True)
+        return SilverResult(source.name, day.batch, frozenset(), counts, rejected=True)
     if source.event_time:
         changes = merge_events(
-            spark, warehouse, source, batch, ingest_date, counts.key_range, attempt_id
+            spark, warehouse, source, day.batch, ingest_date, counts.key_range, attempt_id
         )
         return SilverResult(
-            source.name, batch, changes.touched, counts, recorded_pending=bool(changes.moved_off)
+            source.name,
+            day.batch,
+            changes.touched,
+            counts,
+            recorded_pending=bool(changes.moved_off),
         )
     merge_state(spark, warehouse, source, day, ingest_date, counts.key_range)
-    return SilverResult(source.name, batch, frozenset(), counts)
+    return SilverResult(source.name, day.batch, frozenset(), counts)
+
+
+def for_gold_alone(
+    spark: SparkSession, warehouse: Warehouse, source: Source, day: DayBatch, counts: SilverCounts
+) -> SilverResult:
+    """What a gold step run as its own task sees of the day, silver untouched: the batch and,
+    for events, every date of its keys (it cannot tell which of them its silver step
+    changed)."""
+    dates: frozenset[date] = frozenset()
+    if source.event_time:
+        stored = storage.read(spark, silver_spec(source).table(warehouse))
+        dates = dates_of_keys(source, day.batch, stored)
+    return SilverResult(source.name, day.batch, dates, counts)

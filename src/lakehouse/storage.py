@@ -8,13 +8,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
-from urllib.parse import unquote
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, DataFrameWriter, Row, SparkSession
 from pyspark.sql import types as T
 
-from lakehouse import sql
+from lakehouse import conditions, sql
+from lakehouse.files import folder_key, glob_literal, list_files, split_common_parent
 from lakehouse.warehouse import Table
 
 
@@ -44,35 +44,6 @@ def _save(writer: DataFrameWriter, table: Table, *, merge_schema: bool) -> None:
         writer.save(table.path)
 
 
-_MISSING = "PATH_NOT_FOUND"
-
-
-def list_files(spark: SparkSession, pattern: str) -> list[str]:
-    """The files under `pattern` (a path or a Hadoop glob; none when nothing matches), as
-    decoded paths, sorted. Names starting with `_` or `.` are left out, as Spark does."""
-    return _listing(spark, pattern) or []
-
-
-def exists(spark: SparkSession, path: str) -> bool:
-    """Whether a file or folder is at `path` (a folder holding only hidden files counts)."""
-    return _listing(spark, glob_literal(path)) is not None
-
-
-def _listing(spark: SparkSession, pattern: str) -> list[str] | None:
-    """Spark's own file index (the `binaryFile` source, asked only for its file list: no
-    Spark job, no file opened) answers the same in classic Spark and over Spark Connect.
-    None: nothing there. The pattern goes in twice: Spark then skips its probe for a
-    streaming sink's metadata, which logs a stack trace for every path that does not exist.
-    """
-    try:
-        found = spark.read.format("binaryFile").load([pattern, pattern]).inputFiles()
-    except AnalysisException as exc:
-        if exc.getCondition() == _MISSING:
-            return None
-        raise
-    return sorted({unquote(f) for f in found})
-
-
 def latest_versions(spark: SparkSession, tables: Sequence[Table]) -> dict[Table, int]:
     """Each table's newest committed version (-1: not created). Tables whose folder the job
     knows: from one listing of their logs (Delta's `DESCRIBE HISTORY` would cost a snapshot
@@ -84,7 +55,7 @@ def latest_versions(spark: SparkSession, tables: Sequence[Table]) -> dict[Table,
 def _logged_versions(spark: SparkSession, paths: Sequence[str]) -> dict[str, int]:
     if not paths:
         return {}
-    parent, names = _split_common_parent(paths)
+    parent, names = split_common_parent(paths)
     logs = (
         f"{glob_literal(parent)}/{{{','.join(glob_literal(n) for n in names)}}}/_delta_log/*.json"
     )
@@ -98,51 +69,18 @@ def _logged_versions(spark: SparkSession, paths: Sequence[str]) -> dict[str, int
     return newest
 
 
-# How Spark and Delta say a table is not there, by path or by name.
-MISSING_TABLE = frozenset({"DELTA_TABLE_NOT_FOUND", "TABLE_OR_VIEW_NOT_FOUND", "SCHEMA_NOT_FOUND"})
-
-
 def _history_version(spark: SparkSession, table: Table) -> int:
     try:
         last = last_commit(spark, table)
     except AnalysisException as exc:
-        if exc.getCondition() in MISSING_TABLE:
+        if conditions.is_missing_table(exc):
             return -1
         raise
     return int(last["version"]) if last is not None else -1
 
 
-def _split_common_parent(paths: Sequence[str]) -> tuple[str, list[str]]:
-    """The folder all `paths` lie in, and each path below it: a glob's alternation must not
-    begin the pattern, so `{/a/x,/a/y}` is written `/a/{x,y}`."""
-    parts = [p.rstrip("/").split("/") for p in paths]
-    shared = 0
-    while shared < min(len(p) for p in parts) - 1 and len({p[shared] for p in parts}) == 1:
-        shared += 1
-    return "/".join(parts[0][:shared]), ["/".join(p[shared:]) for p in parts]
-
-
 def latest_version(spark: SparkSession, table: Table) -> int:
     return latest_versions(spark, [table])[table]
-
-
-def folder_key(path: str) -> str:
-    """A folder as one string however it is spelled: the file index says `file:///x`, the
-    config `/x`."""
-    path = path.rstrip("/")
-    for prefix in ("file://", "file:"):
-        if path.startswith(prefix):
-            return path[len(prefix) :] or "/"
-    return path
-
-
-_GLOB_CHARS = re.compile(r"([\\\[\]{}*?^,])")
-
-
-def glob_literal(path: str) -> str:
-    """`path` with Hadoop's glob characters escaped: Spark's readers expand globs, so a file
-    named `g[1].csv` would otherwise be looked for as `g1.csv` and not be found."""
-    return _GLOB_CHARS.sub(r"\\\1", path)
 
 
 _COMMIT_FILE = re.compile(r"^\d{20}\.json$")

@@ -1,118 +1,14 @@
-"""Every table's name, path, schema, partitioning and properties, and the source schemas."""
+"""Every table's name, path, schema, partitioning and properties: the catalogue the layers
+read (the sources themselves are declared in lakehouse.sources, creation is lakehouse.ddl)."""
 
 from __future__ import annotations
 
-import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from enum import Enum
 
-from pyspark.errors import AnalysisException
-from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from lakehouse import sql
-from lakehouse.errors import NotADeltaTableError, TableCreationInProgressError
-from lakehouse.storage import (
-    MISSING_TABLE,
-    exists,
-    glob_literal,
-    latest_version,
-    latest_versions,
-    list_files,
-    read,
-)
+from lakehouse.sources import SOURCES, Kind, Source, declared
 from lakehouse.warehouse import Table, Warehouse, table_path
-
-
-class Kind(Enum):
-    """How a column of a source is typed and validated."""
-
-    KEY = "integer key"  # INT, not null
-    DECIMAL = "decimal(10,2)"  # not null, >= 0, at most two fractional digits
-    TIMESTAMP = "timestamp"  # not null, one of the contract's formats
-    REQUIRED_TEXT = "non-empty text"
-    TEXT = "text"  # free text, may be empty
-    FLAG = "optional true/false"  # missing or empty means false
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    kind: Kind
-    optional_in_file: bool = False  # may be absent from a file's header without error
-
-
-@dataclass(frozen=True)
-class Source:
-    """One landing source: its schema and how its records are identified and ordered."""
-
-    name: str
-    columns: tuple[Column, ...]
-    key: tuple[str, ...]
-    mutable: bool  # True: "latest wins" by updated_at; False: first arrival of a key wins
-    event_time: str | None = None  # events: the column whose date partitions silver and gold
-
-    @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-    @property
-    def required_columns(self) -> list[str]:
-        return [c.name for c in self.columns if not c.optional_in_file]
-
-
-CRM = Source(
-    "crm_customer_updates",
-    (
-        Column("customer_id", Kind.KEY),
-        Column("full_name", Kind.TEXT),
-        Column("email", Kind.TEXT),
-        Column("tier", Kind.TEXT),
-        Column("updated_at", Kind.TIMESTAMP),
-        Column("is_deleted", Kind.FLAG, optional_in_file=True),
-    ),
-    key=("customer_id",),
-    mutable=True,
-)
-ORDERS = Source(
-    "order_updates",
-    (
-        Column("order_id", Kind.KEY),
-        Column("customer_id", Kind.KEY),
-        Column("order_total", Kind.DECIMAL),
-        Column("status", Kind.REQUIRED_TEXT),
-        Column("updated_at", Kind.TIMESTAMP),
-    ),
-    key=("order_id",),
-    mutable=True,
-)
-APP_EVENTS = Source(
-    "app_events",
-    (
-        Column("event_id", Kind.KEY),
-        Column("customer_id", Kind.KEY),
-        Column("event_type", Kind.REQUIRED_TEXT),
-        Column("event_ts", Kind.TIMESTAMP),
-    ),
-    key=("event_id",),
-    mutable=False,
-    event_time="event_ts",
-)
-TICKETS = Source(
-    "ticket_events",
-    (
-        Column("ticket_id", Kind.KEY),
-        Column("customer_id", Kind.KEY),
-        Column("status", Kind.REQUIRED_TEXT),
-        Column("event_ts", Kind.TIMESTAMP),
-        Column("ingested_at", Kind.TIMESTAMP),
-    ),
-    key=("ticket_id", "event_ts"),
-    mutable=False,
-    event_time="event_ts",
-)
-SOURCES: tuple[Source, ...] = (CRM, ORDERS, APP_EVENTS, TICKETS)
 
 # Metadata columns. The leading underscore keeps them apart from source columns, drifted
 # ones included.
@@ -261,139 +157,91 @@ _GOLD_PROPS = (_NO_DV, _CDF)
 # (or a platform default) added them: each raises the protocol beyond those readers.
 GOLD_FORBIDDEN_FEATURES = ("deletionVectors",)
 
-DIM_CUSTOMER_CURRENT = TableSpec(
-    "gold",
-    "dim_customer_current",
-    _fields(
-        ("customer_id", T.IntegerType()),
-        ("full_name", _STR),
-        ("email", _STR),
-        ("tier", _STR),
-        ("last_updated_at", T.TimestampType()),
-        ("load_date", T.DateType()),
-    ),
-    properties=_GOLD_PROPS,
-)
-FACT_ORDER_CURRENT = TableSpec(
-    "gold",
-    "fact_order_current",
-    _fields(
-        ("order_id", T.IntegerType()),
-        ("customer_id", T.IntegerType()),
-        ("order_total", T.DecimalType(10, 2)),
-        ("status", _STR),
-        ("last_updated_at", T.TimestampType()),
-        ("load_date", T.DateType()),
-    ),
-    properties=_GOLD_PROPS,
-)
-FACT_APP_EVENTS_DAILY = TableSpec(
-    "gold",
-    "fact_app_events_daily",
-    _fields(
-        (EVENT_DATE, T.DateType()),
-        ("event_type", _STR),
-        ("event_count", T.LongType()),
-    ),
-    partition_by=(EVENT_DATE,),
-    properties=_GOLD_PROPS,
-)
-FACT_TICKET_CURRENT = TableSpec(
-    "gold",
-    "fact_ticket_current",
-    _fields(
-        ("ticket_id", T.IntegerType()),
-        ("customer_id", T.IntegerType()),
-        ("status", _STR),
-        ("last_event_ts", T.TimestampType()),
-        ("load_date", T.DateType()),
-    ),
-    properties=_GOLD_PROPS,
-)
-FACT_TICKET_EVENTS_DAILY = TableSpec(
-    "gold",
-    "fact_ticket_events_daily",
-    _fields(
-        (EVENT_DATE, T.DateType()),
-        ("status", _STR),
-        ("event_count", T.LongType()),
-    ),
-    partition_by=(EVENT_DATE,),
-    properties=_GOLD_PROPS,
-)
 
-_VALIDITY = (
-    ("valid_from", T.TimestampType()),
-    ("valid_to", T.TimestampType()),
-    ("is_current", T.BooleanType()),
-)
-DIM_CUSTOMER_HISTORY = TableSpec(
-    "gold",
-    "dim_customer_history",
-    _fields(
-        ("customer_id", T.IntegerType()),
-        ("full_name", _STR),
-        ("email", _STR),
-        ("tier", _STR),
-        *_VALIDITY,
-    ),
-    properties=_GOLD_PROPS,
-)
-FACT_ORDER_HISTORY = TableSpec(
-    "gold",
-    "fact_order_history",
-    _fields(
-        ("order_id", T.IntegerType()),
-        ("customer_id", T.IntegerType()),
-        ("order_total", T.DecimalType(10, 2)),
-        ("status", _STR),
-        *_VALIDITY,
-    ),
-    properties=_GOLD_PROPS,
-)
+def typed_field(source: Source, name: str) -> T.DataType:
+    return next(SPARK_TYPES[c.kind] for c in source.columns if c.name == name)
 
 
-@dataclass(frozen=True)
-class Timeline:
-    """How a mutable source's history table is built: its key and tracked attributes."""
+def current_spec(source: Source) -> TableSpec:
+    """The current-state table a source feeds: its key, the latest record's attributes,
+    when it happened and the run that brought it."""
+    current = declared(source.current, source)
+    return TableSpec(
+        "gold",
+        current.table,
+        _fields(
+            *[(c, typed_field(source, c)) for c in (current.key, *current.attributes)],
+            (current.time_column, T.TimestampType()),
+            ("load_date", T.DateType()),
+        ),
+        properties=_GOLD_PROPS,
+    )
 
-    source: Source
-    spec: TableSpec
-    tracked: tuple[str, ...]
-    deletion_flag: str | None = None
+
+def daily_spec(source: Source) -> TableSpec:
+    """The daily event counts a source feeds, one partition per event date."""
+    daily = declared(source.daily, source)
+    return TableSpec(
+        "gold",
+        daily.table,
+        _fields((EVENT_DATE, T.DateType()), (daily.dimension, _STR), ("event_count", T.LongType())),
+        partition_by=(EVENT_DATE,),
+        properties=_GOLD_PROPS,
+    )
 
 
-CUSTOMER_TIMELINE = Timeline(
-    CRM, DIM_CUSTOMER_HISTORY, ("full_name", "email", "tier"), deletion_flag="is_deleted"
-)
-ORDER_TIMELINE = Timeline(ORDERS, FACT_ORDER_HISTORY, ("customer_id", "order_total", "status"))
-TIMELINES: dict[str, Timeline] = {CRM.name: CUSTOMER_TIMELINE, ORDERS.name: ORDER_TIMELINE}
+def history_spec(source: Source) -> TableSpec:
+    """The timeline of versions a source feeds (contract section 6)."""
+    history = declared(source.history, source)
+    key = source.key[0]
+    return TableSpec(
+        "gold",
+        history.table,
+        _fields(
+            (key, typed_field(source, key)),
+            *[(c, typed_field(source, c)) for c in history.tracked],
+            ("valid_from", T.TimestampType()),
+            ("valid_to", T.TimestampType()),
+            ("is_current", T.BooleanType()),
+        ),
+        properties=_GOLD_PROPS,
+    )
 
+
+_GOLD_KINDS = {"current": current_spec, "daily": daily_spec, "history": history_spec}
+
+
+def gold_specs_of(
+    source: Source, kinds: tuple[str, ...] = ("current", "daily", "history")
+) -> tuple[TableSpec, ...]:
+    """The gold tables of those `kinds` a source feeds, as it declares them."""
+    return tuple(_GOLD_KINDS[kind](source) for kind in kinds if getattr(source, kind) is not None)
+
+
+# Current-state and daily tables in source order, then the histories: the order of the docs.
 GOLD_TABLES: tuple[TableSpec, ...] = (
-    DIM_CUSTOMER_CURRENT,
-    FACT_ORDER_CURRENT,
-    FACT_APP_EVENTS_DAILY,
-    FACT_TICKET_CURRENT,
-    FACT_TICKET_EVENTS_DAILY,
-    DIM_CUSTOMER_HISTORY,
-    FACT_ORDER_HISTORY,
+    *[spec for source in SOURCES for spec in gold_specs_of(source, ("current", "daily"))],
+    *[spec for source in SOURCES for spec in gold_specs_of(source, ("history",))],
 )
-
-GOLD_FED_BY: dict[str, tuple[TableSpec, ...]] = {
-    CRM.name: (DIM_CUSTOMER_CURRENT, DIM_CUSTOMER_HISTORY),
-    ORDERS.name: (FACT_ORDER_CURRENT, FACT_ORDER_HISTORY),
-    APP_EVENTS.name: (FACT_APP_EVENTS_DAILY,),
-    TICKETS.name: (FACT_TICKET_CURRENT, FACT_TICKET_EVENTS_DAILY),
-}
+_BY_NAME = {spec.name: spec for spec in GOLD_TABLES}
+DIM_CUSTOMER_CURRENT = _BY_NAME["dim_customer_current"]
+FACT_ORDER_CURRENT = _BY_NAME["fact_order_current"]
+FACT_APP_EVENTS_DAILY = _BY_NAME["fact_app_events_daily"]
+FACT_TICKET_CURRENT = _BY_NAME["fact_ticket_current"]
+FACT_TICKET_EVENTS_DAILY = _BY_NAME["fact_ticket_events_daily"]
+DIM_CUSTOMER_HISTORY = _BY_NAME["dim_customer_history"]
+FACT_ORDER_HISTORY = _BY_NAME["fact_order_history"]
 
 
 def tables_of(source: Source) -> tuple[TableSpec, ...]:
     """Every table a run of `source` writes, in the order the run writes them."""
     changes = (changes_spec(source),) if source.mutable else ()
     return (
-        (bronze_spec(source), quarantine_spec(source), silver_spec(source))
-        + changes
-        + GOLD_FED_BY[source.name]
+        bronze_spec(source),
+        quarantine_spec(source),
+        silver_spec(source),
+        *changes,
+        *gold_specs_of(source),
     )
 
 
@@ -462,160 +310,3 @@ def all_specs() -> list[TableSpec]:
         if source.mutable:
             specs.append(changes_spec(source))
     return specs + list(GOLD_TABLES) + [RUN_LOG, PENDING_EVENT_DATES]
-
-
-def _create_statement(spec: TableSpec, table: Table, *, register: bool = False) -> str:
-    """CREATE TABLE IF NOT EXISTS for the spec, in SQL (works over Spark Connect): names
-    quoted, types as Spark prints them, properties as declared here; at the table's folder
-    unless the catalog manages it. `register`: name the Delta table already in the folder
-    (its schema and properties are the log's, drifted columns included)."""
-    statement = f"CREATE TABLE IF NOT EXISTS {table.sql}"
-    if not register:
-        columns = ", ".join(f"{sql.ident(f.name)} {f.dataType.simpleString()}" for f in spec.schema)
-        statement += f" ({columns})"
-    statement += " USING delta"
-    if spec.partition_by and not register:
-        statement += f" PARTITIONED BY ({', '.join(sql.ident(c) for c in spec.partition_by)})"
-    if table.by_name and table.path is not None:
-        statement += f" LOCATION {sql.literal(table.path)}"
-    if spec.properties and not register:
-        props = ", ".join(f"{sql.literal(k)} = {sql.literal(v)}" for k, v in spec.properties)
-        statement += f" TBLPROPERTIES ({props})"
-    return statement
-
-
-_RACING = frozenset(
-    {
-        "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION",
-        "DELTA_TABLE_NOT_FOUND",
-        "TABLE_OR_VIEW_ALREADY_EXISTS",
-        "SCHEMA_ALREADY_EXISTS",
-    }
-)
-
-
-def ensure_table(
-    spark: SparkSession,
-    spec: TableSpec,
-    warehouse: Warehouse,
-    *,
-    in_folder: int | None = None,
-    folder_may_hold_files: bool = True,
-    check_created: bool = True,
-) -> None:
-    """Create the table with its declared layout if it is not there yet; never alter data,
-    and never create a table over a folder that holds other files. By name (its schema made
-    by `ensure_tables`), a Delta table already in the folder (a warehouse run by path until
-    now) is registered as it is.
-
-    Two runs creating the same table at once both write its first commit: one loses with
-    Delta's commit conflict, retried like any other. A run that finds the other's log folder
-    started but its first commit not yet written creates nothing (Delta takes the folder for
-    the table), or Delta reports "location not empty" or "table not found": either is raised
-    as a lost race (retried), until the other's commit is there. By name, the loser of the
-    race to the catalog's entry is told the table (or schema) exists: a lost race too.
-
-    `in_folder` (the version of a Delta table in its folder, -1: none), `folder_may_hold_files`
-    and `check_created` let `ensure_tables` skip what its own listings already answer.
-    """
-    table = spec.table(warehouse)
-    if in_folder is None:
-        in_folder = latest_version(spark, Table(table.path)) if table.path is not None else -1
-    if (
-        table.path is not None
-        and in_folder < 0
-        and folder_may_hold_files
-        and list_files(spark, glob_literal(table.path))
-    ):
-        raise NotADeltaTableError(table.path)
-    try:
-        spark.sql(_create_statement(spec, table, register=in_folder >= 0))
-    except AnalysisException as exc:
-        if exc.getCondition() in _RACING and (
-            table.by_name or exists(spark, f"{table.path}/_delta_log")
-        ):
-            raise TableCreationInProgressError(str(table)) from exc
-        raise
-    if check_created and latest_version(spark, table) < 0:
-        raise TableCreationInProgressError(str(table))  # Delta took another run's log folder
-
-
-_CREATE_THREADS = 4
-
-
-def _wait_until_readable(spark: SparkSession, table: Table, attempts: int = 20) -> None:
-    """A table another run created at the same moment can be reported missing for a short
-    while (seen with two runs on a fresh warehouse): wait for it rather than fail."""
-    for attempt in range(1, attempts + 1):
-        try:
-            read(spark, table).schema  # noqa: B018  (forces the lookup)
-            return
-        except AnalysisException as exc:
-            if exc.getCondition() not in MISSING_TABLE or attempt == attempts:
-                raise
-            time.sleep(0.25 * attempt)
-
-
-def _named_tables(spark: SparkSession, tables: list[Table]) -> set[Table]:
-    """Which of the tables the catalog knows, from one listing per schema."""
-    known: set[Table] = set()
-    for schema in {t.schema_sql for t in tables}:
-        try:
-            rows = spark.sql(f"SHOW TABLES IN {schema}").collect()
-        except AnalysisException as exc:
-            if exc.getCondition() == "SCHEMA_NOT_FOUND":
-                continue
-            raise
-        names = {r["tableName"].lower() for r in rows}
-        known |= {t for t in tables if t.schema_sql == schema and t.name[-1].lower() in names}
-    return known
-
-
-def ensure_tables(spark: SparkSession, warehouse: Warehouse) -> dict[str, int]:
-    """Create the tables not there yet; each created here is readable when this returns.
-    Returns every table's version by qualified name, as the run finds them.
-
-    One listing of every table's log says which exist (by name: one listing per schema
-    too). A fresh warehouse needs some twenty creations, each a small commit that mostly
-    waits on the file system: a few at once take a fraction of the time one by one does. A
-    table created now may be another run's creation of a moment ago, so it is read once
-    before the run relies on it; one whose creation commit was listed is readable already.
-    """
-    specs = {spec.table(warehouse): spec for spec in all_specs()}
-    versions = latest_versions(spark, list(specs))
-    missing = [specs[t] for t, version in versions.items() if version < 0]
-    if warehouse.catalog is not None:
-        named = _named_tables(spark, list(specs))
-        missing += [spec for t, spec in specs.items() if t not in named and versions[t] >= 0]
-    for schema in sorted(
-        {t.schema_sql for t, spec in specs.items() if t.by_name and spec in missing}
-    ):
-        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    if not missing:
-        return {specs[t].qualified_name: v for t, v in versions.items()}
-    # A warehouse folder not there yet (a first run) holds no stray files to refuse.
-    root_exists = warehouse.catalog is not None or exists(spark, warehouse.root)
-
-    def create(spec: TableSpec) -> None:
-        table = spec.table(warehouse)  # listed by its folder where it has one
-        in_folder = versions[table] if table.path is not None else -1
-        ensure_table(
-            spark,
-            spec,
-            warehouse,
-            in_folder=in_folder,
-            folder_may_hold_files=root_exists,
-            check_created=False,
-        )
-
-    with ThreadPoolExecutor(max_workers=_CREATE_THREADS) as pool:
-        # list() re-raises the first failure (a lost creation race is retried upstream)
-        list(pool.map(create, missing))
-    # Created now (or by a run racing this one): their versions as they are, one listing.
-    versions = latest_versions(spark, list(specs))
-    for spec in missing:
-        table = spec.table(warehouse)
-        if versions[table] < 0:  # Delta took another run's log folder for a table
-            raise TableCreationInProgressError(str(table))
-        _wait_until_readable(spark, table)
-    return {specs[t].qualified_name: v for t, v in versions.items()}

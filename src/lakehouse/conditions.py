@@ -1,0 +1,93 @@
+"""The Spark and Delta failures the job reacts to, told apart in one place by their error
+condition (the same in classic Spark and over Spark Connect), never by message text; the one
+exception is named below, with why."""
+
+from __future__ import annotations
+
+from pyspark.errors import PySparkException
+
+# How Spark and Delta say a table is not there, by path or by name.
+MISSING_TABLE = frozenset({"DELTA_TABLE_NOT_FOUND", "TABLE_OR_VIEW_NOT_FOUND", "SCHEMA_NOT_FOUND"})
+# Two runs creating one table (or its schema) at the same moment: the loser is told so.
+CREATION_RACE = frozenset(
+    {
+        "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION",
+        "DELTA_TABLE_NOT_FOUND",
+        "TABLE_OR_VIEW_ALREADY_EXISTS",
+        "SCHEMA_ALREADY_EXISTS",
+    }
+)
+# A commit that lost to another writer's.
+LOST_COMMIT = frozenset(
+    {
+        "DELTA_CONCURRENT_APPEND",
+        "DELTA_CONCURRENT_DELETE_DELETE",
+        "DELTA_CONCURRENT_DELETE_READ",
+        "DELTA_CONCURRENT_TRANSACTION",
+        "DELTA_CONCURRENT_WRITE",
+        "DELTA_METADATA_CHANGED",
+        "DELTA_PROTOCOL_CHANGED",
+    }
+)
+_LOST_COMMIT_CLASSES: tuple[type[BaseException], ...] = ()
+try:
+    # In classic Spark, PySpark raises an error class it does not know as a bare Py4J error;
+    # delta-spark's Python package raises Delta's conflicts as its own classes instead, but
+    # without their condition. Over Connect (no delta-spark needed) the condition arrives.
+    import delta.exceptions as delta_errors
+
+    _LOST_COMMIT_CLASSES = (
+        delta_errors.DeltaConcurrentModificationException,
+        delta_errors.ConcurrentWriteException,
+        delta_errors.MetadataChangedException,
+        delta_errors.ProtocolChangedException,
+        delta_errors.ConcurrentAppendException,
+        delta_errors.ConcurrentDeleteReadException,
+        delta_errors.ConcurrentDeleteDeleteException,
+        delta_errors.ConcurrentTransactionException,
+    )
+except ImportError:  # the Spark Connect client alone
+    pass
+
+
+def condition_of(exc: BaseException) -> str | None:
+    """Spark's error condition of `exc` without its sub-condition (`A.B` is `A`)."""
+    if not isinstance(exc, PySparkException):
+        return None
+    condition = exc.getCondition()
+    return condition.split(".", 1)[0] if condition else None
+
+
+def is_missing_table(exc: BaseException) -> bool:
+    return condition_of(exc) in MISSING_TABLE
+
+
+def is_missing_path(exc: BaseException) -> bool:
+    return condition_of(exc) == "PATH_NOT_FOUND"
+
+
+def is_missing_schema(exc: BaseException) -> bool:
+    return condition_of(exc) == "SCHEMA_NOT_FOUND"
+
+
+def is_creation_race(exc: BaseException) -> bool:
+    return condition_of(exc) in CREATION_RACE
+
+
+def _lost_merge_source(exc: BaseException) -> bool:
+    """A MERGE that lost a commit race can surface as its materialised source's cache block
+    gone missing (Delta releases the source after the failed attempt, then a retry inside
+    the MERGE reads it): seen with OPTIMIZE committing beside a MERGE. Nothing was committed,
+    so it is the same lost race. Spark gives that failure no condition: the one failure told
+    by its text."""
+    text = str(exc)
+    return "Block rdd_" in text and "does not exist" in text
+
+
+def is_lost_commit(exc: BaseException) -> bool:
+    """Another writer committed first: the step may be computed again from committed data."""
+    return (
+        isinstance(exc, _LOST_COMMIT_CLASSES)
+        or condition_of(exc) in LOST_COMMIT
+        or _lost_merge_source(exc)
+    )
