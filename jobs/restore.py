@@ -7,8 +7,10 @@ from pathlib import Path
 
 try:
     from lakehouse.cli import restore_main
-except ModuleNotFoundError:  # a checkout without `pip install`: use the package beside it
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+except ModuleNotFoundError as missing:
+    if missing.name != "lakehouse":  # a dependency missing: said as it is, not hidden
+        raise
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # a plain checkout
     from lakehouse.cli import restore_main
 
 if __name__ == "__main__":

@@ -144,6 +144,26 @@ def test_whole_process_rejects_bad_date_before_spark_starts() -> None:
     )
 
 
+@pytest.mark.parametrize("job", ["daily", "report", "maintenance", "restore", "show_gold"])
+def test_a_jobs_script_says_which_dependency_is_missing(job: str) -> None:
+    """Not hidden behind a second import error: the shims only fall back to the checkout's
+    package when the package itself is missing."""
+    script = ROOT / "jobs" / f"{job}.py"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import runpy, sys; sys.modules['yaml'] = None; "
+            f"runpy.run_path({str(script)!r}, run_name='__main__')",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.count("Error") == 1, proc.stderr
+    assert proc.stderr.rstrip().splitlines()[-1].startswith("ModuleNotFoundError: import of yaml")
+
+
 def test_report_rejects_a_bad_date_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     from lakehouse.cli import report_main
 

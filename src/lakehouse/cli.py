@@ -10,10 +10,15 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from lakehouse.config import Settings, is_uri, load_settings, parse_run_date
 from lakehouse.errors import QualityThresholdError, UsageError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+T = TypeVar("T")
 
 USAGE_EXIT = 2
 QUALITY_EXIT = 3  # data landed and was kept, but a source is over its quarantine threshold
@@ -54,19 +59,13 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--from", dest="date_from", help="first ingest date of a range (with --to)")
     p.add_argument("--to", dest="date_to", help="last ingest date of a range, included")
     p.add_argument("--landing", help="root of the landing zone (default: from config)")
-    p.add_argument("--warehouse", help="root of the Delta tables (default: from config)")
-    p.add_argument("--config", type=Path, help="YAML config (default: conf/local.yaml)")
     p.add_argument(
         "--steps",
         default=",".join(STEPS),
         help="comma list of the layers to run, in any order: a subset of bronze,silver,gold "
         "(default: all); each is idempotent on its own, so a scheduler can rerun just one",
     )
-    p.add_argument(
-        "--log-format", choices=("text", "json"), default="text", help="json for log shippers"
-    )
-    add_remote(p)
-    return p
+    return _common_options(p)
 
 
 STEPS = ("bronze", "silver", "gold")
@@ -107,6 +106,8 @@ def configure_logging(log_format: str) -> None:
         else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    # The job's story is its own lines: py4j's connection chatter is not part of it.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 def parse_args(argv: Sequence[str], prog: str = "daily.py") -> tuple[Settings, list[date]]:
@@ -152,64 +153,100 @@ def _parse(argv: Sequence[str], prog: str) -> tuple[Settings, list[date], argpar
     return settings, days, args
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "daily.py") -> int:
-    settings, days, args = _parse(sys.argv[1:] if argv is None else argv, prog)
+def _common_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options every entry point takes: where the tables are, the log format, Connect."""
+    parser.add_argument("--warehouse", help="root of the Delta tables (default: from config)")
+    parser.add_argument("--config", type=Path, help="YAML config (default: conf/local.yaml)")
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default="text", help="json for log shippers"
+    )
+    add_remote(parser)
+    return parser
+
+
+def _checked(prog: str, check: Callable[[], T]) -> T | int:
+    """What `check` makes of the command line, or exit status 2 with its one-line message."""
+    try:
+        return check()
+    except UsageError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return USAGE_EXIT
+
+
+def _in_session(
+    prog: str, args: argparse.Namespace, settings: Settings, app: str, work: Callable[..., int]
+) -> int:
+    """Everything an entry point does once its command line is valid: logging, the session
+    (joined, or started and stopped here), the work, and a failure logged with exit 1."""
     configure_logging(args.log_format)
     # Imported here so that a bad command line never pays for (or waits on) a JVM.
-    from lakehouse.run import run_dates
     from lakehouse.session import job_session
 
-    log = logging.getLogger("lakehouse")
-    with job_session(settings.app_name, settings.spark_conf, remote=args.remote) as spark:
+    with job_session(f"{settings.app_name}{app}", settings.spark_conf, remote=args.remote) as spark:
+        try:
+            return work(spark)
+        except UsageError as exc:
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return USAGE_EXIT
+        except Exception:
+            logging.getLogger("lakehouse").exception("%s failed", prog)
+            return 1
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "daily.py") -> int:
+    """Run the daily job for one ingest date or a range (`jobs/daily.py`)."""
+    settings, days, args = _parse(sys.argv[1:] if argv is None else argv, prog)
+
+    def work(spark: SparkSession) -> int:
+        from lakehouse.run import run_dates
+
         try:
             run_dates(spark, settings, days, steps=args.steps)
         except QualityThresholdError as exc:
-            log.error("over a quality threshold: %s", exc)
+            logging.getLogger("lakehouse").error("over a quality threshold: %s", exc)
             return QUALITY_EXIT
-        except Exception:
-            log.exception("run failed")
-            return 1
-    return 0
+        return 0
+
+    return _in_session(prog, args, settings, "", work)
 
 
 def report_main(argv: Sequence[str] | None = None, prog: str = "report.py") -> int:
     """Print the SLA report of one ingest date (text, or JSON for machines)."""
-    parser = _Parser(prog=prog, description="Print the SLA report of one ingest date.")
+    parser = _common_options(
+        _Parser(prog=prog, description="Print the SLA report of one ingest date.")
+    )
     parser.add_argument("--run-date", help="ingest date to report on, YYYY-MM-DD")
-    parser.add_argument("--warehouse", help="root of the Delta tables (default: from config)")
-    parser.add_argument("--config", type=Path, help="YAML config (default: conf/local.yaml)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument("--log-format", choices=("text", "json"), default="text")
-    add_remote(parser)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    try:
+
+    def check() -> tuple[date, Settings]:
         if args.run_date is None:
             raise UsageError("the following arguments are required: --run-date")
         day = parse_run_date(args.run_date)
-        settings = load_settings(args.config, warehouse=args.warehouse)
-        args.remote = parse_remote(args.remote)
-    except UsageError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return USAGE_EXIT
-    configure_logging(args.log_format)
-    from lakehouse import report
-    from lakehouse.session import job_session
+        return day, _settings(args)
 
-    with job_session(
-        f"{settings.app_name}-report", settings.spark_conf, remote=args.remote
-    ) as spark:
+    checked = _checked(prog, check)
+    if isinstance(checked, int):
+        return checked
+    day, settings = checked
+
+    def work(spark: SparkSession) -> int:
+        from lakehouse import report
+
         built = report.build(spark, settings.tables, day)
-    print(report.render_json(built) if args.format == "json" else report.render_text(built))
-    return 0
+        print(report.render_json(built) if args.format == "json" else report.render_text(built))
+        return 0
+
+    return _in_session(prog, args, settings, "-report", work)
 
 
 def maintenance_main(argv: Sequence[str] | None = None, prog: str = "maintenance.py") -> int:
     """Compact and vacuum every table; safe to run while a daily run is writing."""
     from lakehouse.maintenance import MIN_RETAIN_HOURS
 
-    parser = _Parser(prog=prog, description="OPTIMIZE and VACUUM every table of the warehouse.")
-    parser.add_argument("--warehouse", help="root of the Delta tables (default: from config)")
-    parser.add_argument("--config", type=Path, help="YAML config (default: conf/local.yaml)")
+    parser = _common_options(
+        _Parser(prog=prog, description="OPTIMIZE and VACUUM every table of the warehouse.")
+    )
     parser.add_argument(
         "--retain-hours",
         type=int,
@@ -217,83 +254,95 @@ def maintenance_main(argv: Sequence[str] | None = None, prog: str = "maintenance
         help=f"VACUUM keeps files unreferenced for less than this (at least {MIN_RETAIN_HOURS})",
     )
     parser.add_argument("--no-vacuum", action="store_true", help="compact only")
-    parser.add_argument("--log-format", choices=("text", "json"), default="text")
-    add_remote(parser)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    try:
+
+    def check() -> Settings:
         if args.retain_hours < MIN_RETAIN_HOURS:
             raise UsageError(
                 f"--retain-hours {args.retain_hours} is under {MIN_RETAIN_HOURS}: files a "
                 "running job still reads could be deleted"
             )
-        settings = load_settings(args.config, warehouse=args.warehouse)
-        args.remote = parse_remote(args.remote)
-    except UsageError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return USAGE_EXIT
-    configure_logging(args.log_format)
-    from lakehouse.maintenance import maintain
-    from lakehouse.session import job_session
+        return _settings(args)
 
-    with job_session(
-        f"{settings.app_name}-maintenance", settings.spark_conf, remote=args.remote
-    ) as spark:
-        try:
-            maintain(
-                spark, settings.tables, retain_hours=args.retain_hours, vacuum=not args.no_vacuum
-            )
-        except Exception:
-            logging.getLogger("lakehouse").exception("maintenance failed")
-            return 1
-    return 0
+    settings = _checked(prog, check)
+    if isinstance(settings, int):
+        return settings
+
+    def work(spark: SparkSession) -> int:
+        from lakehouse.maintenance import maintain
+
+        maintain(spark, settings.tables, retain_hours=args.retain_hours, vacuum=not args.no_vacuum)
+        return 0
+
+    return _in_session(prog, args, settings, "-maintenance", work)
 
 
 def restore_main(argv: Sequence[str] | None = None, prog: str = "restore.py") -> int:
     """Undo runs: every table back to its versions before a run (or at the end of a date)."""
-    parser = _Parser(
-        prog=prog, description="Bring every table back to the versions it had before a run."
+    parser = _common_options(
+        _Parser(
+            prog=prog, description="Bring every table back to the versions it had before a run."
+        )
     )
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--before-run", metavar="RUN_ID", help="undo this run and every later one")
     target.add_argument(
         "--to-date", metavar="YYYY-MM-DD", help="back to the end of the last run of this date"
     )
-    parser.add_argument("--warehouse", help="root of the Delta tables (default: from config)")
-    parser.add_argument("--config", type=Path, help="YAML config (default: conf/local.yaml)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
-    parser.add_argument("--log-format", choices=("text", "json"), default="text")
-    add_remote(parser)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    try:
-        day = parse_run_date(args.to_date) if args.to_date is not None else None
-        settings = load_settings(args.config, warehouse=args.warehouse)
-        args.remote = parse_remote(args.remote)
-    except UsageError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return USAGE_EXIT
-    configure_logging(args.log_format)
-    from lakehouse import restore
-    from lakehouse.session import job_session
 
-    with job_session(
-        f"{settings.app_name}-restore", settings.spark_conf, remote=args.remote
-    ) as spark:
-        try:
-            plan = (
-                restore.plan_to_date(spark, settings.tables, day)
-                if day is not None
-                else restore.plan_before_run(spark, settings.tables, args.before_run)
-            )
-            print(("dry run: " if args.dry_run else "") + plan.render())
-            if not args.dry_run:
-                restore.apply(spark, settings.tables, plan)
-        except UsageError as exc:
-            print(f"{prog}: error: {exc}", file=sys.stderr)
-            return USAGE_EXIT
-        except Exception:
-            logging.getLogger("lakehouse").exception("restore failed")
-            return 1
-    return 0
+    def check() -> tuple[date | None, Settings]:
+        day = parse_run_date(args.to_date) if args.to_date is not None else None
+        return day, _settings(args)
+
+    checked = _checked(prog, check)
+    if isinstance(checked, int):
+        return checked
+    day, settings = checked
+
+    def work(spark: SparkSession) -> int:
+        from lakehouse import restore
+
+        plan = (
+            restore.plan_to_date(spark, settings.tables, day)
+            if day is not None
+            else restore.plan_before_run(spark, settings.tables, args.before_run)
+        )
+        print(("dry run: " if args.dry_run else "") + plan.render())
+        if not args.dry_run:
+            restore.apply(spark, settings.tables, plan)
+        return 0
+
+    return _in_session(prog, args, settings, "-restore", work)
+
+
+def show_gold_main(argv: Sequence[str] | None = None, prog: str = "show_gold.py") -> int:
+    """Print every gold table (what `make run` shows after the sample)."""
+    parser = _common_options(_Parser(prog=prog, description="Print every gold table."))
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    settings = _checked(prog, lambda: _settings(args))
+    if isinstance(settings, int):
+        return settings
+
+    def work(spark: SparkSession) -> int:
+        from lakehouse import storage
+        from lakehouse.tables import GOLD_TABLES
+
+        for spec in GOLD_TABLES:
+            frame = storage.read(spark, spec.table(settings.tables))
+            key = [c for c in frame.columns if c.endswith("_id") or c == "event_date"][:2]
+            print(f"\n== gold/{spec.name} ({frame.count()} rows)")
+            frame.orderBy(*key, *frame.columns).show(100, truncate=False)
+        return 0
+
+    return _in_session(prog, args, settings, "-show-gold", work)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The config with the command line's warehouse, and the Connect URL checked."""
+    args.remote = parse_remote(args.remote)
+    return load_settings(args.config, warehouse=args.warehouse)
 
 
 def _exiting(entry: Callable[[], int]) -> Callable[[], None]:
