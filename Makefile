@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 JARS := $(VENV)/delta-jars.txt
-# The engines analysts read gold with (no Spark), for tests/test_readers.py.
+# The engines analysts read gold with (no Spark), for tests/spark/test_readers.py.
 READERS_VENV := .venv-readers
 READERS := $(READERS_VENV)/.installed
 export READERS_PYTHON ?= $(abspath $(READERS_VENV))/bin/python
@@ -17,7 +17,9 @@ SAMPLE_DATES := 2025-03-01 2025-03-02 2025-03-03 2025-03-04
 export JAVA_HOME := $(shell scripts/java-home.sh)
 
 .DEFAULT_GOAL := help
-.PHONY: help install readers run report maintenance bench bench-horizon test test-fast cluster-test connect-test wheel lint format typecheck clean
+.PHONY: help install readers run report maintenance bench bench-horizon test test-unit test-spark test-fast cluster-test connect-test wheel lint format typecheck clean
+# Two workers, each with its Spark session; the tests that share a warehouse share a worker.
+WORKERS := -n 2 --dist loadgroup
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -79,11 +81,17 @@ maintenance: install ## OPTIMIZE and VACUUM every table (safe beside a daily run
 report: install ## print the SLA report of one ingest date: make report DATE=2025-03-04 [FORMAT=json]
 	scripts/spark-submit.sh jobs/report.py --run-date $(DATE) --format $(or $(FORMAT),text)
 
-test: install $(READERS) lint ## lint, type-check and run the whole test suite
-	$(PY) -m pytest
+test: install $(READERS) lint ## lint, type-check and run every test: unit, Spark, whole-process
+	$(PY) -m pytest $(WORKERS)
 
-test-fast: install $(READERS) ## the test suite without the whole-process tests
-	$(PY) -m pytest -m "not slow"
+test-unit: $(INSTALLED) ## the tests that need no JVM (tests/unit): seconds
+	$(PY) -m pytest tests/unit
+
+test-spark: install $(READERS) ## the tests in the shared Spark session (tests/spark)
+	$(PY) -m pytest tests/spark $(WORKERS)
+
+test-fast: install $(READERS) ## every test but the whole-process ones (tests/process)
+	$(PY) -m pytest -m "not process" $(WORKERS)
 
 cluster-test: install ## the sample on a standalone cluster (master + 2 workers on loopback) = local mode [FULL=1]
 	$(PY) scripts/cluster_test.py $(if $(FULL),--full)

@@ -5,7 +5,7 @@ from the installed pyspark's own launcher (`bin/spark-class`); submits the sampl
 through `scripts/spark-submit.sh --master spark://127.0.0.1:<port>`, shipping the package
 with `--py-files` as a real cluster needs; checks that both workers ran tasks; stops the
 cluster whatever happens; then checks every gold table, whole, against the local-mode
-result: the sample's expected gold that tests/test_sample.py asserts local mode gives, or
+result: the sample's expected gold that tests/spark/test_sample.py asserts local mode gives, or
 with `--full` (`make cluster-test FULL=1`) a local-mode run of the same dates here, every
 table of every layer compared (load metadata and run log aside). Exit 0 when all are equal,
 1 otherwise.
@@ -397,11 +397,12 @@ def check_against_local_mode(
 
 def check_against_expected(spark: SparkSession, cluster_wh: Path) -> list[str]:
     """Every gold table against the sample's expected gold (tests/sample_expected.py), which
-    tests/test_sample.py asserts the local-mode run gives."""
+    tests/spark/test_sample.py asserts the local-mode run gives."""
     from lakehouse.tables import GOLD_TABLES
-    from tests.sample_expected import expected_gold
+    from tests.helpers import gold_frames
+    from tests.sample_expected import SAMPLE_GOLD
 
-    expected = expected_gold(spark)
+    expected = gold_frames(spark, SAMPLE_GOLD)
     problems = []
     missing = sorted({s.name for s in GOLD_TABLES} - set(expected))
     if missing:

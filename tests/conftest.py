@@ -1,9 +1,9 @@
 """One SparkSession for the whole test session (per xdist worker), Delta configured and tuned
 for tiny data; every test gets its own landing zone and warehouse under tmp_path.
 
-Tests go to the xdist workers a module at a time (`--dist loadfile`). The rule scenario's
-in-order warehouse and the sample's are session fixtures: the modules that read one share one
-build when they land on the same worker, and build it side by side when they do not.
+With `make test`'s `--dist loadgroup`, the tests that read one shared warehouse (a session
+fixture: the rule scenario's in-order run, the sample's range) form one xdist group, so the
+warehouse is built once; every other module is a group of its own.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from lakehouse.run import run_dates
 from lakehouse.session import LOCAL_TEST_CONF, build_session
 from tests import scenario
 from tests.helpers import SAMPLE_DATES, SAMPLE_LANDING
+from tests.paths import ROOT
 from tests.scenario import ScenarioRun
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +39,10 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     session.stop()
 
 
+# Session fixtures holding a warehouse that several modules read.
+SHARED_WAREHOUSES = ("scenario_run", "sample_warehouse")
+
+
 @pytest.fixture(scope="session")
 def scenario_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> ScenarioRun:
     """The rule scenario run in order, with a copy after D2: read-only for every test (a test
@@ -54,3 +57,16 @@ def sample_warehouse(spark: SparkSession, tmp_path_factory: pytest.TempPathFacto
     warehouse = tmp_path_factory.mktemp("sample") / "wh"
     run_dates(spark, Settings(landing=str(SAMPLE_LANDING), warehouse=str(warehouse)), SAMPLE_DATES)
     return warehouse
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tiers by folder (`-m spark`, `-m process`), and one xdist group per shared warehouse or
+    else per module (`--dist loadgroup`): the tests that read one build share one worker, so
+    each warehouse is built once, and a module's own fixtures stay on its worker."""
+    for item in items:
+        tier = item.path.parent.name
+        if tier in ("spark", "process"):
+            item.add_marker(getattr(pytest.mark, tier))
+        shared = [name for name in SHARED_WAREHOUSES if name in item.fixturenames]
+        item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.path.stem))

@@ -1,6 +1,6 @@
 """Read Delta tables with the engines analysts use, outside Spark; write what each read.
 
-Run by tests/test_readers.py with the readers' own interpreter:
+Run by tests/spark/test_readers.py with the readers' own interpreter:
 
     read_gold.py OUT TABLE_PATH...
 

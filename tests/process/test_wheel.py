@@ -7,7 +7,7 @@ rather than downloaded again. A .pth line only adds a path: the .venv's own .pth
 editable install of src/) are not read, and the test checks that `lakehouse` is imported
 from the wheel's copy.
 
-Cost: one JVM start and the four sample dates in it, cold (a few minutes on two cores).
+Cost: one JVM start and the sample's first date in it, cold.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -28,15 +29,11 @@ from pyspark.sql import SparkSession
 from lakehouse import ops
 from lakehouse.cli import daily_entry
 from lakehouse.session import LOCAL_TEST_CONF
-from lakehouse.sources import (
-    SOURCES,
-)
-from lakehouse.tables import (
-    GOLD_TABLES,
-    RUN_LOG,
-)
-from tests.helpers import ROOT, SAMPLE_DATES, SAMPLE_LANDING, read
-from tests.sample_expected import expected_gold
+from lakehouse.sources import CRM, SOURCES
+from lakehouse.tables import DIM_CUSTOMER_CURRENT, RUN_LOG
+from tests.helpers import ROOT, SAMPLE_DATES, SAMPLE_LANDING, gold_frames, read
+
+DAY = SAMPLE_DATES[0]
 
 
 def _run(
@@ -99,7 +96,6 @@ def _fresh_venv_with(wheel: Path, venv: Path) -> Path:
     return python
 
 
-@pytest.mark.slow
 def test_wheel_installs_and_its_entry_point_runs_the_sample(
     spark: SparkSession, tmp_path: Path
 ) -> None:
@@ -125,26 +121,33 @@ def test_wheel_installs_and_its_entry_point_runs_the_sample(
     config.write_text(json.dumps({"landing": "-", "warehouse": "-", "spark_conf": spark_conf}))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYSPARK_GATEWAY_PORT")}
     env["PYSPARK_PYTHON"] = str(python)
-    first, last = SAMPLE_DATES[0].isoformat(), SAMPLE_DATES[-1].isoformat()
+    # The sample's first date: the CRM's first two customers (the worked example's dates are
+    # the in-session tests' business; this is about the wheel and its entry point).
     _run(
         [
-            *(str(script), "--from", first, "--to", last, "--config", str(config)),
+            *(str(script), "--run-date", DAY.isoformat(), "--config", str(config)),
             *("--landing", str(SAMPLE_LANDING), "--warehouse", str(warehouse)),
         ],
         cwd=tmp_path,
         env=env,
-        timeout=900,
+        timeout=600,
     )
 
-    # One attempt per source and date, by the entry point's process.
-    attempts = read(spark, RUN_LOG, warehouse).select("run_date", "source").collect()
-    assert len(attempts) == len(SAMPLE_DATES) * len(SOURCES)
-    assert {r["run_date"] for r in attempts} == set(SAMPLE_DATES)
-
-    expected = expected_gold(spark)
-    assert sorted(expected) == sorted(spec.name for spec in GOLD_TABLES)
-    for spec in GOLD_TABLES:
-        assert_df_equality(read(spark, spec, warehouse), expected[spec.name], ignore_row_order=True)
+    log = read(spark, RUN_LOG, warehouse).select("run_date", "source", "status")
+    expected_log = [(DAY, s.name, "succeeded" if s is CRM else "no_data") for s in SOURCES]
+    assert_df_equality(log, spark.createDataFrame(expected_log, log.schema), ignore_row_order=True)
+    customers = gold_frames(
+        spark,
+        {
+            DIM_CUSTOMER_CURRENT.name: [
+                (101, "Ava Patel", "ava@ex.com", "bronze", datetime(2025, 3, 1, 9, 10), DAY),
+                (102, "Ben Ruiz", "ben@ex.com", "silver", datetime(2025, 3, 1, 10, 0), DAY),
+            ]
+        },
+    )[DIM_CUSTOMER_CURRENT.name]
+    assert_df_equality(
+        read(spark, DIM_CUSTOMER_CURRENT, warehouse), customers, ignore_row_order=True
+    )
 
 
 def test_the_entry_point_joins_a_running_session_and_leaves_it_running(

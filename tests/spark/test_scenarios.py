@@ -28,7 +28,6 @@ from lakehouse.tables import (
     FACT_TICKET_EVENTS_DAILY,
     GOLD_TABLES,
     RUN_LOG,
-    all_specs,
     quarantine_spec,
     silver_spec,
     tables_of,
@@ -36,9 +35,10 @@ from lakehouse.tables import (
 from tests import scenario
 from tests.helpers import (
     assert_same_rows,
-    assert_tables_equal,
+    assert_same_tables,
     by_path,
     files_by_partition,
+    gold_frames,
     read,
     run_all,
     write_csv,
@@ -46,17 +46,14 @@ from tests.helpers import (
 from tests.scenario import ScenarioRun
 
 
-@pytest.fixture
-def in_order(scenario_run: ScenarioRun) -> ScenarioRun:
-    return scenario_run  # built once per session (conftest.py), shared with other modules
-
-
 @pytest.mark.parametrize("table", [t.name for t in GOLD_TABLES])
-def test_gold_follows_every_rule(spark: SparkSession, in_order: ScenarioRun, table: str) -> None:
+def test_gold_follows_every_rule(
+    spark: SparkSession, scenario_run: ScenarioRun, table: str
+) -> None:
     spec = next(t for t in GOLD_TABLES if t.name == table)
-    expected = scenario.expected_gold(spark)[table]
+    expected = gold_frames(spark, scenario.EXPECTED_GOLD, scenario.GOLD_EXTRA_COLUMNS)[table]
     assert_df_equality(
-        read(spark, spec, in_order.warehouse),
+        read(spark, spec, scenario_run.warehouse),
         expected,
         ignore_row_order=True,
         ignore_nullable=True,
@@ -108,26 +105,31 @@ def test_drifted_columns_named_like_derived_ones_are_kept_apart(
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.name)
 def test_bad_rows_are_quarantined_with_reasons(
-    spark: SparkSession, in_order: ScenarioRun, source
+    spark: SparkSession, scenario_run: ScenarioRun, source
 ) -> None:  # type: ignore[no-untyped-def]
     key = source.key[0]
-    rows = read(spark, quarantine_spec(source), in_order.warehouse).collect()
+    rows = read(spark, quarantine_spec(source), scenario_run.warehouse).collect()
     got = {(r[key], r["_reason"], r["_source_file"], r["_ingest_date"]) for r in rows}
     assert got == scenario.EXPECTED_QUARANTINE[source.name]
     assert len(rows) == len(got)
 
 
-def test_raw_text_of_unparseable_lines_is_kept(spark: SparkSession, in_order: ScenarioRun) -> None:
+def test_raw_text_of_unparseable_lines_is_kept(
+    spark: SparkSession, scenario_run: ScenarioRun
+) -> None:
     source = next(s for s in SOURCES if s.name == "app_events")
     raw = {
-        r["_raw_record"] for r in read(spark, quarantine_spec(source), in_order.warehouse).collect()
+        r["_raw_record"]
+        for r in read(spark, quarantine_spec(source), scenario_run.warehouse).collect()
     }
     assert raw == {"{broken", "[1, 2]", None}
 
 
-def test_silver_keeps_the_deletion_tombstones(spark: SparkSession, in_order: ScenarioRun) -> None:
+def test_silver_keeps_the_deletion_tombstones(
+    spark: SparkSession, scenario_run: ScenarioRun
+) -> None:
     crm = next(s for s in SOURCES if s.name == "crm_customer_updates")
-    rows = read(spark, silver_spec(crm), in_order.warehouse).where("is_deleted").collect()
+    rows = read(spark, silver_spec(crm), scenario_run.warehouse).where("is_deleted").collect()
     assert {(r["customer_id"], r["_ingest_date"]) for r in rows} == {
         (204, scenario.D2),
         (205, scenario.D1),
@@ -135,21 +137,21 @@ def test_silver_keeps_the_deletion_tombstones(spark: SparkSession, in_order: Sce
 
 
 def test_a_late_ticket_recomputes_only_its_own_day(
-    spark: SparkSession, in_order: ScenarioRun
+    spark: SparkSession, scenario_run: ScenarioRun
 ) -> None:
-    after = files_by_partition(spark, FACT_TICKET_EVENTS_DAILY, in_order.warehouse)
-    before = in_order.ticket_files_before_d3
+    after = files_by_partition(spark, FACT_TICKET_EVENTS_DAILY, scenario_run.warehouse)
+    before = scenario_run.ticket_files_before_d3
     assert after[scenario.D2] == before[scenario.D2]  # untouched: same files
     assert after[scenario.D1].isdisjoint(before[scenario.D1])  # late event: recomputed
     assert date(2025, 3, 29) in after and date(2025, 3, 29) not in before
-    apps = files_by_partition(spark, FACT_APP_EVENTS_DAILY, in_order.warehouse)
-    assert apps[scenario.D1] == in_order.app_files_before_d3[scenario.D1]
-    assert apps[scenario.D2] == in_order.app_files_before_d3[scenario.D2]
+    apps = files_by_partition(spark, FACT_APP_EVENTS_DAILY, scenario_run.warehouse)
+    assert apps[scenario.D1] == scenario_run.app_files_before_d3[scenario.D1]
+    assert apps[scenario.D2] == scenario_run.app_files_before_d3[scenario.D2]
 
 
-def test_the_run_log_accounts_for_every_row(spark: SparkSession, in_order: ScenarioRun) -> None:
+def test_the_run_log_accounts_for_every_row(spark: SparkSession, scenario_run: ScenarioRun) -> None:
     """One row per source per run; quarantine by reason matches the hand-written scenario."""
-    log = read(spark, RUN_LOG, in_order.warehouse).where("status != 'no_data'").collect()
+    log = read(spark, RUN_LOG, scenario_run.warehouse).where("status != 'no_data'").collect()
     assert {r["status"] for r in log} == {"succeeded"}
     assert len({(r["run_date"], r["source"]) for r in log}) == len(log)
     for r in log:
@@ -168,12 +170,12 @@ def test_the_run_log_accounts_for_every_row(spark: SparkSession, in_order: Scena
 
 
 def test_the_sla_report_accounts_for_every_landed_row(
-    spark: SparkSession, in_order: ScenarioRun
+    spark: SparkSession, scenario_run: ScenarioRun
 ) -> None:
-    built = report.build(spark, by_path(in_order.warehouse), scenario.D1)
+    built = report.build(spark, by_path(scenario_run.warehouse), scenario.D1)
     log = {
         r["source"]: r
-        for r in read(spark, RUN_LOG, in_order.warehouse)
+        for r in read(spark, RUN_LOG, scenario_run.warehouse)
         .where(F.col("run_date") == F.lit(scenario.D1))
         .collect()
     }
@@ -189,10 +191,10 @@ def test_the_sla_report_accounts_for_every_landed_row(
 
 
 def test_the_run_log_records_the_versions_each_run_started_from(
-    spark: SparkSession, in_order: ScenarioRun
+    spark: SparkSession, scenario_run: ScenarioRun
 ) -> None:
     """Reading every table at the versions D3's run started from gives D1+D2's tables."""
-    d3 = read(spark, RUN_LOG, in_order.warehouse).where(F.col("run_date") == F.lit(scenario.D3))
+    d3 = read(spark, RUN_LOG, scenario_run.warehouse).where(F.col("run_date") == F.lit(scenario.D3))
     for entry in d3.where("status = 'succeeded'").collect():
         source = next(s for s in SOURCES if s.name == entry["source"])
         assert set(entry["table_versions"]) == {t.qualified_name for t in tables_of(source)}
@@ -202,8 +204,8 @@ def test_the_run_log_records_the_versions_each_run_started_from(
             assert_same_rows(
                 spark.read.format("delta")
                 .option("versionAsOf", before)
-                .load(spec.path(str(in_order.warehouse))),
-                read(spark, spec, in_order.after_d2),
+                .load(spec.path(str(scenario_run.warehouse))),
+                read(spark, spec, scenario_run.after_d2),
             )
 
 
@@ -266,7 +268,7 @@ def _run_in_parallel(
 
 def test_parallel_out_of_order_and_repeated_runs_end_in_the_serial_state(
     spark: SparkSession,
-    in_order: ScenarioRun,
+    scenario_run: ScenarioRun,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
@@ -281,12 +283,13 @@ def test_parallel_out_of_order_and_repeated_runs_end_in_the_serial_state(
                 {
                     s.name
                     for s in SOURCES
-                    if all((in_order.landing / s.name / f"ingest_date={d}").is_dir() for d in days)
+                    if all(
+                        (scenario_run.landing / s.name / f"ingest_date={d}").is_dir() for d in days
+                    )
                 }
             )
             monkeypatch.setattr(faults, "point", meet)
-            _run_in_parallel(spark, in_order.landing, warehouse, days, meet)
-        run_all(spark, in_order.landing, warehouse, [scenario.D3])
+            _run_in_parallel(spark, scenario_run.landing, warehouse, days, meet)
+        run_all(spark, scenario_run.landing, warehouse, [scenario.D3])
     assert any("committed first" in r.getMessage() for r in caplog.records)  # a race was lost
-    every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
-    assert_tables_equal(spark, in_order.warehouse, warehouse, every_table_but_the_log)
+    assert_same_tables(spark, scenario_run.warehouse, warehouse)

@@ -1,4 +1,4 @@
-"""A second Spark session on the same metastore: `python tests/dump_by_name.py CONFIG OUT`
+"""A second Spark session on the same metastore: `python tests/process/dump_by_name.py CONFIG OUT`
 finds every table of the config by name, writes its rows as Parquet to OUT/<layer>/<name>,
 and writes OUT/catalog.json: the tables each schema lists, and where each table lives."""
 

@@ -1,11 +1,11 @@
-"""Which failures count as a lost commit race (retried) and which do not (raised at once)."""
+"""Two first runs creating one table at once: the loser's failure is a lost race, retried
+until the other's creation is there; a folder holding other files is never made a table."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
 from lakehouse import concurrency
@@ -16,48 +16,8 @@ from lakehouse.errors import NotADeltaTableError, TableCreationInProgressError
 from lakehouse.tables import (
     RUN_LOG,
 )
+from tests.fakes import DeltaSays
 from tests.helpers import by_path
-
-
-def _failing_once(error: Exception) -> tuple[list[int], object]:
-    calls: list[int] = []
-
-    def step() -> str:
-        calls.append(1)
-        if len(calls) == 1:
-            raise error
-        return "done"
-
-    return calls, step
-
-
-class _DeltaSays(AnalysisException):
-    """Delta's error as the session raises it, classic or over Connect: known by its
-    condition."""
-
-    def __init__(self, condition: str) -> None:
-        super().__init__(message=f"[{condition}] something")
-        self._condition = condition
-
-    def getCondition(self) -> str:
-        return self._condition
-
-
-def test_a_merge_whose_materialised_source_vanished_is_retried(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
-    calls, step = _failing_once(RuntimeError("SparkException: Block rdd_39229_0 does not exist"))
-    assert concurrency.retry_on_conflict("silver x", step) == "done"  # type: ignore[arg-type]
-    assert len(calls) == 2
-
-
-def test_any_other_error_is_raised_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
-    calls, step = _failing_once(RuntimeError("Table does not exist"))
-    with pytest.raises(RuntimeError, match="Table does not exist"):
-        concurrency.retry_on_conflict("silver x", step)  # type: ignore[arg-type]
-    assert len(calls) == 1
 
 
 def test_a_table_another_run_is_creating_is_a_lost_race_and_retried(
@@ -100,7 +60,7 @@ def test_delta_reporting_a_table_half_created_by_another_run_is_a_lost_race_and_
     def sql(statement: str) -> object:
         if statement.startswith("CREATE TABLE") and not attempts:
             attempts.append(statement)
-            raise _DeltaSays("DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION")
+            raise DeltaSays("DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION")
         return create(statement)
 
     monkeypatch.setattr(spark, "sql", sql)
@@ -127,23 +87,3 @@ def test_a_folder_holding_other_files_is_not_made_a_table(
             "the table definitions", lambda: ensure_table(spark, RUN_LOG, by_path(tmp_path))
         )
     assert [p.name for p in table_dir.iterdir()] == ["notes.txt"]
-
-
-@pytest.mark.parametrize(
-    "condition", ["DELTA_CONCURRENT_APPEND.WITH_PARTITION_HINT", "DELTA_METADATA_CHANGED"]
-)
-def test_a_delta_conflict_is_known_by_its_condition_and_retried(
-    monkeypatch: pytest.MonkeyPatch, condition: str
-) -> None:
-    monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
-    calls, step = _failing_once(_DeltaSays(condition))
-    assert concurrency.retry_on_conflict("silver x", step) == "done"  # type: ignore[arg-type]
-    assert len(calls) == 2
-
-
-def test_another_condition_is_raised_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
-    calls, step = _failing_once(_DeltaSays("DELTA_TABLE_NOT_FOUND"))
-    with pytest.raises(_DeltaSays):
-        concurrency.retry_on_conflict("silver x", step)  # type: ignore[arg-type]
-    assert len(calls) == 1

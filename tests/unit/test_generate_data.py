@@ -6,10 +6,11 @@ import sys
 from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
+
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import generate_data  # noqa: E402
+import generate_data
 
 
 def _contents(root: Path) -> dict[str, str]:

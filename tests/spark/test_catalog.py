@@ -1,7 +1,7 @@
 """Tables by name: with a `catalog:` in the config every table is created and addressed as
 `catalog.schema.table` (one schema per layer), managed by the catalog or external at the
 warehouse's folders; without it, by path. Here in the shared session's own catalog; across
-sessions with a Hive metastore in tests/test_metastore.py."""
+sessions with a Hive metastore in tests/process/test_metastore.py."""
 
 from __future__ import annotations
 
@@ -12,26 +12,23 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import sql, storage
-from lakehouse.config import Settings, load_settings
+from lakehouse.config import Settings
 from lakehouse.files import folder_key
 from lakehouse.run import run_date, run_dates
 from lakehouse.tables import (
     RUN_LOG,
     all_specs,
 )
-from lakehouse.warehouse import Catalog, Table, default_schemas
+from lakehouse.warehouse import Catalog, default_schemas
 from tests.helpers import (
-    ROOT,
     SAMPLE_DATES,
     SAMPLE_LANDING,
     assert_same_rows,
-    assert_tables_equal,
+    assert_same_tables,
     copy_warehouse,
     read,
     table_at,
 )
-
-EVERY_TABLE_BUT_THE_RUN_LOG = [s for s in all_specs() if s is not RUN_LOG]
 
 
 def _fresh_catalog(*, managed: bool) -> Catalog:
@@ -47,40 +44,6 @@ def _listed(spark: SparkSession, catalog: Catalog) -> set[tuple[str, str]]:
     }
 
 
-def test_the_config_names_every_table_by_layer(tmp_path: Path) -> None:
-    config = tmp_path / "conf.yaml"
-    config.write_text(
-        "landing: land\nwarehouse: wh\n"
-        "catalog: {name: main, schemas: {gold: lakehouse_gold, ops: retail_ops}}\n"
-    )
-    tables = load_settings(config).tables
-    wh = str(tmp_path / "wh")
-    gold = tables.table("gold", "dim_customer_current")
-    assert gold == Table(
-        f"{wh}/gold/dim_customer_current", ("main", "lakehouse_gold", "dim_customer_current")
-    )
-    assert gold.sql == "`main`.`lakehouse_gold`.`dim_customer_current`"
-    assert tables.table("ops", "run_log").name == ("main", "retail_ops", "run_log")
-    assert tables.table("bronze", "app_events").name == ("main", "lakehouse_bronze", "app_events")
-
-    config.write_text("landing: land\ncatalog: {schema_prefix: shop, managed: true}\n")
-    managed = load_settings(config)
-    assert managed.warehouse == ""
-    assert managed.tables.table("silver", "order_updates") == Table(
-        None, ("shop_silver", "order_updates")
-    )
-
-    uc = load_settings(ROOT / "conf" / "databricks-uc.yaml").tables  # the bundled example
-    assert uc.table("gold", "dim_customer_current") == Table(
-        None, ("main", "lakehouse_gold", "dim_customer_current")
-    )
-
-    config.write_text("landing: land\nwarehouse: wh\n")
-    by_path = load_settings(config).tables.table("gold", "fact_order_current")
-    assert by_path == Table(f"{wh}/gold/fact_order_current")
-    assert by_path.sql == f"delta.`{wh}/gold/fact_order_current`"
-
-
 def test_a_run_by_name_gives_the_tables_of_a_run_by_path(
     spark: SparkSession, sample_warehouse: Path
 ) -> None:
@@ -90,7 +53,7 @@ def test_a_run_by_name_gives_the_tables_of_a_run_by_path(
     settings = Settings(landing=str(SAMPLE_LANDING), warehouse="", catalog=catalog)
     run_dates(spark, settings, SAMPLE_DATES)
 
-    assert_tables_equal(spark, settings.tables, sample_warehouse, EVERY_TABLE_BUT_THE_RUN_LOG)
+    assert_same_tables(spark, settings.tables, sample_warehouse)
     assert _listed(spark, catalog) == {(catalog.schemas[s.layer], s.name) for s in all_specs()}
     story = ["run_date", "source", "status", "rows_landed", "rows_kept", "event_dates_replaced"]
     assert_same_rows(
@@ -122,7 +85,7 @@ def test_a_warehouse_run_by_path_is_registered_by_name_as_it_is(
         assert folder_key(detail["location"]) == spec.path(str(warehouse)), spec.qualified_name
         if spec is not RUN_LOG:
             assert storage.latest_version(spark, table) == before[spec.qualified_name]
-    assert_tables_equal(spark, settings.tables, sample_warehouse, EVERY_TABLE_BUT_THE_RUN_LOG)
+    assert_same_tables(spark, settings.tables, sample_warehouse)
     assert_same_rows(
         read(spark, RUN_LOG, settings.tables).where(F.col("run_id") != result.run_id),
         read(spark, RUN_LOG, sample_warehouse),

@@ -11,8 +11,8 @@ import lakehouse.config
 from lakehouse.cli import parse_args
 from lakehouse.config import expand_env_vars, load_settings
 from lakehouse.errors import ConfigError
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LANDING = ROOT / "data" / "sample" / "landing"
 VARS = (
     "LH_TEST_BUCKET",

@@ -8,8 +8,8 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from lakehouse.config import Settings, load_settings
-from lakehouse.errors import ConfigError, QualityThresholdError
+from lakehouse.config import Settings
+from lakehouse.errors import QualityThresholdError
 from lakehouse.run import run_date
 from lakehouse.sources import (
     ORDERS,
@@ -65,27 +65,3 @@ def test_over_the_threshold_fails_after_keeping_everything(
     )
     run_date(spark, relaxed, scenario.D1)
     assert [r["order_id"] for r in read(spark, silver_spec(ORDERS), warehouse).collect()] == [1]
-
-
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        ("max_quarantined_share:\n  orders: 0.1\n", "unknown source max_quarantined_share.orders"),
-        (
-            "max_quarantined_share:\n  order_updates: 1.5\n",
-            "max_quarantined_share.order_updates must be a number from 0 to 1",
-        ),
-        ("max_quarantined_share: 0.1\n", "key 'max_quarantined_share' must be a dict"),
-    ],
-)
-def test_bad_thresholds_are_refused_by_name(tmp_path: Path, body: str, message: str) -> None:
-    config = tmp_path / "c.yaml"
-    config.write_text(f"landing: l\nwarehouse: w\n{body}", encoding="utf-8")
-    with pytest.raises(ConfigError, match=message):
-        load_settings(config)
-
-
-def test_threshold_source_names_are_the_sources() -> None:
-    from lakehouse import config
-
-    assert tuple(s.name for s in SOURCES) == config._SOURCE_NAMES

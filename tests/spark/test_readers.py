@@ -34,8 +34,8 @@ from lakehouse.tables import (
     TableSpec,
 )
 from tests.helpers import by_path, copy_warehouse, read, table_at
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 READERS_PYTHON = Path(os.environ.get("READERS_PYTHON", ROOT / ".venv-readers" / "bin" / "python"))
 READ_GOLD = ROOT / "tests" / "readers" / "read_gold.py"
 READERS = ("deltalake", "polars", "pandas", "duckdb")
@@ -171,7 +171,7 @@ def test_delta_rs_reads_each_gold_change_feed_as_spark_does(
 def test_gold_needs_no_reader_feature(
     spark: SparkSession, sample_warehouse: Path, spec: TableSpec
 ) -> None:
-    """Reader version 1: any Delta reader can read gold (docs/design.md, "Reading gold")."""
+    """Reader version 1: any Delta reader can read gold (docs/reading-gold.md)."""
     detail = storage.table_detail(spark, table_at(spec, sample_warehouse))
     assert detail["minReaderVersion"] == 1
     assert not set(detail["tableFeatures"]) & set(GOLD_FORBIDDEN_FEATURES)

@@ -14,7 +14,6 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import faults, storage
-from lakehouse.config import Settings
 from lakehouse.run import run_date
 from lakehouse.sources import (
     APP_EVENTS,
@@ -23,7 +22,7 @@ from lakehouse.tables import (
     FACT_APP_EVENTS_DAILY,
     silver_spec,
 )
-from tests.helpers import files_by_partition, read, table_at, write_jsonl
+from tests.helpers import files_by_partition, read, settings_for, table_at, write_jsonl
 
 D = date
 D1, D2, D3 = D(2025, 5, 1), D(2025, 5, 2), D(2025, 5, 3)
@@ -50,7 +49,7 @@ def test_a_losing_redelivery_recomputes_nothing_and_an_earlier_arrival_both_date
     spark: SparkSession, tmp_path: Path
 ) -> None:
     landing, warehouse = tmp_path / "landing", tmp_path / "wh"
-    settings = Settings(landing=str(landing), warehouse=str(warehouse))
+    settings = settings_for(spark, landing, warehouse)
     write_jsonl(landing, APP_EVENTS.name, D1, "a.jsonl", [_event(1, "view", "2025-04-20 10:00")])
     # D2: a new event, and event 1 again (a re-delivery: the first arrival stays)
     write_jsonl(
@@ -99,7 +98,7 @@ def test_a_commit_to_silver_between_the_look_and_the_insert_is_retried(
     event 7 is new: an insert-only MERGE would then keep the later arrival. The version check
     sees silver moved and the step runs again, so the first arrival wins."""
     landing, warehouse = tmp_path / "landing", tmp_path / "wh"
-    settings = Settings(landing=str(landing), warehouse=str(warehouse))
+    settings = settings_for(spark, landing, warehouse)
     write_jsonl(landing, APP_EVENTS.name, D1, "a.jsonl", [_event(7, "view", "2025-05-01 08:00")])
     silver_table = table_at(silver_spec(APP_EVENTS), warehouse)
     other = spark.createDataFrame(

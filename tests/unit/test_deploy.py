@@ -25,8 +25,8 @@ from lakehouse.session import (
     installed_jars,
     record_jars,
 )
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LANDING = ROOT / "data" / "sample" / "landing"
 BUNDLE_FILE = ROOT / "databricks.yml"
 JOB_FILE = ROOT / "resources" / "lakehouse_daily.job.yml"

@@ -11,9 +11,6 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from lakehouse import bronze
-from lakehouse.ddl import (
-    ensure_tables,
-)
 from lakehouse.sources import (
     APP_EVENTS,
     CRM,
@@ -22,14 +19,14 @@ from lakehouse.sources import (
 from lakehouse.tables import (
     bronze_spec,
 )
-from tests.helpers import by_path, read, write_csv, write_jsonl
+from tests.helpers import by_path, fresh_warehouse, read, settings_for, write_csv, write_jsonl
 
 DAY = date(2025, 3, 5)
 COLS = ["customer_id", "full_name", "email", "tier", "updated_at", "is_deleted"]
 
 
 def load(spark: SparkSession, landing: Path, warehouse: Path, source=CRM, day: date = DAY):  # type: ignore[no-untyped-def]
-    ensure_tables(spark, by_path(warehouse))
+    fresh_warehouse(spark, warehouse)
     return bronze.load(
         spark,
         landing_root=str(landing),
@@ -301,9 +298,9 @@ def test_a_json_number_is_judged_by_its_text_as_a_csv_value_is(
 ) -> None:
     from decimal import Decimal
 
-    from lakehouse.config import Settings
     from lakehouse.run import run_date
-    from lakehouse.tables import ORDERS, quarantine_spec, silver_spec
+    from lakehouse.sources import ORDERS
+    from lakehouse.tables import quarantine_spec, silver_spec
 
     landing, warehouse = tmp_path / "landing", tmp_path / "wh"
     ts = "2025-03-05 09:00"
@@ -324,7 +321,7 @@ def test_a_json_number_is_judged_by_its_text_as_a_csv_value_is(
         f'{{"order_id":{_BIG_ID},"customer_id":7,"order_total":1,"status":"x","updated_at":"{ts}"}}'
     )
     write_jsonl(landing, ORDERS.name, DAY, "b.jsonl", [*json_rows, big])
-    run_date(spark, Settings(landing=str(landing), warehouse=str(warehouse)), DAY)
+    run_date(spark, settings_for(spark, landing, warehouse), DAY)
 
     def by_file(first: int, file: str) -> list[tuple[str, str, str | None, str]]:
         return [

@@ -11,8 +11,8 @@ from lakehouse.config import load_settings
 from lakehouse.errors import ConfigError
 from lakehouse.lineage import OPENLINEAGE_LISTENER, OpenLineage, merge_conf, openlineage_conf
 from lakehouse.session import BASE_CONF, DELTA_CONF, delta_packages, session_conf, submit_packages
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "io.openlineage:openlineage-spark_2.13:1.53.0"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from pyspark.sql import SparkSession
 
 from lakehouse import sql
 from lakehouse.files import split_common_parent
@@ -42,10 +41,3 @@ def test_conditions_compose_quoted_parts() -> None:
 def test_a_glob_over_several_tables_starts_below_their_common_folder() -> None:
     assert split_common_parent(["/w/silver/a", "/w/gold/b/"]) == ("/w", ["silver/a", "gold/b"])
     assert split_common_parent(["s3a://b/w/x"]) == ("s3a://b/w", ["x"])
-
-
-def test_spark_reads_back_exactly_the_value_and_the_name(spark: SparkSession) -> None:
-    """The escaping is Spark's own grammar: the value and the column name survive whole."""
-    row = spark.sql(f"SELECT {sql.literal(AWKWARD)} AS {sql.ident(AWKWARD)}").first()
-    assert row is not None
-    assert row.asDict() == {AWKWARD: AWKWARD}

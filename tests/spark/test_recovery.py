@@ -13,7 +13,6 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import faults, pending, restore, storage
-from lakehouse.config import Settings
 from lakehouse.ddl import (
     ensure_table,
 )
@@ -31,26 +30,20 @@ from lakehouse.tables import (
     INGEST_DATE,
     PENDING_EVENT_DATES,
     RUN_LOG,
-    all_specs,
     tables_of,
 )
 from tests import scenario
 from tests.helpers import (
-    assert_tables_equal,
+    assert_same_tables,
     by_path,
     copy_warehouse,
     read,
     run_all,
+    settings_for,
     table_at,
     write_csv,
 )
 from tests.scenario import ScenarioRun
-
-
-@pytest.fixture
-def in_order(scenario_run: ScenarioRun) -> ScenarioRun:
-    return scenario_run  # built once per session (conftest.py), shared with other modules
-
 
 # Crash points: silver committed, gold not; gold's MERGE committed but not the daily
 # partitions; everything committed but the run log. (A crash with only bronze committed is
@@ -63,20 +56,19 @@ CRASH_POINTS = [
 
 
 def test_crashed_runs_are_healed_by_a_rerun(
-    spark: SparkSession, in_order: ScenarioRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spark: SparkSession, scenario_run: ScenarioRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """D3 crashed at each point in turn, every attempt starting from what the one before left
     (so each rerun but the last heals a crash and then crashes later itself), then run to the
     end: every table but the run log equals the uninterrupted run."""
-    warehouse = copy_warehouse(in_order.after_d2, tmp_path / "wh")
+    warehouse = copy_warehouse(scenario_run.after_d2, tmp_path / "wh")
     for fault in CRASH_POINTS:
         monkeypatch.setenv(faults.ENV_VAR, fault)
         with pytest.raises(InjectedFault, match=fault):
-            run_all(spark, in_order.landing, warehouse, [scenario.D3])
+            run_all(spark, scenario_run.landing, warehouse, [scenario.D3])
     monkeypatch.delenv(faults.ENV_VAR)
-    run_all(spark, in_order.landing, warehouse, [scenario.D3])
-    every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
-    assert_tables_equal(spark, in_order.warehouse, warehouse, every_table_but_the_log)
+    run_all(spark, scenario_run.landing, warehouse, [scenario.D3])
+    assert_same_tables(spark, scenario_run.warehouse, warehouse)
 
 
 @pytest.mark.parametrize("interruption", ["crash after silver", "silver and gold as two steps"])
@@ -98,7 +90,7 @@ def test_an_event_moved_off_a_date_leaves_that_date_even_when_gold_comes_later(
     )
     write_csv(landing, "app_events", d1, "a.csv", f"{header}\n1,101,view,2025-03-06 10:00")
     run_all(spark, landing, warehouse, [d2])
-    settings = Settings(landing=str(landing), warehouse=str(warehouse))
+    settings = settings_for(spark, landing, warehouse)
     if interruption == "crash after silver":
         monkeypatch.setenv(faults.ENV_VAR, "after:silver:app_events")
         with pytest.raises(InjectedFault):
@@ -152,11 +144,11 @@ def test_moved_event_dates_are_kept_per_attempt_and_only_the_rows_read_are_clear
 
 
 def test_maintenance_beside_a_daily_run_changes_no_table(
-    spark: SparkSession, in_order: ScenarioRun, tmp_path: Path
+    spark: SparkSession, scenario_run: ScenarioRun, tmp_path: Path
 ) -> None:
     """OPTIMIZE and VACUUM of every table while D3 runs: every table but the run log holds
     what the daily runs alone gave."""
-    warehouse = copy_warehouse(in_order.after_d2, tmp_path / "wh")
+    warehouse = copy_warehouse(scenario_run.after_d2, tmp_path / "wh")
     outcome: dict[str, object] = {}
 
     def maintenance() -> None:
@@ -167,34 +159,31 @@ def test_maintenance_beside_a_daily_run_changes_no_table(
 
     beside = threading.Thread(target=maintenance)
     beside.start()
-    run_all(spark, in_order.landing, warehouse, [scenario.D3])
+    run_all(spark, scenario_run.landing, warehouse, [scenario.D3])
     beside.join()
     assert "error" not in outcome, outcome.get("error")
     beside_result = outcome["beside"]
     assert isinstance(beside_result, list)
     assert any(t.files_removed > 1 for t in beside_result)  # small files were really compacted
-    every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
-    assert_tables_equal(spark, in_order.warehouse, warehouse, every_table_but_the_log)
+    assert_same_tables(spark, scenario_run.warehouse, warehouse)
 
 
 def test_bronze_silver_and_gold_as_three_submissions_equal_one_run(
-    spark: SparkSession, in_order: ScenarioRun, tmp_path: Path
+    spark: SparkSession, scenario_run: ScenarioRun, tmp_path: Path
 ) -> None:
     """A scheduler's three tasks, each a run of its own (gold repeated, as a repair would),
     leave every table as the one run of D3 did."""
-    warehouse = copy_warehouse(in_order.after_d2, tmp_path / "wh")
-    settings = Settings(landing=str(in_order.landing), warehouse=str(warehouse))
+    warehouse = copy_warehouse(scenario_run.after_d2, tmp_path / "wh")
+    settings = settings_for(spark, scenario_run.landing, warehouse)
     for steps in (["bronze"], ["silver"], ["gold"], ["gold"]):
         run_date(spark, settings, scenario.D3, steps=steps)
-    every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
-    assert_tables_equal(spark, in_order.warehouse, warehouse, every_table_but_the_log)
+    assert_same_tables(spark, scenario_run.warehouse, warehouse)
 
 
 def test_restore_before_the_third_run_gives_the_two_date_tables_and_a_rerun_the_three(
-    spark: SparkSession, in_order: ScenarioRun, tmp_path: Path
+    spark: SparkSession, scenario_run: ScenarioRun, tmp_path: Path
 ) -> None:
-    warehouse = copy_warehouse(in_order.warehouse, tmp_path / "wh")
-    every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
+    warehouse = copy_warehouse(scenario_run.warehouse, tmp_path / "wh")
     (d3_run,) = {
         r["run_id"]
         for r in read(spark, RUN_LOG, warehouse).where(F.col("run_date") == scenario.D3).collect()
@@ -203,7 +192,7 @@ def test_restore_before_the_third_run_gives_the_two_date_tables_and_a_rerun_the_
     # The run log's "before" versions are those the two-date warehouse is at, for every table
     # a run writes (the bookkeeping of the run log and the pending event dates aside).
     assert {s.table: s.target for s in plan.steps} == {
-        spec.qualified_name: storage.latest_version(spark, table_at(spec, in_order.after_d2))
+        spec.qualified_name: storage.latest_version(spark, table_at(spec, scenario_run.after_d2))
         for source in SOURCES
         for spec in tables_of(source)
     }
@@ -213,22 +202,24 @@ def test_restore_before_the_third_run_gives_the_two_date_tables_and_a_rerun_the_
     assert layers == sorted(layers, key=order.index) and layers[0] == "gold"
 
     restore.apply(spark, by_path(warehouse), plan)
-    assert_tables_equal(spark, in_order.after_d2, warehouse, every_table_but_the_log)
+    assert_same_tables(spark, scenario_run.after_d2, warehouse)
     recorded = read(spark, RUN_LOG, warehouse).where(F.col("status") == "restore").collect()
     assert {tuple(r["undid_runs"]) for r in recorded} == {(d3_run,)}
 
-    run_all(spark, in_order.landing, warehouse, [scenario.D3])
-    assert_tables_equal(spark, in_order.warehouse, warehouse, every_table_but_the_log)
+    run_all(spark, scenario_run.landing, warehouse, [scenario.D3])
+    assert_same_tables(spark, scenario_run.warehouse, warehouse)
 
 
 def test_restore_to_a_date_undoes_the_later_runs(
-    spark: SparkSession, in_order: ScenarioRun, tmp_path: Path
+    spark: SparkSession, scenario_run: ScenarioRun, tmp_path: Path
 ) -> None:
-    warehouse = copy_warehouse(in_order.warehouse, tmp_path / "wh")
+    warehouse = copy_warehouse(scenario_run.warehouse, tmp_path / "wh")
     plan = restore.plan_to_date(spark, by_path(warehouse), scenario.D2)
     assert plan.steps and all(
         s.target
-        == storage.latest_version(spark, by_path(in_order.after_d2).table(*s.table.split("/", 1)))
+        == storage.latest_version(
+            spark, by_path(scenario_run.after_d2).table(*s.table.split("/", 1))
+        )
         for s in plan.steps
     )
     before = {s.table: s.current for s in plan.steps}

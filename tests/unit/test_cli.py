@@ -13,8 +13,7 @@ from lakehouse.cli import _parse, maintenance_main, parse_args, restore_main
 from lakehouse.config import load_settings, parse_run_date
 from lakehouse.errors import InvalidRunDateError
 from lakehouse.storage import date_predicate
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
 
 
 def _exit_and_message(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

@@ -224,27 +224,29 @@ def _keys_by_file(spark: SparkSession, warehouse: Path) -> dict[str, set[int]]:
 
 
 @dataclass
-class InOrder:
+class HistoryRun:
     landing: Path
     warehouse: Path
 
 
 @pytest.fixture(scope="module")
-def in_order(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InOrder]:
+def history_run(
+    spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HistoryRun]:
     base = tmp_path_factory.mktemp("history")
     landing, warehouse = base / "landing", base / "wh"
     write_landing(landing)
     run_all(spark, landing, warehouse, [D1, D2, D3])
-    yield InOrder(landing, warehouse)
+    yield HistoryRun(landing, warehouse)
 
 
-def test_timelines_in_order_match_the_rules(spark: SparkSession, in_order: InOrder) -> None:
+def test_timelines_in_order_match_the_rules(spark: SparkSession, history_run: HistoryRun) -> None:
     for spec, expected in (
         (DIM_CUSTOMER_HISTORY, expected_customers(spark)),
         (FACT_ORDER_HISTORY, expected_orders(spark)),
     ):
         assert_df_equality(
-            read(spark, spec, in_order.warehouse),
+            read(spark, spec, history_run.warehouse),
             expected,
             ignore_row_order=True,
             ignore_nullable=True,
@@ -252,13 +254,13 @@ def test_timelines_in_order_match_the_rules(spark: SparkSession, in_order: InOrd
 
 
 def test_a_file_without_a_key_the_run_touched_is_not_rewritten(
-    spark: SparkSession, in_order: InOrder, tmp_path: Path
+    spark: SparkSession, history_run: HistoryRun, tmp_path: Path
 ) -> None:
     """Gold copies on write (no deletion vectors, for outside readers): a run rewrites the
     files that hold a key it changed, and no other. Customer 4 arrives alone, so its history
     row has a file of its own; the next day changes customer 1 only."""
-    landing = Path(shutil.copytree(in_order.landing, tmp_path / "landing"))
-    warehouse = copy_warehouse(in_order.warehouse, tmp_path / "wh")
+    landing = Path(shutil.copytree(history_run.landing, tmp_path / "landing"))
+    warehouse = copy_warehouse(history_run.warehouse, tmp_path / "wh")
     d4, d5 = date(2025, 5, 4), date(2025, 5, 5)
     write_csv(landing, CRM.name, d4, "crm.csv", f"{CRM_HEADER}\n4,D,d@x,bronze,2025-05-04 10:00,")
     write_csv(landing, CRM.name, d5, "crm.csv", f"{CRM_HEADER}\n1,A,a@x,gold,2025-05-05 10:00,")
@@ -275,12 +277,13 @@ def test_a_file_without_a_key_the_run_touched_is_not_rewritten(
 
 
 def test_change_feed_shows_one_runs_changes_by_the_run_log_versions(
-    spark: SparkSession, in_order: InOrder
+    spark: SparkSession, history_run: HistoryRun
 ) -> None:
-    """What README shows: the versions D3's run recorded bound its changes to the table."""
+    """What docs/operations.md shows: the versions D3's run recorded bound its changes to
+    the table."""
     name = DIM_CUSTOMER_HISTORY.qualified_name
     entry = (
-        read(spark, RUN_LOG, in_order.warehouse)
+        read(spark, RUN_LOG, history_run.warehouse)
         .where((F.col("run_date") == F.lit(D3)) & (F.col("source") == CRM.name))
         .select(
             F.col("table_versions_before")[name].alias("before"),
@@ -294,7 +297,7 @@ def test_change_feed_shows_one_runs_changes_by_the_run_log_versions(
         .option("readChangeFeed", "true")
         .option("startingVersion", entry["before"] + 1)
         .option("endingVersion", entry["after"])
-        .load(DIM_CUSTOMER_HISTORY.path(str(in_order.warehouse)))
+        .load(DIM_CUSTOMER_HISTORY.path(str(history_run.warehouse)))
         .select("customer_id", "tier", "valid_from", "valid_to", "_change_type")
     )
     schema = T.StructType(
@@ -321,20 +324,22 @@ def test_change_feed_shows_one_runs_changes_by_the_run_log_versions(
 
 
 def test_any_order_and_reruns_give_the_in_order_timelines(
-    spark: SparkSession, in_order: InOrder, tmp_path: Path
+    spark: SparkSession, history_run: HistoryRun, tmp_path: Path
 ) -> None:
     warehouse = tmp_path / "wh"
-    run_all(spark, in_order.landing, warehouse, [D3, D1, D3, D2, D1])
+    run_all(spark, history_run.landing, warehouse, [D3, D1, D3, D2, D1])
     for spec in (DIM_CUSTOMER_HISTORY, FACT_ORDER_HISTORY):
         assert_df_equality(
             read(spark, spec, warehouse),
-            read(spark, spec, in_order.warehouse),
+            read(spark, spec, history_run.warehouse),
             ignore_row_order=True,
             ignore_nullable=True,
         )
 
 
-def test_every_gold_table_publishes_its_change_feed(spark: SparkSession, in_order: InOrder) -> None:
+def test_every_gold_table_publishes_its_change_feed(
+    spark: SparkSession, history_run: HistoryRun
+) -> None:
     for spec in GOLD_TABLES:
-        detail = storage.table_detail(spark, table_at(spec, in_order.warehouse))
+        detail = storage.table_detail(spark, table_at(spec, history_run.warehouse))
         assert detail["properties"].get("delta.enableChangeDataFeed") == "true", spec.name

@@ -12,20 +12,18 @@ from pyspark.sql import SparkSession
 
 from lakehouse.tables import (
     GOLD_TABLES,
-    RUN_LOG,
-    all_specs,
 )
 from tests.helpers import (
     SAMPLE_DATES,
     SAMPLE_LANDING,
-    assert_all_tables_identical,
-    assert_tables_equal,
+    assert_same_tables,
     bronze_counts,
     copy_warehouse,
+    gold_frames,
     read,
     run_all,
 )
-from tests.sample_expected import expected_gold
+from tests.sample_expected import SAMPLE_GOLD
 
 D = date
 
@@ -37,7 +35,9 @@ def test_sample_gold_equals_the_worked_example(
     """dim_customer_current and fact_order_current are answer 5 of the seed, row for row."""
     spec = next(t for t in GOLD_TABLES if t.name == table)
     assert_df_equality(
-        read(spark, spec, sample_warehouse), expected_gold(spark)[table], ignore_row_order=True
+        read(spark, spec, sample_warehouse),
+        gold_frames(spark, SAMPLE_GOLD)[table],
+        ignore_row_order=True,
     )
 
 
@@ -46,11 +46,10 @@ def test_one_run_per_date_equals_the_range_and_a_rerun_changes_nothing(
 ) -> None:
     per_date = tmp_path / "per_date"
     run_all(spark, SAMPLE_LANDING, per_date, SAMPLE_DATES)
-    every_table_but_the_log = [spec for spec in all_specs() if spec is not RUN_LOG]
-    assert_tables_equal(spark, sample_warehouse, per_date, every_table_but_the_log)
+    assert_same_tables(spark, sample_warehouse, per_date)
 
     before = copy_warehouse(per_date, tmp_path / "before_rerun")
     counts = bronze_counts(spark, per_date)
     run_all(spark, SAMPLE_LANDING, per_date, [D(2025, 3, 2)])
     assert bronze_counts(spark, per_date) == counts
-    assert_all_tables_identical(spark, before, per_date)
+    assert_same_tables(spark, before, per_date, load_metadata=True)

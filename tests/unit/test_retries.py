@@ -1,0 +1,57 @@
+"""Which failures count as a lost commit race (retried) and which do not (raised at once)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lakehouse import concurrency
+from tests.fakes import DeltaSays
+
+
+def _failing_once(error: Exception) -> tuple[list[int], object]:
+    calls: list[int] = []
+
+    def step() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise error
+        return "done"
+
+    return calls, step
+
+
+def test_a_merge_whose_materialised_source_vanished_is_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
+    calls, step = _failing_once(RuntimeError("SparkException: Block rdd_39229_0 does not exist"))
+    assert concurrency.retry_on_conflict("silver x", step) == "done"  # type: ignore[arg-type]
+    assert len(calls) == 2
+
+
+def test_any_other_error_is_raised_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
+    calls, step = _failing_once(RuntimeError("Table does not exist"))
+    with pytest.raises(RuntimeError, match="Table does not exist"):
+        concurrency.retry_on_conflict("silver x", step)  # type: ignore[arg-type]
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "condition", ["DELTA_CONCURRENT_APPEND.WITH_PARTITION_HINT", "DELTA_METADATA_CHANGED"]
+)
+def test_a_delta_conflict_is_known_by_its_condition_and_retried(
+    monkeypatch: pytest.MonkeyPatch, condition: str
+) -> None:
+    monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
+    calls, step = _failing_once(DeltaSays(condition))
+    assert concurrency.retry_on_conflict("silver x", step) == "done"  # type: ignore[arg-type]
+    assert len(calls) == 2
+
+
+def test_another_condition_is_raised_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
+    calls, step = _failing_once(DeltaSays("DELTA_TABLE_NOT_FOUND"))
+    with pytest.raises(DeltaSays):
+        concurrency.retry_on_conflict("silver x", step)  # type: ignore[arg-type]
+    assert len(calls) == 1
