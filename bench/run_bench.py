@@ -185,7 +185,9 @@ def rebuild_gold(spark: SparkSession, warehouse: str, out: str) -> None:
 
     for source in SOURCES:
         valid_rows = valid(source)
-        changes = valid_rows.transform(silver.changes_of_each_day(source))
+        changes = (
+            valid_rows.transform(silver.changes_of_each_day(source)) if source.mutable else None
+        )
         silver_rows = valid_rows.transform(silver.one_per_key(source))
         for spec, frame in gold.whole_tables(source, silver_rows, changes):
             save(frame, spec)
