@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -10,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn
 
 from lakehouse.config import Settings, is_uri, load_settings, parse_run_date
 from lakehouse.errors import QualityThresholdError, UsageError
@@ -18,7 +19,7 @@ from lakehouse.errors import QualityThresholdError, UsageError
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-T = TypeVar("T")
+_Entry = Callable[[list[str], str], int]  # an entry point's body: (argv, prog) -> exit status
 
 USAGE_EXIT = 2
 QUALITY_EXIT = 3  # data landed and was kept, but a source is over its quarantine threshold
@@ -164,13 +165,23 @@ def _common_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def _checked(prog: str, check: Callable[[], T]) -> T | int:
-    """What `check` makes of the command line, or exit status 2 with its one-line message."""
-    try:
-        return check()
-    except UsageError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return USAGE_EXIT
+def _entry_point(default_prog: str) -> Callable[[_Entry], Callable[..., int]]:
+    """An entry point taking `argv` (default: the process's) and `prog`, where a bad command
+    line or config (`UsageError`, raised before or inside the session) is exit status 2 with
+    its one-line message."""
+
+    def wrap(entry: _Entry) -> Callable[..., int]:
+        @functools.wraps(entry)
+        def run(argv: Sequence[str] | None = None, prog: str = default_prog) -> int:
+            try:
+                return entry(list(sys.argv[1:] if argv is None else argv), prog)
+            except UsageError as exc:
+                print(f"{prog}: error: {exc}", file=sys.stderr)
+                return USAGE_EXIT
+
+        return run
+
+    return wrap
 
 
 def _in_session(
@@ -185,17 +196,17 @@ def _in_session(
     with job_session(f"{settings.app_name}{app}", settings.spark_conf, remote=args.remote) as spark:
         try:
             return work(spark)
-        except UsageError as exc:
-            print(f"{prog}: error: {exc}", file=sys.stderr)
-            return USAGE_EXIT
+        except UsageError:
+            raise  # said as a usage error by the entry point
         except Exception:
             logging.getLogger("lakehouse").exception("%s failed", prog)
             return 1
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "daily.py") -> int:
+@_entry_point("daily.py")
+def main(argv: list[str], prog: str) -> int:
     """Run the daily job for one ingest date or a range (`jobs/daily.py`)."""
-    settings, days, args = _parse(sys.argv[1:] if argv is None else argv, prog)
+    settings, days, args = _parse(argv, prog)
 
     def work(spark: SparkSession) -> int:
         from lakehouse.run import run_dates
@@ -210,25 +221,19 @@ def main(argv: Sequence[str] | None = None, prog: str = "daily.py") -> int:
     return _in_session(prog, args, settings, "", work)
 
 
-def report_main(argv: Sequence[str] | None = None, prog: str = "report.py") -> int:
+@_entry_point("report.py")
+def report_main(argv: list[str], prog: str) -> int:
     """Print the SLA report of one ingest date (text, or JSON for machines)."""
     parser = _common_options(
         _Parser(prog=prog, description="Print the SLA report of one ingest date.")
     )
     parser.add_argument("--run-date", help="ingest date to report on, YYYY-MM-DD")
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-
-    def check() -> tuple[date, Settings]:
-        if args.run_date is None:
-            raise UsageError("the following arguments are required: --run-date")
-        day = parse_run_date(args.run_date)
-        return day, _settings(args)
-
-    checked = _checked(prog, check)
-    if isinstance(checked, int):
-        return checked
-    day, settings = checked
+    args = parser.parse_args(argv)
+    if args.run_date is None:
+        raise UsageError("the following arguments are required: --run-date")
+    day = parse_run_date(args.run_date)
+    settings = _settings(args)
 
     def work(spark: SparkSession) -> int:
         from lakehouse import report
@@ -240,7 +245,8 @@ def report_main(argv: Sequence[str] | None = None, prog: str = "report.py") -> i
     return _in_session(prog, args, settings, "-report", work)
 
 
-def maintenance_main(argv: Sequence[str] | None = None, prog: str = "maintenance.py") -> int:
+@_entry_point("maintenance.py")
+def maintenance_main(argv: list[str], prog: str) -> int:
     """Compact and vacuum every table; safe to run while a daily run is writing."""
     from lakehouse.maintenance import MIN_RETAIN_HOURS
 
@@ -254,19 +260,13 @@ def maintenance_main(argv: Sequence[str] | None = None, prog: str = "maintenance
         help=f"VACUUM keeps files unreferenced for less than this (at least {MIN_RETAIN_HOURS})",
     )
     parser.add_argument("--no-vacuum", action="store_true", help="compact only")
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-
-    def check() -> Settings:
-        if args.retain_hours < MIN_RETAIN_HOURS:
-            raise UsageError(
-                f"--retain-hours {args.retain_hours} is under {MIN_RETAIN_HOURS}: files a "
-                "running job still reads could be deleted"
-            )
-        return _settings(args)
-
-    settings = _checked(prog, check)
-    if isinstance(settings, int):
-        return settings
+    args = parser.parse_args(argv)
+    if args.retain_hours < MIN_RETAIN_HOURS:
+        raise UsageError(
+            f"--retain-hours {args.retain_hours} is under {MIN_RETAIN_HOURS}: files a "
+            "running job still reads could be deleted"
+        )
+    settings = _settings(args)
 
     def work(spark: SparkSession) -> int:
         from lakehouse.maintenance import maintain
@@ -277,7 +277,8 @@ def maintenance_main(argv: Sequence[str] | None = None, prog: str = "maintenance
     return _in_session(prog, args, settings, "-maintenance", work)
 
 
-def restore_main(argv: Sequence[str] | None = None, prog: str = "restore.py") -> int:
+@_entry_point("restore.py")
+def restore_main(argv: list[str], prog: str) -> int:
     """Undo runs: every table back to its versions before a run (or at the end of a date)."""
     parser = _common_options(
         _Parser(
@@ -290,16 +291,9 @@ def restore_main(argv: Sequence[str] | None = None, prog: str = "restore.py") ->
         "--to-date", metavar="YYYY-MM-DD", help="back to the end of the last run of this date"
     )
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-
-    def check() -> tuple[date | None, Settings]:
-        day = parse_run_date(args.to_date) if args.to_date is not None else None
-        return day, _settings(args)
-
-    checked = _checked(prog, check)
-    if isinstance(checked, int):
-        return checked
-    day, settings = checked
+    args = parser.parse_args(argv)
+    day = parse_run_date(args.to_date) if args.to_date is not None else None
+    settings = _settings(args)
 
     def work(spark: SparkSession) -> int:
         from lakehouse import restore
@@ -317,13 +311,12 @@ def restore_main(argv: Sequence[str] | None = None, prog: str = "restore.py") ->
     return _in_session(prog, args, settings, "-restore", work)
 
 
-def show_gold_main(argv: Sequence[str] | None = None, prog: str = "show_gold.py") -> int:
+@_entry_point("show_gold.py")
+def show_gold_main(argv: list[str], prog: str) -> int:
     """Print every gold table (what `make run` shows after the sample)."""
     parser = _common_options(_Parser(prog=prog, description="Print every gold table."))
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    settings = _checked(prog, lambda: _settings(args))
-    if isinstance(settings, int):
-        return settings
+    args = parser.parse_args(argv)
+    settings = _settings(args)
 
     def work(spark: SparkSession) -> int:
         from lakehouse import storage

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -29,17 +29,11 @@ from lakehouse.tables import (
     GOLD_TABLES,
     RUN_LOG,
 )
-from tests.helpers import copy_warehouse, read, run_all, table_at, write_csv
+from tests.helpers import copy_warehouse, gold_frames, read, run_all, table_at, write_csv
 
 D1, D2, D3 = date(2025, 5, 1), date(2025, 5, 2), date(2025, 5, 3)
 CRM_HEADER = "customer_id,full_name,email,tier,updated_at,is_deleted"
 ORDER_HEADER = "order_id,customer_id,order_total,status,updated_at"
-
-
-def _history(
-    spark: SparkSession, rows: list[tuple[object, ...]], schema: T.StructType
-) -> DataFrame:
-    return spark.createDataFrame(rows, schema)
 
 
 # --- the timeline transform alone (no tables) ------------------------------------------
@@ -77,8 +71,7 @@ def test_timeline_rules_for_deletions_no_ops_and_nulls(spark: SparkSession) -> N
         ],
         _CHANGES,
     )
-    expected = _history(
-        spark,
+    expected = spark.createDataFrame(
         [
             (1, "A", None, "bronze", TS(2025, 1, 1), TS(2025, 1, 3), False),
             (1, "A", None, "silver", TS(2025, 1, 3), TS(2025, 1, 4), False),
@@ -111,8 +104,7 @@ def test_timeline_of_orders_tracks_customer_total_and_status(spark: SparkSession
         ],
         schema,
     )
-    expected = _history(
-        spark,
+    expected = spark.createDataFrame(
         [
             (7, 1, Decimal("5.00"), "placed", TS(2025, 1, 1), TS(2025, 1, 2), False),
             (7, 1, Decimal("6.00"), "placed", TS(2025, 1, 2), TS(2025, 1, 4), False),
@@ -182,32 +174,22 @@ def write_landing(landing: Path) -> None:
     )
 
 
-def expected_customers(spark: SparkSession) -> DataFrame:
-    return _history(
-        spark,
-        [
-            (1, "A", "a@x", "bronze", TS(2025, 5, 1, 10), TS(2025, 5, 1, 18), False),
-            (1, "A", "a@x", "silver", TS(2025, 5, 1, 18), TS(2025, 5, 2, 10), False),
-            (1, "A", "a@x", "gold", TS(2025, 5, 2, 10), None, True),
-            (2, "B", "b@x", "bronze", TS(2025, 5, 1, 10), None, True),
-            (3, "C", "c@x", "bronze", TS(2025, 5, 1, 10), TS(2025, 5, 2, 10), False),
-            (3, "C", "c@x", "bronze", TS(2025, 5, 3, 10), None, True),
-        ],
-        DIM_CUSTOMER_HISTORY.schema,
-    )
-
-
-def expected_orders(spark: SparkSession) -> DataFrame:
-    return _history(
-        spark,
-        [
-            (10, 1, Decimal("5.00"), "placed", TS(2025, 5, 1, 9), TS(2025, 5, 1, 20), False),
-            (10, 1, Decimal("5.00"), "packed", TS(2025, 5, 1, 20), TS(2025, 5, 2, 9), False),
-            (10, 1, Decimal("5.00"), "shipped", TS(2025, 5, 2, 9), None, True),
-            (11, 2, Decimal("8.00"), "placed", TS(2025, 5, 3, 9), None, True),
-        ],
-        FACT_ORDER_HISTORY.schema,
-    )
+HISTORY_GOLD = {
+    "dim_customer_history": [
+        (1, "A", "a@x", "bronze", TS(2025, 5, 1, 10), TS(2025, 5, 1, 18), False),
+        (1, "A", "a@x", "silver", TS(2025, 5, 1, 18), TS(2025, 5, 2, 10), False),
+        (1, "A", "a@x", "gold", TS(2025, 5, 2, 10), None, True),
+        (2, "B", "b@x", "bronze", TS(2025, 5, 1, 10), None, True),
+        (3, "C", "c@x", "bronze", TS(2025, 5, 1, 10), TS(2025, 5, 2, 10), False),
+        (3, "C", "c@x", "bronze", TS(2025, 5, 3, 10), None, True),
+    ],
+    "fact_order_history": [
+        (10, 1, Decimal("5.00"), "placed", TS(2025, 5, 1, 9), TS(2025, 5, 1, 20), False),
+        (10, 1, Decimal("5.00"), "packed", TS(2025, 5, 1, 20), TS(2025, 5, 2, 9), False),
+        (10, 1, Decimal("5.00"), "shipped", TS(2025, 5, 2, 9), None, True),
+        (11, 2, Decimal("8.00"), "placed", TS(2025, 5, 3, 9), None, True),
+    ],
+}
 
 
 def _keys_by_file(spark: SparkSession, warehouse: Path) -> dict[str, set[int]]:
@@ -241,13 +223,11 @@ def history_run(
 
 
 def test_timelines_in_order_match_the_rules(spark: SparkSession, history_run: HistoryRun) -> None:
-    for spec, expected in (
-        (DIM_CUSTOMER_HISTORY, expected_customers(spark)),
-        (FACT_ORDER_HISTORY, expected_orders(spark)),
-    ):
+    expected = gold_frames(spark, HISTORY_GOLD)
+    for spec in (DIM_CUSTOMER_HISTORY, FACT_ORDER_HISTORY):
         assert_df_equality(
             read(spark, spec, history_run.warehouse),
-            expected,
+            expected[spec.name],
             ignore_row_order=True,
             ignore_nullable=True,
         )
