@@ -259,6 +259,25 @@ def test_restore_needs_exactly_one_target_and_a_real_date(
     assert "invalid run date '2025-02-30'" in capsys.readouterr().err
 
 
+def test_a_run_id_not_in_the_run_log_exits_2_with_one_line_after_the_session(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A usage error found inside the session (the run log has no such run) is said like one
+    found on the command line: one line, exit 2, not a logged failure with exit 1."""
+    import contextlib
+
+    from lakehouse import restore, session
+
+    monkeypatch.setattr(session, "job_session", lambda *a, **k: contextlib.nullcontext(None))
+
+    def not_in_the_log(spark: object, warehouse: object, run_id: str) -> None:
+        raise restore.UnknownRunError(f"run {run_id!r} is not in the run log")
+
+    monkeypatch.setattr(restore, "plan_before_run", not_in_the_log)
+    assert restore_main(["--before-run", "r-1", "--warehouse", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == "restore.py: error: run 'r-1' is not in the run log\n"
+
+
 @pytest.mark.parametrize("remote", ["localhost:15002", "http://host:15002", "sc://"])
 def test_a_remote_that_is_not_a_connect_url_exits_2_naming_it(
     remote: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
