@@ -6,9 +6,7 @@ from pathlib import Path
 
 from lakehouse.config import load_settings
 from lakehouse.warehouse import Table
-from tests.helpers import (
-    ROOT,
-)
+from tests.paths import ROOT
 
 
 def test_the_config_names_every_table_by_layer(tmp_path: Path) -> None:
