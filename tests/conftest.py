@@ -70,3 +70,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(getattr(pytest.mark, tier))
         shared = [name for name in SHARED_WAREHOUSES if name in item.fixturenames]
         item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.path.stem))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A worker of `--dist loadgroup` knows a test's group by the suffix xdist gives its node
+    id. Without it xdist spreads a group over the workers without a word, and each worker
+    builds the shared warehouses again (pytest-dev/pytest-xdist#1386): fail instead."""
+    if getattr(item.config.option, "loadgroup", False) and "@" not in item.nodeid:
+        pytest.fail(
+            "pytest-xdist did not group this test (--dist loadgroup): this pytest and "
+            "pytest-xdist do not work together; install the versions pyproject.toml pins",
+            pytrace=False,
+        )
