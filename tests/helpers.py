@@ -21,15 +21,11 @@ from lakehouse import storage
 from lakehouse.config import Settings
 from lakehouse.ddl import ensure_tables
 from lakehouse.run import run_date
-from lakehouse.sources import (
-    SOURCES,
-)
 from lakehouse.tables import (
     GOLD_TABLES,
     RUN_LOG,
     TableSpec,
     all_specs,
-    bronze_spec,
 )
 from lakehouse.warehouse import Table, Warehouse
 from tests.paths import ROOT, SAMPLE_DATES, SAMPLE_LANDING  # noqa: F401 (for the tests)
@@ -204,10 +200,6 @@ def gold_frames(
 def copy_warehouse(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
-
-
-def bronze_counts(spark: SparkSession, warehouse: Path) -> dict[str, int]:
-    return {s.name: read(spark, bronze_spec(s), warehouse).count() for s in SOURCES}
 
 
 def files_by_partition(

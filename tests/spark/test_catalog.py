@@ -1,6 +1,8 @@
 """Tables by name: with a `catalog:` in the config every table is created and addressed as
 `catalog.schema.table` (one schema per layer), managed by the catalog or external at the
-warehouse's folders; without it, by path. Here in the shared session's own catalog; across
+warehouse's folders; without it, by path. The sample run one date at a time by name against
+its range by path (`sample_warehouse`) also shows that a range gives the tables of one run per
+date. Here in the shared session's own catalog; across
 sessions with a Hive metastore in tests/process/test_metastore.py."""
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import sql, storage
+from lakehouse import ops, sql, storage
 from lakehouse.config import Settings
 from lakehouse.files import folder_key
-from lakehouse.run import run_date, run_dates
+from lakehouse.run import run_date
 from lakehouse.tables import (
     RUN_LOG,
     all_specs,
@@ -44,14 +46,16 @@ def _listed(spark: SparkSession, catalog: Catalog) -> set[tuple[str, str]]:
     }
 
 
-def test_a_run_by_name_gives_the_tables_of_a_run_by_path(
+def test_one_run_per_date_by_name_equals_the_range_by_path_and_a_rerun_changes_nothing(
     spark: SparkSession, sample_warehouse: Path
 ) -> None:
-    """The sample run with managed tables: every table the same as the run by path, each in
-    its layer's schema, and the run log telling the same story."""
+    """The sample, one run per date, with managed tables: every table the same as the range
+    run by path, each in its layer's schema, and the run log telling the same story. A rerun
+    of a date then changes nothing: no table but the run log gains a version."""
     catalog = _fresh_catalog(managed=True)
     settings = Settings(landing=str(SAMPLE_LANDING), warehouse="", catalog=catalog)
-    run_dates(spark, settings, SAMPLE_DATES)
+    for day in SAMPLE_DATES:
+        run_date(spark, settings, day)
 
     assert_same_tables(spark, settings.tables, sample_warehouse)
     assert _listed(spark, catalog) == {(catalog.schemas[s.layer], s.name) for s in all_specs()}
@@ -60,6 +64,11 @@ def test_a_run_by_name_gives_the_tables_of_a_run_by_path(
         read(spark, RUN_LOG, settings.tables).select(*story),
         read(spark, RUN_LOG, sample_warehouse).select(*story),
     )
+
+    data_tables = [s for s in all_specs() if s is not RUN_LOG]
+    before = ops.versions_of(spark, settings.tables, data_tables)
+    run_date(spark, settings, SAMPLE_DATES[1])
+    assert ops.versions_of(spark, settings.tables, data_tables) == before
 
 
 def test_a_warehouse_run_by_path_is_registered_by_name_as_it_is(
