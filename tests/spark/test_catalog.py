@@ -1,9 +1,9 @@
 """Tables by name: with a `catalog:` in the config every table is created and addressed as
 `catalog.schema.table` (one schema per layer), managed by the catalog or external at the
-warehouse's folders; without it, by path. The sample run one date at a time by name against
-its range by path (`sample_warehouse`) also shows that a range gives the tables of one run per
-date. Here in the shared session's own catalog; across
-sessions with a Hive metastore in tests/process/test_metastore.py."""
+warehouse's folders; without it, by path. Here in the shared session's own catalog; across
+sessions with a Hive metastore in tests/process/test_metastore.py. The sample run one date at
+a time by name against its range by path (`sample_warehouse`) also shows that a range gives
+the tables of one run per date."""
 
 from __future__ import annotations
 
