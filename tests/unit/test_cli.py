@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from datetime import date
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lakehouse import restore, session
 from lakehouse.cli import _parse, maintenance_main, parse_args, restore_main
 from lakehouse.config import load_settings, parse_run_date
 from lakehouse.errors import InvalidRunDateError
@@ -264,10 +266,6 @@ def test_a_run_id_not_in_the_run_log_exits_2_with_one_line_after_the_session(
 ) -> None:
     """A usage error found inside the session (the run log has no such run) is said like one
     found on the command line: one line, exit 2, not a logged failure with exit 1."""
-    import contextlib
-
-    from lakehouse import restore, session
-
     monkeypatch.setattr(session, "job_session", lambda *a, **k: contextlib.nullcontext(None))
 
     def not_in_the_log(spark: object, warehouse: object, run_id: str) -> None:
