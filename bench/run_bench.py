@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -292,24 +293,33 @@ def sample_fixed_cost(spark: SparkSession, work: Path) -> list[DayFigures]:
     return out
 
 
-def cold_submit(work: Path) -> float:
-    """One sample date through scripts/spark-submit.sh from a cold start (a new JVM)."""
+# Cold submits timed: the machine is shared, and others' work only ever adds time, so the
+# least of a few is the estimate of a submit on an idle machine (the median is printed too).
+COLD_SUBMITS = 3
+
+
+def cold_submits(work: Path, times: int = COLD_SUBMITS) -> list[float]:
+    """One sample date through scripts/spark-submit.sh from a cold start (a new JVM) on a
+    fresh warehouse, `times` times."""
     warehouse = work / "cold-submit"
-    shutil.rmtree(warehouse, ignore_errors=True)
-    t0 = time.monotonic()
-    subprocess.run(
-        [
-            str(ROOT / "scripts" / "spark-submit.sh"),
-            str(ROOT / "jobs" / "daily.py"),
-            "--run-date",
-            SAMPLE_DATES[1].isoformat(),
-            "--warehouse",
-            str(warehouse),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return time.monotonic() - t0
+    seconds = []
+    for _ in range(times):
+        shutil.rmtree(warehouse, ignore_errors=True)
+        t0 = time.monotonic()
+        subprocess.run(
+            [
+                str(ROOT / "scripts" / "spark-submit.sh"),
+                str(ROOT / "jobs" / "daily.py"),
+                "--run-date",
+                SAMPLE_DATES[1].isoformat(),
+                "--warehouse",
+                str(warehouse),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        seconds.append(time.monotonic() - t0)
+    return seconds
 
 
 def horizon(
@@ -399,8 +409,13 @@ def main(argv: list[str] | None = None) -> int:
         for fig in sample:
             print_day(fig)
         report["sample"] = [asdict(f) for f in sample]
-        report["cold_submit_s"] = cold_submit(args.work)
-        print(f"one sample date by scripts/spark-submit.sh, cold: {report['cold_submit_s']:.1f}s")
+        runs = cold_submits(args.work)
+        report["cold_submit_runs_s"] = runs
+        report["cold_submit_s"] = min(runs)
+        print(
+            "one sample date by scripts/spark-submit.sh, cold, fresh warehouse: "
+            + ", ".join(f"{s:.1f}s" for s in runs)
+        )
 
     figures: list[DayFigures] = []
     if not args.no_scale:
@@ -505,7 +520,14 @@ def print_summary(report: dict[str, object], figures: list[DayFigures]) -> None:
             ("sample date-run: <= 60 Spark jobs", f"{worst_jobs} (most)", verdict(worst_jobs <= 60))
         )
         cold = float(report["cold_submit_s"])  # type: ignore[arg-type]
-        rows.append(("spark-submit one date, cold: <= 25 s", f"{cold:.1f} s", verdict(cold <= 25)))
+        runs = report["cold_submit_runs_s"]
+        rows.append(
+            (
+                "spark-submit one date, cold: <= 25 s",
+                f"{cold:.1f} s (least of {len(runs)}; median {statistics.median(runs):.1f} s)",  # type: ignore[arg-type]
+                verdict(cold <= 25),
+            )
+        )
     if figures:
         flat = float(report["flat_ratio_last_to_day2"])  # type: ignore[arg-type]
         rows.append(
