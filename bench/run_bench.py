@@ -298,13 +298,18 @@ def sample_fixed_cost(spark: SparkSession, work: Path) -> list[DayFigures]:
 COLD_SUBMITS = 3
 
 
-def cold_submits(work: Path, times: int = COLD_SUBMITS) -> list[float]:
-    """One sample date through scripts/spark-submit.sh from a cold start (a new JVM) on a
-    fresh warehouse, `times` times."""
+def cold_submits(
+    work: Path, start_from: Path | None = None, times: int = COLD_SUBMITS
+) -> list[float]:
+    """The sample's second date through scripts/spark-submit.sh from a cold start (a new JVM),
+    `times` times: on a fresh warehouse (a first run, which creates the tables), or on a copy
+    of `start_from` (the daily case: a warehouse that has run the date before)."""
     warehouse = work / "cold-submit"
     seconds = []
     for _ in range(times):
         shutil.rmtree(warehouse, ignore_errors=True)
+        if start_from is not None:
+            shutil.copytree(start_from, warehouse)
         t0 = time.monotonic()
         subprocess.run(
             [
@@ -410,12 +415,20 @@ def main(argv: list[str] | None = None) -> int:
             print_day(fig)
         report["sample"] = [asdict(f) for f in sample]
         runs = cold_submits(args.work)
-        report["cold_submit_runs_s"] = runs
-        report["cold_submit_s"] = min(runs)
-        print(
-            "one sample date by scripts/spark-submit.sh, cold, fresh warehouse: "
-            + ", ".join(f"{s:.1f}s" for s in runs)
+        day_before = args.work / "cold-submit-day-before"
+        shutil.rmtree(day_before, ignore_errors=True)
+        run_date(
+            spark, Settings(landing=str(SAMPLE_LANDING), warehouse=str(day_before)), SAMPLE_DATES[0]
         )
+        daily_runs = cold_submits(args.work, start_from=day_before)
+        report["cold_submit_runs_s"], report["cold_submit_s"] = runs, min(runs)
+        report["cold_submit_daily_runs_s"], report["cold_submit_daily_s"] = (
+            daily_runs,
+            min(daily_runs),
+        )
+        print("one sample date by scripts/spark-submit.sh, cold:")
+        print("  on a fresh warehouse: " + ", ".join(f"{s:.1f}s" for s in runs))
+        print("  after the date before: " + ", ".join(f"{s:.1f}s" for s in daily_runs))
 
     figures: list[DayFigures] = []
     if not args.no_scale:
@@ -519,15 +532,19 @@ def print_summary(report: dict[str, object], figures: list[DayFigures]) -> None:
         rows.append(
             ("sample date-run: <= 60 Spark jobs", f"{worst_jobs} (most)", verdict(worst_jobs <= 60))
         )
-        cold = float(report["cold_submit_s"])  # type: ignore[arg-type]
-        runs = report["cold_submit_runs_s"]
-        rows.append(
-            (
-                "spark-submit one date, cold: <= 25 s",
-                f"{cold:.1f} s (least of {len(runs)}; median {statistics.median(runs):.1f} s)",  # type: ignore[arg-type]
-                verdict(cold <= 25),
+        for label, key in (
+            ("spark-submit one date, cold, fresh warehouse: <= 25 s", "cold_submit"),
+            ("spark-submit next date, cold (the daily case): <= 25 s", "cold_submit_daily"),
+        ):
+            least = float(report[f"{key}_s"])  # type: ignore[arg-type]
+            runs = report[f"{key}_runs_s"]
+            rows.append(
+                (
+                    label,
+                    f"{least:.1f} s (least of {len(runs)}; median {statistics.median(runs):.1f} s)",  # type: ignore[arg-type]
+                    verdict(least <= 25),
+                )
             )
-        )
     if figures:
         flat = float(report["flat_ratio_last_to_day2"])  # type: ignore[arg-type]
         rows.append(
