@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "scripts"), str(ROOT)]
@@ -327,6 +327,22 @@ def cold_submits(
     return seconds
 
 
+COLD_FRESH, COLD_DAILY = "cold_submit_runs_s", "cold_submit_daily_runs_s"
+
+
+def cold_starts(spark: SparkSession, work: Path) -> dict[str, list[float]]:
+    """The cold submits of a first run and of the daily case (its date before run here)."""
+    day_before = work / "cold-submit-day-before"
+    shutil.rmtree(day_before, ignore_errors=True)
+    run_date(
+        spark, Settings(landing=str(SAMPLE_LANDING), warehouse=str(day_before)), SAMPLE_DATES[0]
+    )
+    return {
+        COLD_FRESH: cold_submits(work),
+        COLD_DAILY: cold_submits(work, start_from=day_before),
+    }
+
+
 def horizon(
     spark: SparkSession, work: Path, *, history: int, extra: int, scale: float, seed: int
 ) -> dict[str, object]:
@@ -414,21 +430,11 @@ def main(argv: list[str] | None = None) -> int:
         for fig in sample:
             print_day(fig)
         report["sample"] = [asdict(f) for f in sample]
-        runs = cold_submits(args.work)
-        day_before = args.work / "cold-submit-day-before"
-        shutil.rmtree(day_before, ignore_errors=True)
-        run_date(
-            spark, Settings(landing=str(SAMPLE_LANDING), warehouse=str(day_before)), SAMPLE_DATES[0]
-        )
-        daily_runs = cold_submits(args.work, start_from=day_before)
-        report["cold_submit_runs_s"], report["cold_submit_s"] = runs, min(runs)
-        report["cold_submit_daily_runs_s"], report["cold_submit_daily_s"] = (
-            daily_runs,
-            min(daily_runs),
-        )
+        runs = cold_starts(spark, args.work)
+        report.update(runs)
         print("one sample date by scripts/spark-submit.sh, cold:")
-        print("  on a fresh warehouse: " + ", ".join(f"{s:.1f}s" for s in runs))
-        print("  after the date before: " + ", ".join(f"{s:.1f}s" for s in daily_runs))
+        print("  on a fresh warehouse: " + ", ".join(f"{s:.1f}s" for s in runs[COLD_FRESH]))
+        print("  after the date before: " + ", ".join(f"{s:.1f}s" for s in runs[COLD_DAILY]))
 
     figures: list[DayFigures] = []
     if not args.no_scale:
@@ -533,15 +539,15 @@ def print_summary(report: dict[str, object], figures: list[DayFigures]) -> None:
             ("sample date-run: <= 60 Spark jobs", f"{worst_jobs} (most)", verdict(worst_jobs <= 60))
         )
         for label, key in (
-            ("spark-submit one date, cold, fresh warehouse: <= 25 s", "cold_submit"),
-            ("spark-submit next date, cold (the daily case): <= 25 s", "cold_submit_daily"),
+            ("spark-submit one date, cold, fresh warehouse: <= 25 s", COLD_FRESH),
+            ("spark-submit next date, cold (the daily case): <= 25 s", COLD_DAILY),
         ):
-            least = float(report[f"{key}_s"])  # type: ignore[arg-type]
-            runs = report[f"{key}_runs_s"]
+            runs = cast(list[float], report[key])
+            least = min(runs)
             rows.append(
                 (
                     label,
-                    f"{least:.1f} s (least of {len(runs)}; median {statistics.median(runs):.1f} s)",  # type: ignore[arg-type]
+                    f"{least:.1f} s (least of {len(runs)}; median {statistics.median(runs):.1f} s)",
                     verdict(least <= 25),
                 )
             )

@@ -23,6 +23,7 @@ from lakehouse.tables import (
 )
 from lakehouse.warehouse import Catalog, default_schemas
 from tests.helpers import (
+    EVERY_TABLE_BUT_THE_RUN_LOG,
     SAMPLE_DATES,
     SAMPLE_LANDING,
     assert_same_rows,
@@ -65,10 +66,9 @@ def test_one_run_per_date_by_name_equals_the_range_by_path_and_a_rerun_changes_n
         read(spark, RUN_LOG, sample_warehouse).select(*story),
     )
 
-    data_tables = [s for s in all_specs() if s is not RUN_LOG]
-    before = ops.versions_of(spark, settings.tables, data_tables)
+    before = ops.versions_of(spark, settings.tables, EVERY_TABLE_BUT_THE_RUN_LOG)
     run_date(spark, settings, SAMPLE_DATES[1])
-    assert ops.versions_of(spark, settings.tables, data_tables) == before
+    assert ops.versions_of(spark, settings.tables, EVERY_TABLE_BUT_THE_RUN_LOG) == before
 
 
 def test_a_warehouse_run_by_path_is_registered_by_name_as_it_is(
