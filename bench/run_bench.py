@@ -343,42 +343,62 @@ def cold_starts(spark: SparkSession, work: Path) -> dict[str, list[float]]:
     }
 
 
+# Each measured day of the long horizon runs on a fresh copy of its warehouse: the first run on
+# those tables in this session, as every daily spark-submit is (no table state held from the
+# day before), for day 2 and day N+1 alike; the days after them run on in the same session.
+# Copies interleave the two sides, so the machine's swings fall on both; the least of them
+# stands for an idle machine, as for the cold submits.
+HORIZON_REPEATS = 3
+# The backfill shortcut is proved against this many day-by-day runs of the first dates.
+PROOF_DAYS = 3
+
+
 def horizon(
     spark: SparkSession, work: Path, *, history: int, extra: int, scale: float, seed: int
 ) -> dict[str, object]:
     """A warehouse with `history` days, built by the backfill shortcut (proved equal to
-    day-by-day runs on a short prefix), then `extra` ordinary days, against day 2 of a
-    fresh warehouse at the same daily volume."""
+    day-by-day runs on a short prefix), then `extra` ordinary days, against days 2.. of a
+    fresh warehouse at the same daily volume, each side starting on a fresh copy."""
     days = [START + timedelta(days=i) for i in range(history + extra)]
     landing = work / f"landing-horizon-scale{scale:g}-days{len(days)}-seed{seed}"
     if not (landing / "_GENERATED").exists():
         shutil.rmtree(landing, ignore_errors=True)
         rows = generate_data.generate(landing, START, len(days), scale=scale, seed=seed)
         (landing / "_GENERATED").write_text(json.dumps(rows))
-    prefix = days[:3]
-    daily_wh, backfilled_wh, long_wh = (work / n for n in ("h-daily", "h-backfill", "h-long"))
-    for path in (daily_wh, backfilled_wh, long_wh):
+    day_one_wh, backfilled_wh, long_wh = (work / n for n in ("h-day1", "h-backfill", "h-long"))
+    for path in work.glob("h-*"):
         shutil.rmtree(path, ignore_errors=True)
 
-    settings = Settings(landing=str(landing), warehouse=str(daily_wh))
-    fresh = [timed_day(spark, settings, day) for day in prefix]
-    backfill.backfill(spark, str(landing), str(backfilled_wh), prefix)
-    check = backfill.differing_rows(spark, str(daily_wh), str(backfilled_wh))
+    def run(warehouse: Path, day: date) -> DayFigures:
+        return timed_day(spark, Settings(landing=str(landing), warehouse=str(warehouse)), day)
 
+    day_one = run(day_one_wh, days[0])
     t0 = time.monotonic()
     backfill.backfill(spark, str(landing), str(long_wh), days[:history])
     build_s = time.monotonic() - t0
-    settings = Settings(landing=str(landing), warehouse=str(long_wh))
-    later = [timed_day(spark, settings, day) for day in days[history:]]
+    fresh: list[list[DayFigures]] = []
+    later: list[list[DayFigures]] = []
+    for i in range(HORIZON_REPEATS):
+        copy = shutil.copytree(day_one_wh, work / f"h-daily-{i}")
+        fresh.append([run(copy, day) for day in days[1 : 1 + extra]])
+        copy = shutil.copytree(long_wh, work / f"h-long-{i}")
+        later.append([run(copy, day) for day in days[history:]])
+    proof = days[: max(PROOF_DAYS, 1 + extra)]
+    for day in proof[1 + extra :]:  # not measured: only for the proof
+        run(work / "h-daily-0", day)
+    backfill.backfill(spark, str(landing), str(backfilled_wh), proof)
+    check = backfill.differing_rows(spark, str(work / "h-daily-0"), str(backfilled_wh))
+    least_fresh = [min(runs[k].seconds for runs in fresh) for k in range(extra)]
+    least_later = [min(runs[k].seconds for runs in later) for k in range(extra)]
     return {
         "scale": scale,
         "history_days": history,
         "build_s": build_s,
         "backfill_differing_rows": check,
+        "day_one": day_one,
         "fresh": fresh,
         "later": later,
-        "ratio_first_later_to_day2": later[0].seconds / fresh[1].seconds,
-        "ratio_later_to_day2": [f.seconds / fresh[1].seconds for f in later],
+        "ratio_later_to_fresh": [x / y for x, y in zip(least_later, least_fresh, strict=True)],
     }
 
 
@@ -395,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-duckdb", action="store_true")
     parser.add_argument("--horizon", type=int, default=100, help="days of history (0: skip)")
     parser.add_argument("--horizon-scale", type=float, default=0.002)
-    parser.add_argument("--horizon-extra", type=int, default=2, help="ordinary days after it")
+    parser.add_argument("--horizon-extra", type=int, default=1, help="ordinary days after it")
     parser.add_argument("--no-sample", action="store_true", help="skip the sample's fixed cost")
     parser.add_argument("--no-scale", action="store_true", help="skip the --days run")
     args = parser.parse_args(argv)
@@ -501,13 +521,23 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
         )
         print(DAY_HEADER)
-        for fig in h["fresh"]:  # type: ignore[attr-defined]
-            print_day(fig, merges=fig is h["fresh"][1])  # type: ignore[index]
+        print_day(cast(DayFigures, h["day_one"]))
         print(f"backfill of {args.horizon} days: {h['build_s']:.1f}s")
-        for fig in h["later"]:  # type: ignore[attr-defined]
-            print_day(fig, merges=fig is h["later"][0])  # type: ignore[index]
+        fresh_runs = cast(list[list[DayFigures]], h["fresh"])
+        later_runs = cast(list[list[DayFigures]], h["later"])
+        for i, (fresh_days, later_days) in enumerate(zip(fresh_runs, later_runs, strict=True)):
+            print(f"on copy {i + 1} of {HORIZON_REPEATS} (the first day: first run on the copy):")
+            for side in (fresh_days, later_days):
+                for k, fig in enumerate(side):
+                    print_day(fig, merges=i == 0 and k == 0)
         report["horizon"] = {
-            k: ([asdict(f) for f in v] if k in ("fresh", "later") else v)  # type: ignore[union-attr]
+            k: (
+                asdict(v)
+                if isinstance(v, DayFigures)
+                else [[asdict(f) for f in runs] for runs in v]
+                if k in ("fresh", "later")
+                else v
+            )  # type: ignore[union-attr]
             for k, v in h.items()
         }
     spark.stop()
@@ -606,15 +636,17 @@ def print_summary(report: dict[str, object], figures: list[DayFigures]) -> None:
             )  # type: ignore[attr-defined]
     h = report.get("horizon")
     if h:
-        ratio = float(h["ratio_first_later_to_day2"])  # type: ignore[index]
         n = int(h["history_days"])  # type: ignore[index]
-        rows.append(
-            (
-                f"day {n + 1} / day 2 of a fresh warehouse <= 1.25",
-                f"{ratio:.2f}",
-                verdict(ratio <= 1.25),
+        ratios = cast(list[float], h["ratio_later_to_fresh"])  # type: ignore[index]
+        for nth, ratio in enumerate(ratios):
+            how = "first run on its warehouse" if nth == 0 else "next run, same session"
+            rows.append(
+                (
+                    f"day {n + 1 + nth} / day {2 + nth} of a fresh warehouse ({how}) <= 1.25",
+                    f"{ratio:.2f} (least of {HORIZON_REPEATS} each)",
+                    verdict(ratio <= 1.25),
+                )
             )
-        )
         diff = h["backfill_differing_rows"]  # type: ignore[index]
         rows.append(
             (
@@ -623,8 +655,16 @@ def print_summary(report: dict[str, object], figures: list[DayFigures]) -> None:
                 verdict(not any(diff.values())),
             )
         )
-        fresh_dates = max(sum(d["event_dates_recomputed"].values()) for d in h["fresh"])  # type: ignore[index]
-        later_dates = max(sum(d["event_dates_recomputed"].values()) for d in h["later"])  # type: ignore[index]
+        fresh_dates = max(
+            sum(d["event_dates_recomputed"].values())
+            for runs in h["fresh"]  # type: ignore[index]
+            for d in runs
+        )
+        later_dates = max(
+            sum(d["event_dates_recomputed"].values())
+            for runs in h["later"]  # type: ignore[index]
+            for d in runs
+        )
         rows.append(
             (
                 "event dates recomputed do not grow",
