@@ -402,6 +402,15 @@ def horizon(
     }
 
 
+def plain(value: object) -> object:
+    """Figures as JSON takes them: day figures as dicts, at any depth of lists."""
+    if isinstance(value, DayFigures):
+        return asdict(value)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
@@ -449,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         sample = sample_fixed_cost(spark, args.work)
         for fig in sample:
             print_day(fig)
-        report["sample"] = [asdict(f) for f in sample]
+        report["sample"] = plain(sample)
         runs = cold_starts(spark, args.work)
         report.update(runs)
         print("one sample date by scripts/spark-submit.sh, cold:")
@@ -482,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         rebuild_gold(spark, warehouse, rebuilt)
         report["rebuild_s"] = time.monotonic() - t0
         report["rebuild_differing_rows"] = differing_rows(spark, warehouse, rebuilt)
-        report["per_day"] = [asdict(f) for f in figures]
+        report["per_day"] = plain(figures)
         report["flat_ratio_last_to_day2"] = figures[-1].seconds / figures[1].seconds
         if not args.no_duckdb:
             from bench import duckdb_reference
@@ -530,16 +539,7 @@ def main(argv: list[str] | None = None) -> int:
             for side in (fresh_days, later_days):
                 for k, fig in enumerate(side):
                     print_day(fig, merges=i == 0 and k == 0)
-        report["horizon"] = {
-            k: (
-                asdict(v)
-                if isinstance(v, DayFigures)
-                else [[asdict(f) for f in runs] for runs in v]
-                if k in ("fresh", "later")
-                else v
-            )  # type: ignore[union-attr]
-            for k, v in h.items()
-        }
+        report["horizon"] = {k: plain(v) for k, v in h.items()}
     spark.stop()
 
     total = time.monotonic() - bench_started
@@ -655,16 +655,15 @@ def print_summary(report: dict[str, object], figures: list[DayFigures]) -> None:
                 verdict(not any(diff.values())),
             )
         )
-        fresh_dates = max(
-            sum(d["event_dates_recomputed"].values())
-            for runs in h["fresh"]  # type: ignore[index]
-            for d in runs
-        )
-        later_dates = max(
-            sum(d["event_dates_recomputed"].values())
-            for runs in h["later"]  # type: ignore[index]
-            for d in runs
-        )
+
+        def most_dates(side: str) -> int:
+            return max(
+                sum(d["event_dates_recomputed"].values())
+                for runs in h[side]  # type: ignore[index]
+                for d in runs
+            )
+
+        fresh_dates, later_dates = most_dates("fresh"), most_dates("later")
         rows.append(
             (
                 "event dates recomputed do not grow",
