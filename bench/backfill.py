@@ -6,7 +6,8 @@ with the same pure transforms: bronze gets every day's files (one commit), quara
 bad row, silver the top-ranked record of every key over all days, the change history each day's
 top-ranked changes, and gold is computed from those. `check_against_daily_runs` proves the
 shortcut on a short prefix: every table but the run log equals what day-by-day runs leave,
-row for row (load time and run id aside). Used by `make bench-horizon` only.
+row for row (load time and run id aside). `maintained` then lays the keyed tables out as
+`jobs/maintenance.py` leaves them. Used by `make bench-horizon` only.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from lakehouse import bronze, gold, landing, silver
 from lakehouse.ddl import (
     ensure_tables,
 )
+from lakehouse.maintenance import MIN_RETAIN_HOURS, maintain_table
+from lakehouse.session import runtime_settings
 from lakehouse.sources import (
     SOURCES,
 )
@@ -77,6 +80,18 @@ def backfill(spark: SparkSession, landing_root: str, warehouse: str, days: Seque
         changes = read(changes_spec(source)) if source.mutable else None
         for spec, frame in gold.whole_tables(source, read(silver_spec(source)), changes):
             _append(frame, spec, warehouse)
+
+
+def maintained(spark: SparkSession, warehouse: str, max_file_bytes: int) -> None:
+    """The tables maintenance sorts by key (`TableSpec.zorder_by`), sorted so, in files of
+    at most `max_file_bytes`: a warehouse kept by `jobs/maintenance.py`. Rows unchanged."""
+    setting = {"spark.databricks.delta.optimize.maxFileSize": str(max_file_bytes)}
+    with runtime_settings(spark, setting):
+        for spec in all_specs():
+            if spec.zorder_by:
+                maintain_table(
+                    spark, spec, Warehouse(warehouse), retain_hours=MIN_RETAIN_HOURS, vacuum=False
+                )
 
 
 def differing_rows(spark: SparkSession, left: str, right: str) -> dict[str, int]:

@@ -34,7 +34,7 @@ from bench import backfill  # noqa: E402
 from lakehouse import gold, silver  # noqa: E402
 from lakehouse.config import Settings, load_settings  # noqa: E402
 from lakehouse.run import run_date  # noqa: E402
-from lakehouse.session import LOCAL_JVM_OPTIONS, build_session  # noqa: E402
+from lakehouse.session import LOCAL_JVM_OPTIONS, build_session, runtime_settings  # noqa: E402
 from lakehouse.sources import APP_EVENTS, SOURCES, TICKETS  # noqa: E402
 from lakehouse.tables import GOLD_TABLES, bronze_spec, table_path  # noqa: E402
 
@@ -277,19 +277,13 @@ def sample_fixed_cost(spark: SparkSession, work: Path) -> list[DayFigures]:
     with the runtime settings of conf/local.yaml, as `make run` has them."""
     local = load_settings(ROOT / "conf" / "local.yaml").spark_conf
     runtime = {k: v for k, v in local.items() if k.startswith("spark.sql.")}
-    saved = {k: spark.conf.get(k) for k in runtime}
     out: list[DayFigures] = []
-    try:
-        for key, value in runtime.items():
-            spark.conf.set(key, value)
+    with runtime_settings(spark, runtime):
         for rep in range(2):
             warehouse = work / f"sample-{rep}"
             shutil.rmtree(warehouse, ignore_errors=True)
             settings = Settings(landing=str(SAMPLE_LANDING), warehouse=str(warehouse))
             out = [timed_day(spark, settings, day) for day in SAMPLE_DATES]
-    finally:
-        for key, value in saved.items():
-            spark.conf.set(key, value)
     return out
 
 
@@ -353,6 +347,15 @@ HORIZON_REPEATS = 3
 PROOF_DAYS = 3
 
 
+# The file size conf/prod.yaml gives maintenance (128 MiB), shrunk with the daily volume, so
+# that a long history at a small scale is as many files as it would be at scale 1.
+PROD_MAX_FILE_BYTES = 128 * 1024 * 1024
+
+
+def maintained_file_bytes(scale: float) -> int:
+    return max(int(PROD_MAX_FILE_BYTES * scale), 1024)
+
+
 def horizon(
     spark: SparkSession, work: Path, *, history: int, extra: int, scale: float, seed: int
 ) -> dict[str, object]:
@@ -376,6 +379,7 @@ def horizon(
     t0 = time.monotonic()
     backfill.backfill(spark, str(landing), str(long_wh), days[:history])
     build_s = time.monotonic() - t0
+    backfill.maintained(spark, str(long_wh), maintained_file_bytes(scale))
     fresh: list[list[DayFigures]] = []
     later: list[list[DayFigures]] = []
     for i in range(HORIZON_REPEATS):
@@ -387,6 +391,7 @@ def horizon(
     for day in proof[1 + extra :]:  # not measured: only for the proof
         run(work / "h-daily-0", day)
     backfill.backfill(spark, str(landing), str(backfilled_wh), proof)
+    backfill.maintained(spark, str(backfilled_wh), maintained_file_bytes(scale))
     check = backfill.differing_rows(spark, str(work / "h-daily-0"), str(backfilled_wh))
     least_fresh = [min(runs[k].seconds for runs in fresh) for k in range(extra)]
     least_later = [min(runs[k].seconds for runs in later) for k in range(extra)]

@@ -1,6 +1,13 @@
 """Table maintenance: compaction (OPTIMIZE) and VACUUM for every table, safe beside a run;
 gold brought back within what outside readers support.
 
+The tables a MERGE updates by key (silver of the mutable sources, gold's current states and
+histories) are compacted sorted by that key (`TableSpec.zorder_by`), in files of at most
+`spark.databricks.delta.optimize.maxFileSize` (conf/*.yaml). Every daily MERGE is pruned to
+the day's key range, so it then reads, and in gold rewrites, only the files that hold the
+day's keys: for keys created in time order (orders, tickets) a few recent files, whatever the
+table's age. Copy on write without that layout rewrites the whole table every day.
+
 All are ordinary Delta transactions. OPTIMIZE only rewrites files (no data change); if it
 races a daily run on the same files, one of the two gets a conflict and retries, and both
 recompute from committed data. VACUUM deletes only files unreferenced for longer than the
@@ -35,8 +42,8 @@ MIN_RETAIN_HOURS = 168
 @dataclass(frozen=True)
 class TableMaintenance:
     table: str
-    files_removed: int  # small files compacted away
-    files_added: int  # compacted files written
+    files_removed: int  # files compacted (or sorted) away
+    files_added: int  # files written in their place
     version: int  # the table's version after maintenance
     seconds: float
     features_dropped: tuple[str, ...] = ()
@@ -63,8 +70,8 @@ def drop_forbidden_features(spark: SparkSession, spec: TableSpec, table: Table) 
     return found
 
 
-def _optimize(spark: SparkSession, table: Table) -> tuple[int, int]:
-    metrics = storage.optimize(spark, table)
+def _optimize(spark: SparkSession, spec: TableSpec, table: Table) -> tuple[int, int]:
+    metrics = storage.optimize(spark, table, spec.zorder_by)
     if metrics is None:
         return 0, 0
     return int(metrics["numFilesRemoved"] or 0), int(metrics["numFilesAdded"] or 0)
@@ -79,7 +86,7 @@ def maintain_table(
     started = time.monotonic()
     dropped = drop_forbidden_features(spark, spec, table)
     removed, added = concurrency.retry_on_conflict(
-        f"compaction of {spec.qualified_name}", lambda: _optimize(spark, table)
+        f"compaction of {spec.qualified_name}", lambda: _optimize(spark, spec, table)
     )
     if vacuum:
         storage.vacuum(spark, table, retain_hours)
@@ -92,7 +99,7 @@ def maintain_table(
         dropped,
     )
     log.info(
-        "maintenance %s: %d small file(s) compacted into %d, now at version %d (%.1fs)",
+        "maintenance %s: %d file(s) rewritten as %d, now at version %d (%.1fs)",
         result.table,
         removed,
         added,

@@ -198,6 +198,23 @@ def job_session(
             spark.stop()
 
 
+@contextmanager
+def runtime_settings(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
+    """Runtime SQL settings for one block of work (a benchmark's part, a test), each put back
+    as it was afterwards, since the session outlives the block."""
+    saved = {key: spark.conf.get(key, None) for key in settings}
+    try:
+        for key, value in settings.items():
+            spark.conf.set(key, value)
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, old)
+
+
 def submit_packages(config: str | None, *, with_delta: bool = True) -> str:
     """What spark-submit's `--packages` needs: Delta's package (unless its jars were resolved
     at install) and those the config asks for (the OpenLineage listener when lineage is on).

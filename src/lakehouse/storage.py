@@ -107,9 +107,11 @@ def drop_feature(spark: SparkSession, table: Table, feature: str) -> None:
     spark.sql(f"ALTER TABLE {table.sql} DROP FEATURE {sql.literal(feature)}")
 
 
-def optimize(spark: SparkSession, table: Table) -> Row | None:
-    """Compact the table's small files; Delta's metrics of the rewrite (None: nothing done)."""
-    row = spark.sql(f"OPTIMIZE {table.sql}").first()
+def optimize(spark: SparkSession, table: Table, zorder_by: Sequence[str] = ()) -> Row | None:
+    """Compact the table's small files, sorted by `zorder_by` if given; Delta's metrics of
+    the rewrite (None: nothing done)."""
+    order = f" ZORDER BY ({', '.join(sql.ident(c) for c in zorder_by)})" if zorder_by else ""
+    row = spark.sql(f"OPTIMIZE {table.sql}{order}").first()
     return row["metrics"] if row is not None else None
 
 

@@ -39,6 +39,9 @@ class TableSpec:
     schema: T.StructType
     partition_by: tuple[str, ...] = ()
     properties: tuple[tuple[str, str], ...] = ()
+    # Maintenance sorts the files by these (OPTIMIZE ... ZORDER BY): a MERGE pruned to the
+    # day's key range then reads and rewrites the files holding those keys, not the table.
+    zorder_by: tuple[str, ...] = ()
 
     def path(self, root: str) -> str:
         """Its folder under a warehouse root (where a path or external table lives)."""
@@ -121,6 +124,7 @@ def silver_spec(source: Source) -> TableSpec:
             source.name,
             _fields(*typed_fields(source), *_RANK_META),
             properties=(_DV,),
+            zorder_by=source.key,
         )
     return TableSpec(
         "silver",
@@ -175,6 +179,7 @@ def current_spec(source: Source) -> TableSpec:
             ("load_date", T.DateType()),
         ),
         properties=_GOLD_PROPS,
+        zorder_by=(current.key,),
     )
 
 
@@ -205,6 +210,7 @@ def history_spec(source: Source) -> TableSpec:
             ("is_current", T.BooleanType()),
         ),
         properties=_GOLD_PROPS,
+        zorder_by=(key,),
     )
 
 

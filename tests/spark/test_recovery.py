@@ -1,10 +1,12 @@
 """Recovery on the rule scenario: a run crashed at a commit point and run again, and table
-maintenance running beside a daily run, each end in the tables of the uninterrupted run."""
+maintenance running beside a daily run, each end in the tables of the uninterrupted run; and
+the layout maintenance leaves."""
 
 from __future__ import annotations
 
 import threading
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -17,8 +19,9 @@ from lakehouse.ddl import (
     ensure_table,
 )
 from lakehouse.errors import InjectedFault
-from lakehouse.maintenance import maintain
+from lakehouse.maintenance import MIN_RETAIN_HOURS, maintain, maintain_table
 from lakehouse.run import run_date
+from lakehouse.session import runtime_settings
 from lakehouse.sources import (
     APP_EVENTS,
     SOURCES,
@@ -34,6 +37,7 @@ from lakehouse.tables import (
 )
 from tests import scenario
 from tests.helpers import (
+    EVERY_TABLE_BUT_THE_RUN_LOG,
     assert_same_tables,
     by_path,
     copy_warehouse,
@@ -166,6 +170,37 @@ def test_maintenance_beside_a_daily_run_changes_no_table(
     assert isinstance(beside_result, list)
     assert any(t.files_removed > 1 for t in beside_result)  # small files were really compacted
     assert_same_tables(spark, scenario_run.warehouse, warehouse)
+
+
+def test_maintenance_sorts_each_keyed_table_into_files_of_consecutive_key_ranges(
+    spark: SparkSession, scenario_run: ScenarioRun, tmp_path: Path
+) -> None:
+    """With files capped small, each table a MERGE updates by key ends in several files of
+    consecutive key ranges, its rows unchanged: a MERGE pruned to the day's key range finds
+    those keys in the files of that range, not in every file. (Two neighbours may share their
+    boundary key: Z-order spreads equal values over files against skew.)"""
+    warehouse = copy_warehouse(scenario_run.warehouse, tmp_path / "wh")
+    keyed = [spec for spec in EVERY_TABLE_BUT_THE_RUN_LOG if spec.zorder_by]
+    with runtime_settings(spark, {"spark.databricks.delta.optimize.maxFileSize": "256"}):
+        for spec in keyed:
+            maintain_table(
+                spark, spec, by_path(warehouse), retain_hours=MIN_RETAIN_HOURS, vacuum=False
+            )
+    for spec in keyed:
+        key = spec.zorder_by[0]
+        ranges = (
+            read(spark, spec, warehouse)
+            .groupBy(F.input_file_name())
+            .agg(F.min(key).alias("low"), F.max(key).alias("high"))
+            .orderBy("low")
+            .collect()
+        )
+        assert len(ranges) > 1, spec.qualified_name
+        assert all(a["high"] <= b["low"] for a, b in pairwise(ranges)), (
+            spec.qualified_name,
+            ranges,
+        )
+    assert_same_tables(spark, scenario_run.warehouse, warehouse, keyed)
 
 
 def test_bronze_silver_and_gold_as_three_submissions_equal_one_run(
