@@ -22,7 +22,7 @@ from lakehouse import bronze, gold, landing, silver
 from lakehouse.ddl import (
     ensure_tables,
 )
-from lakehouse.maintenance import MIN_RETAIN_HOURS, maintain_table
+from lakehouse.maintenance import MAX_FILE_SIZE, keyed_specs, maintain
 from lakehouse.session import runtime_settings
 from lakehouse.sources import (
     SOURCES,
@@ -83,15 +83,11 @@ def backfill(spark: SparkSession, landing_root: str, warehouse: str, days: Seque
 
 
 def maintained(spark: SparkSession, warehouse: str, max_file_bytes: int) -> None:
-    """The tables maintenance sorts by key (`TableSpec.zorder_by`), sorted so, in files of
-    at most `max_file_bytes`: a warehouse kept by `jobs/maintenance.py`. Rows unchanged."""
-    setting = {"spark.databricks.delta.optimize.maxFileSize": str(max_file_bytes)}
-    with runtime_settings(spark, setting):
-        for spec in all_specs():
-            if spec.zorder_by:
-                maintain_table(
-                    spark, spec, Warehouse(warehouse), retain_hours=MIN_RETAIN_HOURS, vacuum=False
-                )
+    """The tables maintenance sorts by key, sorted so in files of at most `max_file_bytes`,
+    as `jobs/maintenance.py` leaves them (the other tables the backfill already writes in few
+    files). Rows unchanged."""
+    with runtime_settings(spark, {MAX_FILE_SIZE: str(max_file_bytes)}):
+        maintain(spark, Warehouse(warehouse), vacuum=False, specs=keyed_specs())
 
 
 def differing_rows(spark: SparkSession, left: str, right: str) -> dict[str, int]:

@@ -33,6 +33,7 @@ from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from bench import backfill  # noqa: E402
 from lakehouse import gold, silver  # noqa: E402
 from lakehouse.config import Settings, load_settings  # noqa: E402
+from lakehouse.maintenance import MAX_FILE_SIZE  # noqa: E402
 from lakehouse.run import run_date  # noqa: E402
 from lakehouse.session import LOCAL_JVM_OPTIONS, build_session, runtime_settings  # noqa: E402
 from lakehouse.sources import APP_EVENTS, SOURCES, TICKETS  # noqa: E402
@@ -347,21 +348,27 @@ HORIZON_REPEATS = 3
 PROOF_DAYS = 3
 
 
-# The file size conf/prod.yaml gives maintenance (128 MiB), shrunk with the daily volume, so
-# that a long history at a small scale is as many files as it would be at scale 1.
-PROD_MAX_FILE_BYTES = 128 * 1024 * 1024
-
-
 def maintained_file_bytes(scale: float) -> int:
-    return max(int(PROD_MAX_FILE_BYTES * scale), 1024)
+    """The file size conf/prod.yaml gives maintenance, shrunk with the daily volume, so that
+    a long history at a small scale is as many files as it would be at scale 1."""
+    prod = int(load_settings(ROOT / "conf" / "prod.yaml").spark_conf[MAX_FILE_SIZE])
+    return max(int(prod * scale), 1024)
 
 
 def horizon(
-    spark: SparkSession, work: Path, *, history: int, extra: int, scale: float, seed: int
+    spark: SparkSession,
+    work: Path,
+    *,
+    history: int,
+    extra: int,
+    scale: float,
+    seed: int,
+    sorted_by_key: bool = True,
 ) -> dict[str, object]:
     """A warehouse with `history` days, built by the backfill shortcut (proved equal to
-    day-by-day runs on a short prefix), then `extra` ordinary days, against days 2.. of a
-    fresh warehouse at the same daily volume, each side starting on a fresh copy."""
+    day-by-day runs on a short prefix) and, with `sorted_by_key`, laid out as maintenance
+    leaves it; then `extra` ordinary days, against days 2.. of a fresh warehouse at the same
+    daily volume, each side starting on a fresh copy."""
     days = [START + timedelta(days=i) for i in range(history + extra)]
     landing = work / f"landing-horizon-scale{scale:g}-days{len(days)}-seed{seed}"
     if not (landing / "_GENERATED").exists():
@@ -379,7 +386,8 @@ def horizon(
     t0 = time.monotonic()
     backfill.backfill(spark, str(landing), str(long_wh), days[:history])
     build_s = time.monotonic() - t0
-    backfill.maintained(spark, str(long_wh), maintained_file_bytes(scale))
+    if sorted_by_key:
+        backfill.maintained(spark, str(long_wh), maintained_file_bytes(scale))
     fresh: list[list[DayFigures]] = []
     later: list[list[DayFigures]] = []
     for i in range(HORIZON_REPEATS):
@@ -391,13 +399,15 @@ def horizon(
     for day in proof[1 + extra :]:  # not measured: only for the proof
         run(work / "h-daily-0", day)
     backfill.backfill(spark, str(landing), str(backfilled_wh), proof)
-    backfill.maintained(spark, str(backfilled_wh), maintained_file_bytes(scale))
+    if sorted_by_key:
+        backfill.maintained(spark, str(backfilled_wh), maintained_file_bytes(scale))
     check = backfill.differing_rows(spark, str(work / "h-daily-0"), str(backfilled_wh))
     least_fresh = [min(runs[k].seconds for runs in fresh) for k in range(extra)]
     least_later = [min(runs[k].seconds for runs in later) for k in range(extra)]
     return {
         "scale": scale,
         "history_days": history,
+        "sorted_by_key": sorted_by_key,
         "build_s": build_s,
         "backfill_differing_rows": check,
         "day_one": day_one,
@@ -430,6 +440,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--horizon", type=int, default=100, help="days of history (0: skip)")
     parser.add_argument("--horizon-scale", type=float, default=0.002)
     parser.add_argument("--horizon-extra", type=int, default=1, help="ordinary days after it")
+    parser.add_argument(
+        "--horizon-unsorted",
+        action="store_true",
+        help="the history as backfilled, not sorted by key as maintenance leaves it",
+    )
     parser.add_argument("--no-sample", action="store_true", help="skip the sample's fixed cost")
     parser.add_argument("--no-scale", action="store_true", help="skip the --days run")
     args = parser.parse_args(argv)
@@ -524,7 +539,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.horizon:
         print(
-            f"\n== long horizon: {args.horizon} days of history at scale {args.horizon_scale:g} =="
+            f"\n== long horizon: {args.horizon} days of history at scale {args.horizon_scale:g}"
+            f"{', not sorted by key' if args.horizon_unsorted else ''} =="
         )
         h = horizon(
             spark,
@@ -533,6 +549,7 @@ def main(argv: list[str] | None = None) -> int:
             extra=args.horizon_extra,
             scale=args.horizon_scale,
             seed=args.seed,
+            sorted_by_key=not args.horizon_unsorted,
         )
         print(DAY_HEADER)
         print_day(cast(DayFigures, h["day_one"]))

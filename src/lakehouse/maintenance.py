@@ -3,10 +3,12 @@ gold brought back within what outside readers support.
 
 The tables a MERGE updates by key (silver of the mutable sources, gold's current states and
 histories) are compacted sorted by that key (`TableSpec.zorder_by`), in files of at most
-`spark.databricks.delta.optimize.maxFileSize` (conf/*.yaml). Every daily MERGE is pruned to
-the day's key range, so it then reads, and in gold rewrites, only the files that hold the
-day's keys: for keys created in time order (orders, tickets) a few recent files, whatever the
-table's age. Copy on write without that layout rewrites the whole table every day.
+`MAX_FILE_SIZE` (conf/prod.yaml). Every daily MERGE is pruned to the day's key range, so it
+then reads, and in gold rewrites, only the files that hold the day's keys: for keys created
+in time order (orders) a few recent files, whatever the table's age. Copy on write without
+that layout rewrites the whole table every day. All keyed tables are sorted, whatever their
+source's updates look like: a sorted table costs maintenance time only, and pays wherever
+the day's keys cluster.
 
 All are ordinary Delta transactions. OPTIMIZE only rewrites files (no data change); if it
 races a daily run on the same files, one of the two gets a conflict and retries, and both
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 
@@ -37,6 +40,13 @@ log = logging.getLogger(__name__)
 
 # Delta's own safety floor: a shorter retention could delete files a running query reads.
 MIN_RETAIN_HOURS = 168
+# Delta's setting for the size of the files OPTIMIZE writes, in bytes (default 1 GiB).
+MAX_FILE_SIZE = "spark.databricks.delta.optimize.maxFileSize"
+
+
+def keyed_specs() -> list[TableSpec]:
+    """The tables maintenance sorts by their key."""
+    return [spec for spec in all_specs() if spec.zorder_by]
 
 
 @dataclass(frozen=True)
@@ -115,15 +125,16 @@ def maintain(
     *,
     retain_hours: int = MIN_RETAIN_HOURS,
     vacuum: bool = True,
+    specs: Iterable[TableSpec] | None = None,
 ) -> list[TableMaintenance]:
-    """Compact, then vacuum, every table of the warehouse (the run log included)."""
+    """Compact, then vacuum, every table of the warehouse (the run log included), or `specs`."""
     if retain_hours < MIN_RETAIN_HOURS:
         raise UsageError(
             f"VACUUM retention {retain_hours} h is under {MIN_RETAIN_HOURS} h: files a running "
             "job still reads could be deleted"
         )
     done = []
-    for spec in all_specs():
+    for spec in all_specs() if specs is None else specs:
         result = maintain_table(spark, spec, warehouse, retain_hours=retain_hours, vacuum=vacuum)
         if result is not None:
             done.append(result)

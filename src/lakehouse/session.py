@@ -146,6 +146,16 @@ def session_conf(
     return conf
 
 
+# Settings a Spark Connect session takes for itself: Spark's SQL settings and Delta's (both
+# per session, such as maintenance's file size); the rest configure the server's own JVM.
+_SESSION_SETTINGS = ("spark.sql.", "spark.databricks.delta.")
+
+
+def connect_conf(conf: Mapping[str, str]) -> dict[str, str]:
+    """The part of a config a Spark Connect client can set on its session."""
+    return {k: v for k, v in conf.items() if k.startswith(_SESSION_SETTINGS)}
+
+
 def build_session(
     app_name: str,
     spark_conf: Mapping[str, str] | None = None,
@@ -155,19 +165,17 @@ def build_session(
 ) -> SparkSession:
     """Build (or join) the session with Delta configured.
 
-    Over Spark Connect (`remote`, or $SPARK_REMOTE) the server has Delta: only the SQL
-    settings reach it (Spark applies those per session, and ignores the static ones). Under
+    Over Spark Connect (`remote`, or $SPARK_REMOTE) the server has Delta: only the session
+    settings reach it (`connect_conf`). Under
     spark-submit the submitter supplies the Delta jars (scripts/spark-submit.sh, or a cluster
     that has Delta). In a plain Python process (tests, notebooks) we launch the JVM ourselves
     with the Delta jars resolved at install.
     """
     remote = remote or os.environ.get("SPARK_REMOTE")
     if remote:
-        conf = {**BASE_CONF, **(spark_conf or {})}
         builder = SparkSession.builder.remote(remote).appName(app_name)
-        for key, value in conf.items():
-            if key.startswith("spark.sql."):
-                builder = builder.config(key, value)
+        for key, value in connect_conf({**BASE_CONF, **(spark_conf or {})}).items():
+            builder = builder.config(key, value)
         return builder.getOrCreate()
     builder = SparkSession.builder.appName(app_name)
     if master:

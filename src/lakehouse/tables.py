@@ -124,7 +124,7 @@ def silver_spec(source: Source) -> TableSpec:
             source.name,
             _fields(*typed_fields(source), *_RANK_META),
             properties=(_DV,),
-            zorder_by=source.key,
+            zorder_by=(source.key[0],),
         )
     return TableSpec(
         "silver",

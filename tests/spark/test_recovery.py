@@ -19,7 +19,7 @@ from lakehouse.ddl import (
     ensure_table,
 )
 from lakehouse.errors import InjectedFault
-from lakehouse.maintenance import MIN_RETAIN_HOURS, maintain, maintain_table
+from lakehouse.maintenance import MAX_FILE_SIZE, keyed_specs, maintain
 from lakehouse.run import run_date
 from lakehouse.session import runtime_settings
 from lakehouse.sources import (
@@ -37,7 +37,6 @@ from lakehouse.tables import (
 )
 from tests import scenario
 from tests.helpers import (
-    EVERY_TABLE_BUT_THE_RUN_LOG,
     assert_same_tables,
     by_path,
     copy_warehouse,
@@ -180,17 +179,14 @@ def test_maintenance_sorts_each_keyed_table_into_files_of_consecutive_key_ranges
     those keys in the files of that range, not in every file. (Two neighbours may share their
     boundary key: Z-order spreads equal values over files against skew.)"""
     warehouse = copy_warehouse(scenario_run.warehouse, tmp_path / "wh")
-    keyed = [spec for spec in EVERY_TABLE_BUT_THE_RUN_LOG if spec.zorder_by]
-    with runtime_settings(spark, {"spark.databricks.delta.optimize.maxFileSize": "256"}):
-        for spec in keyed:
-            maintain_table(
-                spark, spec, by_path(warehouse), retain_hours=MIN_RETAIN_HOURS, vacuum=False
-            )
+    keyed = keyed_specs()
+    with runtime_settings(spark, {MAX_FILE_SIZE: "256"}):
+        maintain(spark, by_path(warehouse), vacuum=False, specs=keyed)
     for spec in keyed:
         key = spec.zorder_by[0]
         ranges = (
             read(spark, spec, warehouse)
-            .groupBy(F.input_file_name())
+            .groupBy(F.col("_metadata.file_path"))
             .agg(F.min(key).alias("low"), F.max(key).alias("high"))
             .orderBy("low")
             .collect()

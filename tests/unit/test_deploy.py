@@ -18,9 +18,12 @@ import pytest
 import yaml
 
 from lakehouse.cli import _parser, parse_args, parse_steps
+from lakehouse.config import load_settings
+from lakehouse.maintenance import MAX_FILE_SIZE
 from lakehouse.session import (
     LOCAL_JVM_OPTIONS,
     SHORT_RUN_JVM_OPTIONS,
+    connect_conf,
     delta_packages,
     installed_jars,
     record_jars,
@@ -311,3 +314,14 @@ def test_recorded_jars_count_only_for_this_delta_version_and_while_on_disk(
     jars[1].write_bytes(b"")
     record.write_text(f"io.delta:delta-spark_4.2_2.13:0.0.1\n{listed}\n", encoding="utf-8")
     assert installed_jars(record) is None  # another Delta version's jars
+
+
+def test_over_connect_the_session_takes_the_sql_and_delta_settings_and_not_the_servers() -> None:
+    """Maintenance's file size is Delta's session setting: it reaches a Connect session, where
+    the s3a region (the server JVM's own) does not."""
+    conf = load_settings(ROOT / "conf" / "prod.yaml").spark_conf
+    assert connect_conf(conf) == {
+        "spark.sql.shuffle.partitions": "200",
+        "spark.sql.adaptive.enabled": "true",
+        MAX_FILE_SIZE: "134217728",
+    }
