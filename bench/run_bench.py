@@ -35,7 +35,12 @@ from lakehouse import gold, silver  # noqa: E402
 from lakehouse.config import Settings, load_settings  # noqa: E402
 from lakehouse.maintenance import MAX_FILE_SIZE  # noqa: E402
 from lakehouse.run import run_date  # noqa: E402
-from lakehouse.session import LOCAL_JVM_OPTIONS, build_session, runtime_settings  # noqa: E402
+from lakehouse.session import (  # noqa: E402
+    LOCAL_JVM_OPTIONS,
+    build_session,
+    runtime_conf,
+    runtime_settings,
+)
 from lakehouse.sources import APP_EVENTS, SOURCES, TICKETS  # noqa: E402
 from lakehouse.tables import GOLD_TABLES, bronze_spec, table_path  # noqa: E402
 
@@ -277,9 +282,8 @@ def sample_fixed_cost(spark: SparkSession, work: Path) -> list[DayFigures]:
     """The bundled sample's four dates, warm (a pass to warm the JVM, then the measured one),
     with the runtime settings of conf/local.yaml, as `make run` has them."""
     local = load_settings(ROOT / "conf" / "local.yaml").spark_conf
-    runtime = {k: v for k, v in local.items() if k.startswith("spark.sql.")}
     out: list[DayFigures] = []
-    with runtime_settings(spark, runtime):
+    with runtime_settings(spark, runtime_conf(local)):
         for rep in range(2):
             warehouse = work / f"sample-{rep}"
             shutil.rmtree(warehouse, ignore_errors=True)
@@ -386,8 +390,9 @@ def horizon(
     t0 = time.monotonic()
     backfill.backfill(spark, str(landing), str(long_wh), days[:history])
     build_s = time.monotonic() - t0
+    file_bytes = maintained_file_bytes(scale)
     if sorted_by_key:
-        backfill.maintained(spark, str(long_wh), maintained_file_bytes(scale))
+        backfill.maintained(spark, str(long_wh), file_bytes)
     fresh: list[list[DayFigures]] = []
     later: list[list[DayFigures]] = []
     for i in range(HORIZON_REPEATS):
@@ -400,7 +405,7 @@ def horizon(
         run(work / "h-daily-0", day)
     backfill.backfill(spark, str(landing), str(backfilled_wh), proof)
     if sorted_by_key:
-        backfill.maintained(spark, str(backfilled_wh), maintained_file_bytes(scale))
+        backfill.maintained(spark, str(backfilled_wh), file_bytes)
     check = backfill.differing_rows(spark, str(work / "h-daily-0"), str(backfilled_wh))
     least_fresh = [min(runs[k].seconds for runs in fresh) for k in range(extra)]
     least_later = [min(runs[k].seconds for runs in later) for k in range(extra)]

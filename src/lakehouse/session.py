@@ -146,13 +146,14 @@ def session_conf(
     return conf
 
 
-# Settings a Spark Connect session takes for itself: Spark's SQL settings and Delta's (both
-# per session, such as maintenance's file size); the rest configure the server's own JVM.
+# Settings a session takes while it runs: Spark's SQL settings and Delta's (both per session,
+# such as maintenance's file size); the rest configure a JVM as it starts.
 _SESSION_SETTINGS = ("spark.sql.", "spark.databricks.delta.")
 
 
-def connect_conf(conf: Mapping[str, str]) -> dict[str, str]:
-    """The part of a config a Spark Connect client can set on its session."""
+def runtime_conf(conf: Mapping[str, str]) -> dict[str, str]:
+    """The part of a config a running session can take: what a Spark Connect client sets on
+    its session, and what the benchmark sets for one block of work."""
     return {k: v for k, v in conf.items() if k.startswith(_SESSION_SETTINGS)}
 
 
@@ -166,7 +167,7 @@ def build_session(
     """Build (or join) the session with Delta configured.
 
     Over Spark Connect (`remote`, or $SPARK_REMOTE) the server has Delta: only the session
-    settings reach it (`connect_conf`). Under
+    settings reach it (`runtime_conf`). Under
     spark-submit the submitter supplies the Delta jars (scripts/spark-submit.sh, or a cluster
     that has Delta). In a plain Python process (tests, notebooks) we launch the JVM ourselves
     with the Delta jars resolved at install.
@@ -174,7 +175,7 @@ def build_session(
     remote = remote or os.environ.get("SPARK_REMOTE")
     if remote:
         builder = SparkSession.builder.remote(remote).appName(app_name)
-        for key, value in connect_conf({**BASE_CONF, **(spark_conf or {})}).items():
+        for key, value in runtime_conf({**BASE_CONF, **(spark_conf or {})}).items():
             builder = builder.config(key, value)
         return builder.getOrCreate()
     builder = SparkSession.builder.appName(app_name)

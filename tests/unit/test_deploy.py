@@ -23,10 +23,10 @@ from lakehouse.maintenance import MAX_FILE_SIZE
 from lakehouse.session import (
     LOCAL_JVM_OPTIONS,
     SHORT_RUN_JVM_OPTIONS,
-    connect_conf,
     delta_packages,
     installed_jars,
     record_jars,
+    runtime_conf,
 )
 from tests.paths import ROOT
 
@@ -320,7 +320,7 @@ def test_over_connect_the_session_takes_the_sql_and_delta_settings_and_not_the_s
     """Maintenance's file size is Delta's session setting: it reaches a Connect session, where
     the s3a region (the server JVM's own) does not."""
     conf = load_settings(ROOT / "conf" / "prod.yaml").spark_conf
-    assert connect_conf(conf) == {
+    assert runtime_conf(conf) == {
         "spark.sql.shuffle.partitions": "200",
         "spark.sql.adaptive.enabled": "true",
         MAX_FILE_SIZE: "134217728",
