@@ -54,9 +54,7 @@ BENCH_CONF = {
     "spark.ui.enabled": "false",
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.driver.memory": "8g",
-    "spark.driver.extraJavaOptions": (
-        f"{LOCAL_JVM_OPTIONS} -Dlog4j2.configurationFile=file:{ROOT / 'conf' / 'log4j2.properties'}"
-    ),
+    "spark.driver.extraJavaOptions": LOCAL_JVM_OPTIONS,
 }
 
 

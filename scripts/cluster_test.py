@@ -322,7 +322,6 @@ def local_session(base: Path) -> SparkSession:
         "spark.sql.warehouse.dir": str(scratch / "spark-warehouse"),
         "spark.driver.extraJavaOptions": (
             f"{LOCAL_TEST_CONF['spark.driver.extraJavaOptions']} "
-            f"-Dlog4j2.configurationFile=file:{ROOT / 'conf' / 'log4j2.properties'} "
             f"-Djava.io.tmpdir={scratch} -Dderby.system.home={scratch}"
         ),
     }

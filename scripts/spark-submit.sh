@@ -59,12 +59,11 @@ for arg in "$@"; do
   forward+=("$arg")
 done
 # The Delta jars resolved once by `make install` (none recorded: Spark's resolver fetches them),
-# the packages still to resolve (the lineage listener's when the config turns it on) and the
-# driver JVM's options for local mode.
-{ read -r jars; read -r packages; read -r local_jvm; } < <("$venv/bin/python" -m lakehouse.session \
-  --submit-args "$venv/delta-jars.txt" "${config[@]}")
+# the packages still to resolve (the lineage listener's when the config turns it on), the
+# driver JVM's options for local mode and its logging (lakehouse.session.LOG_CONFIG).
+{ read -r jars; read -r packages; read -r local_jvm; read -r driver_options; } < <(
+  "$venv/bin/python" -m lakehouse.session --submit-args "$venv/delta-jars.txt" "${config[@]}")
 defaults=()
-driver_options="-Dlog4j2.configurationFile=file:$root/conf/log4j2.properties"
 if ! $has_master; then
   defaults+=(--master "local[*]")
   # The driver's JVM does all the work: its garbage collector leaves the cores to it.

@@ -19,7 +19,6 @@ from lakehouse.run import run_dates
 from lakehouse.session import LOCAL_TEST_CONF, build_session
 from tests import scenario
 from tests.helpers import SAMPLE_DATES, SAMPLE_LANDING
-from tests.paths import ROOT
 from tests.scenario import ScenarioRun
 
 
@@ -30,7 +29,6 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
         "spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("spark-warehouse")),
         "spark.driver.extraJavaOptions": (
             f"{LOCAL_TEST_CONF['spark.driver.extraJavaOptions']} "
-            f"-Dlog4j2.configurationFile=file:{ROOT / 'conf' / 'log4j2.properties'} "
             f"-Dderby.system.home={tmp_path_factory.mktemp('derby')}"
         ),
     }

@@ -43,6 +43,12 @@ SHORT_RUN_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
 # archive made for other jars or another JVM is ignored by the JVM, silently.
 CLASS_ARCHIVE = Path(sys.prefix) / "lakehouse-classes.jsa"
 _QUIET_CDS = "-Xlog:cds=off -Xlog:cds+dynamic=off"
+# Spark's own logging for every driver JVM this project starts (scripts/spark-submit.sh, or
+# this process launching it): warnings and errors only, without the ones every run would
+# print on purpose. Shipped in the package, so an installed wheel has it too.
+LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
+LOG_CONFIG_OPTION = f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
+DRIVER_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
 
 
 def short_run_jvm_options(archive: Path = CLASS_ARCHIVE) -> str:
@@ -81,7 +87,7 @@ LOCAL_TEST_CONF: dict[str, str] = {
     "spark.driver.memory": "2g",
     # One JVM does everything on two cores: a serial collector leaves both to the work (the
     # sample's dates: about 15 % less CPU than the parallel one).
-    "spark.driver.extraJavaOptions": f"{LOCAL_JVM_OPTIONS} -Xss4m",
+    DRIVER_JAVA_OPTIONS: f"{LOCAL_JVM_OPTIONS} -Xss4m",
 }
 
 
@@ -135,15 +141,26 @@ def session_conf(
     When this process launches the JVM itself, it adds the Delta jars resolved at install
     (`jars`), or else has Spark's resolver fetch the Delta package; any package the config
     asks for (`spark.jars.packages`, e.g. the OpenLineage listener) is resolved as given.
-    Otherwise the JVM runs already: the jars are the submitter's business
+    It also gives the driver JVM the project's logging (`LOG_CONFIG`). Otherwise the JVM
+    runs already: the jars and the logging are the submitter's business
     (scripts/spark-submit.sh, a cluster library), and are left alone here.
     """
     conf = {**DELTA_CONF, **BASE_CONF, **(spark_conf or {})}
-    if launch_jvm and jars:
+    if not launch_jvm:
+        return conf
+    if jars:
         conf = merge_conf({"spark.jars": ",".join(jars)}, conf)
-    elif launch_jvm:
+    else:
         conf = merge_conf({"spark.jars.packages": delta_packages()}, conf)
-    return conf
+    return with_log_config(conf)
+
+
+def with_log_config(conf: Mapping[str, str]) -> dict[str, str]:
+    """`conf` with the project's logging for the driver JVM, unless it names its own."""
+    options = conf.get(DRIVER_JAVA_OPTIONS, "")
+    if "-Dlog4j2.configurationFile=" in options:
+        return dict(conf)
+    return {**conf, DRIVER_JAVA_OPTIONS: f"{options} {LOG_CONFIG_OPTION}".strip()}
 
 
 # Settings a session takes while it runs: Spark's SQL settings and Delta's (both per session,
@@ -249,7 +266,7 @@ def main(argv: list[str]) -> int:
     """`python -m lakehouse.session --packages [--config F]` prints the coordinates for
     spark-submit.sh; `--submit-args JARS_FILE [--config F]` prints the jars resolved at
     install (first line, empty if none), the packages still to resolve (second line) and the
-    driver JVM's options for local mode (third line);
+    driver JVM's options for local mode (third line) and for any master (fourth line);
     `--warm` starts a session once so the jars are resolved, and recorded, during
     `make install`."""
     if argv[:1] == ["--packages"] and len(argv) in (1, 3) and argv[1:2] in ([], ["--config"]):
@@ -260,6 +277,7 @@ def main(argv: list[str]) -> int:
         print(",".join(jars or []))
         print(submit_packages(argv[3] if len(argv) == 4 else None, with_delta=jars is None))
         print(short_run_jvm_options())
+        print(LOG_CONFIG_OPTION)
         return 0
     if argv == ["--warm"]:
         conf = session_conf(LOCAL_TEST_CONF, launch_jvm=True)  # resolved by Ivy, once

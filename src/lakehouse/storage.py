@@ -11,6 +11,7 @@ from typing import Any
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, DataFrameWriter, Row, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse import conditions, sql
@@ -279,10 +280,17 @@ def replace_partitions(
     *,
     merge_schema: bool = False,
 ) -> None:
-    """Overwrite exactly the partitions of `dates` (emptying those with no rows) in one commit."""
-    writer = (
-        frame.write.format("delta")
-        .mode("overwrite")
-        .option("replaceWhere", date_predicate(column, dates))
-    )
+    """Overwrite exactly the partitions of `dates` (emptying those with no rows) in one commit.
+
+    By name, through the table's own overwrite by condition: `saveAsTable` would also write
+    the table's schema back to the catalog at every run, which a Hive metastore refuses for
+    a partitioned Delta table (an error logged, then a fallback) and no catalog needs."""
+    predicate = date_predicate(column, dates)
+    if table.by_name:
+        writer_v2 = frame.writeTo(table.sql)
+        if merge_schema:
+            writer_v2 = writer_v2.option("mergeSchema", "true")
+        writer_v2.overwrite(F.expr(predicate))
+        return
+    writer = frame.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
     _save(writer, table, merge_schema=merge_schema)

@@ -5,6 +5,7 @@ finds every one of its tables by name."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,11 +48,18 @@ def _hive_config(tmp_path: Path, warehouse: Path) -> Path:
     return config
 
 
-def _python(*args: str) -> None:
+def _python(*args: str) -> str:
+    """Run a script of the project; its output (stdout and stderr)."""
     done = subprocess.run(
         [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=900
     )
     assert done.returncode == 0, done.stderr[-4000:]
+    return done.stdout + done.stderr
+
+
+# A line Spark, Hive or the JVM logs at WARN or ERROR (the job's own lines use Python's
+# level names).
+_ENGINE_NOISE = re.compile(r"\b(WARN|ERROR)\b")
 
 
 def test_a_run_by_name_is_found_by_name_from_another_session(
@@ -62,7 +70,12 @@ def test_a_run_by_name_is_found_by_name_from_another_session(
     the tables a run by path leaves is tests/spark/test_catalog.py's, in-session)."""
     warehouse, out = tmp_path / "wh", tmp_path / "found"
     config = _hive_config(tmp_path, warehouse)
-    _python("jobs/daily.py", "--config", str(config), "--run-date", SAMPLE_DATES[1].isoformat())
+    logged = _python(
+        "jobs/daily.py", "--config", str(config), "--run-date", SAMPLE_DATES[1].isoformat()
+    )
+    # The run's log is the job's story, the JVM started by the job itself as by spark-submit:
+    # no engine warnings, not even those a Hive metastore adds for every table it registers.
+    assert [line for line in logged.splitlines() if _ENGINE_NOISE.search(line)] == []
 
     _python("tests/process/dump_by_name.py", str(config), str(out))
 

@@ -114,7 +114,6 @@ def test_wheel_installs_and_its_entry_point_runs_the_sample(
         "spark.sql.warehouse.dir": str(tmp_path / "spark-warehouse"),
         "spark.driver.extraJavaOptions": (
             f"{LOCAL_TEST_CONF['spark.driver.extraJavaOptions']} "
-            f"-Dlog4j2.configurationFile=file:{ROOT / 'conf' / 'log4j2.properties'} "
             f"-Dderby.system.home={tmp_path / 'derby'}"
         ),
     }

@@ -21,12 +21,16 @@ from lakehouse.cli import _parser, parse_args, parse_steps
 from lakehouse.config import load_settings
 from lakehouse.maintenance import MAX_FILE_SIZE
 from lakehouse.session import (
+    DRIVER_JAVA_OPTIONS,
     LOCAL_JVM_OPTIONS,
+    LOG_CONFIG,
+    LOG_CONFIG_OPTION,
     SHORT_RUN_JVM_OPTIONS,
     delta_packages,
     installed_jars,
     record_jars,
     runtime_conf,
+    session_conf,
 )
 from tests.paths import ROOT
 
@@ -269,6 +273,7 @@ def test_spark_submit_wrapper_joins_packages_and_forwards_the_rest(tmp_path: Pat
     assert got[:4] == ["--master", "local[*]", "--packages", delta_packages()]
     assert got[-5:] == ["--py-files", "x.py", "jobs/daily.py", "--run-date", RUN_DATE]
     assert f" {LOCAL_JVM_OPTIONS} {SHORT_RUN_JVM_OPTIONS}" in driver_options(got)  # local mode
+    assert LOG_CONFIG_OPTION in driver_options(got)
 
     # A --packages before the job joins Delta's; the job's own --packages is the job's.
     forwarded = ["--master", "spark://h:7077", "jobs/daily.py", "--config", str(lineage)]
@@ -279,7 +284,8 @@ def test_spark_submit_wrapper_joins_packages_and_forwards_the_rest(tmp_path: Pat
         f"{delta_packages()},io.openlineage:openlineage-spark_2.13:1.53.0,org.example:x:1",
     ]
     assert got[-7:] == forwarded
-    assert LOCAL_JVM_OPTIONS not in driver_options(got)  # a cluster's driver: left as it is
+    # A cluster's driver: the project's logging only.
+    assert driver_options(got) == f"spark.driver.extraJavaOptions={LOG_CONFIG_OPTION}"
 
     # With the jars `make install` recorded, Delta comes from them and Ivy resolves only
     # what is left (here the lineage listener), or nothing at all.
@@ -325,3 +331,18 @@ def test_over_connect_the_session_takes_the_sql_and_delta_settings_and_not_the_s
         "spark.sql.adaptive.enabled": "true",
         MAX_FILE_SIZE: "134217728",
     }
+
+
+def test_a_jvm_the_job_starts_logs_as_the_packaged_config_says_unless_the_config_names_one() -> (
+    None
+):
+    """The driver's logging file ships in the package (a wheel has it too); a config that
+    names its own keeps it, with the rest of its JVM options."""
+    assert LOG_CONFIG.is_file()
+    own = "-Xss4m -Dlog4j2.configurationFile=file:/etc/mine.properties"
+    assert session_conf({DRIVER_JAVA_OPTIONS: own}, launch_jvm=True)[DRIVER_JAVA_OPTIONS] == own
+    assert session_conf({DRIVER_JAVA_OPTIONS: "-Xss4m"}, launch_jvm=True)[DRIVER_JAVA_OPTIONS] == (
+        f"-Xss4m {LOG_CONFIG_OPTION}"
+    )
+    # A JVM already running (spark-submit, a platform) is the submitter's: nothing added.
+    assert DRIVER_JAVA_OPTIONS not in session_conf({}, launch_jvm=False)
