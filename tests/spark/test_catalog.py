@@ -8,20 +8,25 @@ the tables of one run per date."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from lakehouse import ops, sql, storage
 from lakehouse.config import Settings
+from lakehouse.ddl import ensure_table
 from lakehouse.files import folder_key
 from lakehouse.run import run_date
 from lakehouse.tables import (
+    EVENT_DATE,
+    FACT_APP_EVENTS_DAILY,
     RUN_LOG,
     all_specs,
 )
-from lakehouse.warehouse import Catalog, default_schemas
+from lakehouse.warehouse import Catalog, Warehouse, default_schemas
 from tests.helpers import (
     EVERY_TABLE_BUT_THE_RUN_LOG,
     SAMPLE_DATES,
@@ -98,4 +103,37 @@ def test_a_warehouse_run_by_path_is_registered_by_name_as_it_is(
     assert_same_rows(
         read(spark, RUN_LOG, settings.tables).where(F.col("run_id") != result.run_id),
         read(spark, RUN_LOG, sample_warehouse),
+    )
+
+
+def test_a_partition_overwrite_by_name_replaces_its_dates_and_takes_a_drifted_column(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """The daily tables and the change histories are replaced a date at a time; by name that
+    goes through the table's own overwrite by condition, which must keep the other dates and
+    add the columns a source drifts into, as by path."""
+    daily = FACT_APP_EVENTS_DAILY
+    catalog = _fresh_catalog(managed=False)
+    warehouse = Warehouse(str(tmp_path / "wh"), catalog)
+    table = daily.table(warehouse)
+    spark.sql(f"CREATE SCHEMA {table.schema_sql}")
+    ensure_table(spark, daily, warehouse)
+    first, second = date(2025, 3, 1), date(2025, 3, 2)
+    storage.replace_partitions(
+        table,
+        spark.createDataFrame([(first, "view", 1), (second, "view", 2)], daily.schema),
+        EVENT_DATE,
+        [first, second],
+    )
+    drifted = T.StructType([*daily.schema.fields, T.StructField("channel", T.StringType())])
+    storage.replace_partitions(
+        table,
+        spark.createDataFrame([(second, "click", 3, "app")], drifted),
+        EVENT_DATE,
+        [second],
+        merge_schema=True,
+    )
+    assert_same_rows(
+        storage.read(spark, table),
+        spark.createDataFrame([(first, "view", 1, None), (second, "click", 3, "app")], drifted),
     )
