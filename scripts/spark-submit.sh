@@ -61,8 +61,14 @@ done
 # The Delta jars resolved once by `make install` (none recorded: Spark's resolver fetches them),
 # the packages still to resolve (the lineage listener's when the config turns it on), the
 # driver JVM's options for local mode and its logging (lakehouse.session.LOG_CONFIG).
-{ read -r jars; read -r packages; read -r local_jvm; read -r driver_options; } < <(
+mapfile -t submit_args < <(
   "$venv/bin/python" -m lakehouse.session --submit-args "$venv/delta-jars.txt" "${config[@]}")
+if [ "${#submit_args[@]}" -ne 4 ]; then
+  echo "spark-submit.sh: the installed lakehouse package did not say how to submit; run 'make install'" >&2
+  exit 2
+fi
+jars="${submit_args[0]}" packages="${submit_args[1]}"
+local_jvm="${submit_args[2]}" driver_options="${submit_args[3]}"
 defaults=()
 if ! $has_master; then
   defaults+=(--master "local[*]")

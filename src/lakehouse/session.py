@@ -48,7 +48,6 @@ _QUIET_CDS = "-Xlog:cds=off -Xlog:cds+dynamic=off"
 # print on purpose. Shipped in the package, so an installed wheel has it too.
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 LOG_CONFIG_OPTION = f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
-DRIVER_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
 
 
 def short_run_jvm_options(archive: Path = CLASS_ARCHIVE) -> str:
@@ -87,7 +86,7 @@ LOCAL_TEST_CONF: dict[str, str] = {
     "spark.driver.memory": "2g",
     # One JVM does everything on two cores: a serial collector leaves both to the work (the
     # sample's dates: about 15 % less CPU than the parallel one).
-    DRIVER_JAVA_OPTIONS: f"{LOCAL_JVM_OPTIONS} -Xss4m",
+    "spark.driver.extraJavaOptions": f"{LOCAL_JVM_OPTIONS} -Xss4m",
 }
 
 
@@ -141,26 +140,31 @@ def session_conf(
     When this process launches the JVM itself, it adds the Delta jars resolved at install
     (`jars`), or else has Spark's resolver fetch the Delta package; any package the config
     asks for (`spark.jars.packages`, e.g. the OpenLineage listener) is resolved as given.
-    It also gives the driver JVM the project's logging (`LOG_CONFIG`). Otherwise the JVM
-    runs already: the jars and the logging are the submitter's business
+    Otherwise the JVM runs already: the jars are the submitter's business
     (scripts/spark-submit.sh, a cluster library), and are left alone here.
     """
     conf = {**DELTA_CONF, **BASE_CONF, **(spark_conf or {})}
-    if not launch_jvm:
-        return conf
-    if jars:
+    if launch_jvm and jars:
         conf = merge_conf({"spark.jars": ",".join(jars)}, conf)
-    else:
+    elif launch_jvm:
         conf = merge_conf({"spark.jars.packages": delta_packages()}, conf)
-    return with_log_config(conf)
+    return conf
 
 
-def with_log_config(conf: Mapping[str, str]) -> dict[str, str]:
-    """`conf` with the project's logging for the driver JVM, unless it names its own."""
-    options = conf.get(DRIVER_JAVA_OPTIONS, "")
-    if "-Dlog4j2.configurationFile=" in options:
-        return dict(conf)
-    return {**conf, DRIVER_JAVA_OPTIONS: f"{options} {LOG_CONFIG_OPTION}".strip()}
+LOG_CONFIG_ENV = "LOG4J_CONFIGURATION_FILE"
+
+
+def log_config_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """What the environment of a JVM this process launches needs for the project's logging
+    (`LOG_CONFIG`): nothing when it names a logging file already, or when Spark's conf folder
+    holds one. An environment variable, not a JVM option: a `-Dlog4j...` option the config or
+    spark-defaults.conf gives the driver wins over it, and their other options stay."""
+    if LOG_CONFIG_ENV in environ or not LOG_CONFIG.is_file():
+        return {}
+    conf_dir = environ.get("SPARK_CONF_DIR")
+    if conf_dir and (Path(conf_dir) / "log4j2.properties").is_file():
+        return {}
+    return {LOG_CONFIG_ENV: LOG_CONFIG.as_uri()}
 
 
 # Settings a session takes while it runs: Spark's SQL settings and Delta's (both per session,
@@ -187,7 +191,7 @@ def build_session(
     settings reach it (`runtime_conf`). Under
     spark-submit the submitter supplies the Delta jars (scripts/spark-submit.sh, or a cluster
     that has Delta). In a plain Python process (tests, notebooks) we launch the JVM ourselves
-    with the Delta jars resolved at install.
+    with the Delta jars resolved at install, and the project's logging.
     """
     remote = remote or os.environ.get("SPARK_REMOTE")
     if remote:
@@ -198,11 +202,10 @@ def build_session(
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
-    conf = session_conf(
-        spark_conf,
-        launch_jvm=not (_launched_by_spark_submit() or session_running()),
-        jars=installed_jars(),
-    )
+    launch_jvm = not (_launched_by_spark_submit() or session_running())
+    conf = session_conf(spark_conf, launch_jvm=launch_jvm, jars=installed_jars())
+    if launch_jvm:  # the JVM PySpark is about to start inherits this process's environment
+        os.environ.update(log_config_env(os.environ))
     for key, value in conf.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()

@@ -5,6 +5,7 @@ finds every one of its tables by name."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import yaml
 from pyspark.sql import SparkSession
 
 from lakehouse.files import folder_key
-from lakehouse.session import LOCAL_TEST_CONF
+from lakehouse.session import LOCAL_TEST_CONF, LOG_CONFIG_ENV
 from lakehouse.tables import (
     all_specs,
 )
@@ -49,16 +50,17 @@ def _hive_config(tmp_path: Path, warehouse: Path) -> Path:
 
 
 def _python(*args: str) -> str:
-    """Run a script of the project; its output (stdout and stderr)."""
+    """Run a script of the project; its output (stdout and stderr). Without this session's
+    logging file in its environment: the script's JVM must get it from the job itself."""
+    env = {k: v for k, v in os.environ.items() if k != LOG_CONFIG_ENV}
     done = subprocess.run(
-        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=900
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
     )
     assert done.returncode == 0, done.stderr[-4000:]
     return done.stdout + done.stderr
 
 
-# A line Spark, Hive or the JVM logs at WARN or ERROR (the job's own lines use Python's
-# level names).
+# A line Spark or Hive logs at WARN or ERROR (the job's own lines use Python's level names).
 _ENGINE_NOISE = re.compile(r"\b(WARN|ERROR)\b")
 
 

@@ -58,7 +58,10 @@ def _build_wheel(dist: Path) -> Path:
         info = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
         entry_points = zf.read(info).decode()
         metadata = zf.read(info.replace("entry_points.txt", "METADATA")).decode()
-    assert {"lakehouse/cli.py", "lakehouse/run.py", "lakehouse/session.py"} <= names
+    assert {
+        *("lakehouse/cli.py", "lakehouse/run.py", "lakehouse/session.py"),
+        "lakehouse/log4j2.properties",  # the logging of a JVM the entry point starts
+    } <= names
     assert "lakehouse-daily = lakehouse.cli:daily_entry" in entry_points.splitlines()
     # Spark comes from the platform or the `spark` extra, never forced onto a cluster.
     assert 'Requires-Dist: pyspark[connect]==4.2.0; extra == "spark"' in metadata.splitlines()

@@ -11,6 +11,8 @@ import uuid
 from datetime import date
 from pathlib import Path
 
+import pytest
+from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -137,3 +139,9 @@ def test_a_partition_overwrite_by_name_replaces_its_dates_and_takes_a_drifted_co
         storage.read(spark, table),
         spark.createDataFrame([(first, "view", 1, None), (second, "click", 3, "app")], drifted),
     )
+    # A row outside the dates replaced is refused, as Delta's replaceWhere refuses it by path.
+    with pytest.raises(AnalysisException) as refused:
+        storage.replace_partitions(
+            table, spark.createDataFrame([(first, "view", 9)], daily.schema), EVENT_DATE, [second]
+        )
+    assert refused.value.getCondition() == "DELTA_REPLACE_WHERE_MISMATCH"

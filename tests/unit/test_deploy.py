@@ -21,16 +21,16 @@ from lakehouse.cli import _parser, parse_args, parse_steps
 from lakehouse.config import load_settings
 from lakehouse.maintenance import MAX_FILE_SIZE
 from lakehouse.session import (
-    DRIVER_JAVA_OPTIONS,
     LOCAL_JVM_OPTIONS,
     LOG_CONFIG,
+    LOG_CONFIG_ENV,
     LOG_CONFIG_OPTION,
     SHORT_RUN_JVM_OPTIONS,
     delta_packages,
     installed_jars,
+    log_config_env,
     record_jars,
     runtime_conf,
-    session_conf,
 )
 from tests.paths import ROOT
 
@@ -333,16 +333,17 @@ def test_over_connect_the_session_takes_the_sql_and_delta_settings_and_not_the_s
     }
 
 
-def test_a_jvm_the_job_starts_logs_as_the_packaged_config_says_unless_the_config_names_one() -> (
-    None
-):
-    """The driver's logging file ships in the package (a wheel has it too); a config that
-    names its own keeps it, with the rest of its JVM options."""
+def test_a_jvm_the_job_starts_logs_as_the_package_says_unless_told_otherwise(
+    tmp_path: Path,
+) -> None:
+    """The driver's logging file ships in the package (a wheel has it too). It reaches a JVM
+    the job starts through the environment, so a logging file named already (the variable,
+    Spark's conf folder, or a `-D` option, which wins over the variable) is kept."""
     assert LOG_CONFIG.is_file()
-    own = "-Xss4m -Dlog4j2.configurationFile=file:/etc/mine.properties"
-    assert session_conf({DRIVER_JAVA_OPTIONS: own}, launch_jvm=True)[DRIVER_JAVA_OPTIONS] == own
-    assert session_conf({DRIVER_JAVA_OPTIONS: "-Xss4m"}, launch_jvm=True)[DRIVER_JAVA_OPTIONS] == (
-        f"-Xss4m {LOG_CONFIG_OPTION}"
-    )
-    # A JVM already running (spark-submit, a platform) is the submitter's: nothing added.
-    assert DRIVER_JAVA_OPTIONS not in session_conf({}, launch_jvm=False)
+    assert log_config_env({}) == {LOG_CONFIG_ENV: LOG_CONFIG.as_uri()}
+    assert log_config_env({LOG_CONFIG_ENV: "file:/etc/mine.properties"}) == {}
+    assert log_config_env({"SPARK_CONF_DIR": str(tmp_path)}) == {
+        LOG_CONFIG_ENV: LOG_CONFIG.as_uri()
+    }
+    (tmp_path / "log4j2.properties").write_text("rootLogger.level = info\n")
+    assert log_config_env({"SPARK_CONF_DIR": str(tmp_path)}) == {}

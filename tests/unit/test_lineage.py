@@ -10,15 +10,7 @@ import pytest
 from lakehouse.config import load_settings
 from lakehouse.errors import ConfigError
 from lakehouse.lineage import OPENLINEAGE_LISTENER, OpenLineage, merge_conf, openlineage_conf
-from lakehouse.session import (
-    BASE_CONF,
-    DELTA_CONF,
-    DRIVER_JAVA_OPTIONS,
-    LOG_CONFIG_OPTION,
-    delta_packages,
-    session_conf,
-    submit_packages,
-)
+from lakehouse.session import BASE_CONF, DELTA_CONF, delta_packages, session_conf, submit_packages
 from tests.paths import ROOT
 
 PACKAGE = "io.openlineage:openlineage-spark_2.13:1.53.0"
@@ -42,13 +34,12 @@ def test_off_by_default_adds_nothing(name: str, monkeypatch: pytest.MonkeyPatch)
     assert openlineage_conf(settings.lineage) == {}
     assert not any("openlineage" in k or "Listeners" in k for k in settings.spark_conf)
     assert "spark.jars.packages" not in settings.spark_conf
-    # The session gets Delta, the config's own settings and the driver's logging, nothing more.
+    # The session gets Delta and the config's own settings, nothing more.
     assert session_conf(settings.spark_conf, launch_jvm=True) == {
         **DELTA_CONF,
         **BASE_CONF,
         **settings.spark_conf,
         "spark.jars.packages": delta_packages(),
-        DRIVER_JAVA_OPTIONS: LOG_CONFIG_OPTION,
     }
     assert submit_packages(str(ROOT / "conf" / name)) == delta_packages()
 
