@@ -13,7 +13,10 @@ the day's keys cluster.
 All are ordinary Delta transactions. OPTIMIZE only rewrites files (no data change); if it
 races a daily run on the same files, one of the two gets a conflict and retries, and both
 recompute from committed data. VACUUM deletes only files unreferenced for longer than the
-retention, far longer than any run, so it never removes a file a running job reads.
+retention, far longer than any run, so it never removes a file a running job reads. The
+retention is each table's own property (`storage.set_retention`, a metadata commit when it
+changes, which a concurrent daily run retries like any lost commit): Delta ignores a RETAIN
+clause, and the same property bounds how far back time travel and a restore may go.
 """
 
 from __future__ import annotations
@@ -99,7 +102,11 @@ def maintain_table(
         f"compaction of {spec.qualified_name}", lambda: _optimize(spark, spec, table)
     )
     if vacuum:
-        storage.vacuum(spark, table, retain_hours)
+        concurrency.retry_on_conflict(
+            f"the retention of {spec.qualified_name}",
+            lambda: storage.set_retention(spark, table, retain_hours),
+        )
+        storage.vacuum(spark, table)
     result = TableMaintenance(
         spec.qualified_name,
         removed,

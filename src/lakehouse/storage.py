@@ -116,9 +116,32 @@ def optimize(spark: SparkSession, table: Table, zorder_by: Sequence[str] = ()) -
     return row["metrics"] if row is not None else None
 
 
-def vacuum(spark: SparkSession, table: Table, retain_hours: int) -> None:
-    hours = sql.literal(int(retain_hours))
-    spark.sql(f"VACUUM {table.sql} RETAIN {hours} HOURS").collect()
+# How long Delta keeps the files a table no longer references: VACUUM's retention, and how far
+# back time travel (and so a restore) may go. A `VACUUM ... RETAIN n HOURS` clause is ignored
+# by Delta 4 unless n is 0 (`spark.databricks.delta.vacuum.retentionWindowIgnore.enabled`).
+RETENTION_PROPERTY = "delta.deletedFileRetentionDuration"
+
+
+def retention_interval(hours: int) -> str:
+    return f"interval {int(hours)} hours"
+
+
+def set_retention(spark: SparkSession, table: Table, hours: int) -> bool:
+    """Give the table a retention of `hours`; True if that took a commit (it differed)."""
+    wanted = retention_interval(hours)
+    properties = table_detail(spark, table).get("properties") or {}
+    if properties.get(RETENTION_PROPERTY) == wanted:
+        return False
+    spark.sql(
+        f"ALTER TABLE {table.sql} SET TBLPROPERTIES "
+        f"({sql.literal(RETENTION_PROPERTY)} = {sql.literal(wanted)})"
+    )
+    return True
+
+
+def vacuum(spark: SparkSession, table: Table) -> None:
+    """Delete the files unreferenced for longer than the table's retention (`set_retention`)."""
+    spark.sql(f"VACUUM {table.sql}").collect()
 
 
 def add_missing_columns(

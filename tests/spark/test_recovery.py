@@ -19,7 +19,7 @@ from lakehouse.ddl import (
     ensure_table,
 )
 from lakehouse.errors import InjectedFault
-from lakehouse.maintenance import MAX_FILE_SIZE, keyed_specs, maintain
+from lakehouse.maintenance import MAX_FILE_SIZE, MIN_RETAIN_HOURS, keyed_specs, maintain
 from lakehouse.run import run_date
 from lakehouse.session import runtime_settings
 from lakehouse.sources import (
@@ -33,6 +33,7 @@ from lakehouse.tables import (
     INGEST_DATE,
     PENDING_EVENT_DATES,
     RUN_LOG,
+    all_specs,
     tables_of,
 )
 from tests import scenario
@@ -150,13 +151,15 @@ def test_maintenance_beside_a_daily_run_changes_no_table(
     spark: SparkSession, scenario_run: ScenarioRun, tmp_path: Path
 ) -> None:
     """OPTIMIZE and VACUUM of every table while D3 runs: every table but the run log holds
-    what the daily runs alone gave."""
+    what the daily runs alone gave, and every table keeps its removed files for the retention
+    asked for (its own property: Delta ignores a RETAIN clause)."""
     warehouse = copy_warehouse(scenario_run.after_d2, tmp_path / "wh")
     outcome: dict[str, object] = {}
+    retain_hours = 2 * MIN_RETAIN_HOURS
 
     def maintenance() -> None:
         try:
-            outcome["beside"] = maintain(spark, by_path(warehouse))
+            outcome["beside"] = maintain(spark, by_path(warehouse), retain_hours=retain_hours)
         except BaseException as exc:  # reported to the test thread below
             outcome["error"] = exc
 
@@ -169,6 +172,13 @@ def test_maintenance_beside_a_daily_run_changes_no_table(
     assert isinstance(beside_result, list)
     assert any(t.files_removed > 1 for t in beside_result)  # small files were really compacted
     assert_same_tables(spark, scenario_run.warehouse, warehouse)
+    retention = {
+        spec.qualified_name: storage.table_detail(spark, table_at(spec, warehouse))[
+            "properties"
+        ].get(storage.RETENTION_PROPERTY)
+        for spec in all_specs()
+    }
+    assert retention == dict.fromkeys(retention, f"interval {retain_hours} hours")
 
 
 def test_maintenance_sorts_each_keyed_table_into_files_of_consecutive_key_ranges(
