@@ -48,6 +48,7 @@ _QUIET_CDS = "-Xlog:cds=off -Xlog:cds+dynamic=off"
 # print on purpose. Shipped in the package, so an installed wheel has it too.
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 LOG_CONFIG_OPTION = f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
+LOG_CONFIG_ENV = "LOG4J_CONFIGURATION_FILE"
 
 
 def short_run_jvm_options(archive: Path = CLASS_ARCHIVE) -> str:
@@ -149,9 +150,6 @@ def session_conf(
     elif launch_jvm:
         conf = merge_conf({"spark.jars.packages": delta_packages()}, conf)
     return conf
-
-
-LOG_CONFIG_ENV = "LOG4J_CONFIGURATION_FILE"
 
 
 def log_config_env(environ: Mapping[str, str]) -> dict[str, str]:

@@ -122,21 +122,15 @@ def optimize(spark: SparkSession, table: Table, zorder_by: Sequence[str] = ()) -
 RETENTION_PROPERTY = "delta.deletedFileRetentionDuration"
 
 
-def retention_interval(hours: int) -> str:
-    return f"interval {int(hours)} hours"
-
-
-def set_retention(spark: SparkSession, table: Table, hours: int) -> bool:
-    """Give the table a retention of `hours`; True if that took a commit (it differed)."""
-    wanted = retention_interval(hours)
+def set_retention(spark: SparkSession, table: Table, hours: int) -> None:
+    """Give the table a retention of `hours`: a commit only when it has another one."""
+    wanted = f"interval {int(hours)} hours"
     properties = table_detail(spark, table).get("properties") or {}
-    if properties.get(RETENTION_PROPERTY) == wanted:
-        return False
-    spark.sql(
-        f"ALTER TABLE {table.sql} SET TBLPROPERTIES "
-        f"({sql.literal(RETENTION_PROPERTY)} = {sql.literal(wanted)})"
-    )
-    return True
+    if properties.get(RETENTION_PROPERTY) != wanted:
+        spark.sql(
+            f"ALTER TABLE {table.sql} SET TBLPROPERTIES "
+            f"({sql.literal(RETENTION_PROPERTY)} = {sql.literal(wanted)})"
+        )
 
 
 def vacuum(spark: SparkSession, table: Table) -> None:
