@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import json
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,21 @@ from tests.paths import ROOT, SAMPLE_DATES, SAMPLE_LANDING  # noqa: F401 (for th
 
 # Columns that record when or by which attempt a row was written, not what it says.
 VOLATILE = ("_load_time", "_run_id")
+
+
+def run_process(
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    """Run a whole process to completion; on failure the assertion shows its output's end."""
+    proc = subprocess.run(
+        list(args), capture_output=True, text=True, check=False, cwd=cwd, env=env, timeout=timeout
+    )
+    assert proc.returncode == 0, f"{list(args)}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
 
 
 def day_dir(landing: Path, source: str, day: date) -> Path:

@@ -88,7 +88,13 @@ _COMMIT_FILE = re.compile(r"^\d{20}\.json$")
 
 
 def restore(spark: SparkSession, table: Table, version: int) -> None:
+    """Bring back the table's content as of `version`, keeping its retention: RESTORE also
+    brings back that version's table properties, and a retention set by maintenance after it
+    would fall back to Delta's 7 days (and with it how far back time travel reaches)."""
+    kept = retention(spark, table)
     spark.sql(f"RESTORE TABLE {table.sql} TO VERSION AS OF {sql.literal(int(version))}")
+    if kept is not None:
+        _set_property(spark, table, RETENTION_PROPERTY, kept)
 
 
 def last_commit(spark: SparkSession, table: Table) -> Row | None:
@@ -122,14 +128,22 @@ def optimize(spark: SparkSession, table: Table, zorder_by: Sequence[str] = ()) -
 RETENTION_PROPERTY = "delta.deletedFileRetentionDuration"
 
 
+def retention(spark: SparkSession, table: Table) -> str | None:
+    """The table's retention as set (`interval N hours`), None for Delta's default."""
+    properties = table_detail(spark, table).get("properties") or {}
+    return properties.get(RETENTION_PROPERTY)
+
+
 def set_retention(spark: SparkSession, table: Table, hours: int) -> None:
     """Give the table a retention of `hours`: a commit only when it has another one."""
-    wanted = f"interval {int(hours)} hours"
+    _set_property(spark, table, RETENTION_PROPERTY, f"interval {int(hours)} hours")
+
+
+def _set_property(spark: SparkSession, table: Table, key: str, value: str) -> None:
     properties = table_detail(spark, table).get("properties") or {}
-    if properties.get(RETENTION_PROPERTY) != wanted:
+    if properties.get(key) != value:
         spark.sql(
-            f"ALTER TABLE {table.sql} SET TBLPROPERTIES "
-            f"({sql.literal(RETENTION_PROPERTY)} = {sql.literal(wanted)})"
+            f"ALTER TABLE {table.sql} SET TBLPROPERTIES ({sql.literal(key)} = {sql.literal(value)})"
         )
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from lakehouse.session import LOCAL_TEST_CONF, LOG_CONFIG_ENV
 from lakehouse.tables import (
     all_specs,
 )
-from tests.helpers import ROOT, SAMPLE_DATES, SAMPLE_LANDING, assert_same_rows, read
+from tests.helpers import ROOT, SAMPLE_DATES, SAMPLE_LANDING, assert_same_rows, read, run_process
 
 
 def _hive_config(tmp_path: Path, warehouse: Path) -> Path:
@@ -53,10 +52,7 @@ def _python(*args: str) -> str:
     """Run a script of the project; its output (stdout and stderr). Without this session's
     logging file in its environment: the script's JVM must get it from the job itself."""
     env = {k: v for k, v in os.environ.items() if k != LOG_CONFIG_ENV}
-    done = subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
+    done = run_process([sys.executable, *args], cwd=ROOT, env=env, timeout=900)
     return done.stdout + done.stderr
 
 

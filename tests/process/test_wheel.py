@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import sys
 import sysconfig
 import zipfile
@@ -31,27 +30,13 @@ from lakehouse.cli import daily_entry
 from lakehouse.session import LOCAL_TEST_CONF
 from lakehouse.sources import CRM, SOURCES
 from lakehouse.tables import DIM_CUSTOMER_CURRENT, RUN_LOG
-from tests.helpers import ROOT, SAMPLE_DATES, SAMPLE_LANDING, gold_frames, read
+from tests.helpers import ROOT, SAMPLE_DATES, SAMPLE_LANDING, gold_frames, read, run_process
 
 DAY = SAMPLE_DATES[0]
 
 
-def _run(
-    args: list[str],
-    *,
-    cwd: Path | None = None,
-    env: dict[str, str] | None = None,
-    timeout: float = 300,
-) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        args, capture_output=True, text=True, check=False, cwd=cwd, env=env, timeout=timeout
-    )
-    assert proc.returncode == 0, f"{args}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc
-
-
 def _build_wheel(dist: Path) -> Path:
-    _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)])
+    run_process([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)])
     (wheel,) = dist.glob("lakehouse-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
@@ -71,19 +56,19 @@ def _build_wheel(dist: Path) -> Path:
 
 def _fresh_venv_with(wheel: Path, venv: Path) -> Path:
     """A new virtual environment holding the wheel alone, the .venv's packages visible."""
-    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+    run_process([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     python = venv / "bin" / "python"
-    _run(
+    run_process(
         [
             *(sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet"),
             *("--no-deps", "--no-index", str(wheel)),
         ]
     )
     purelib = "import sysconfig; print(sysconfig.get_path('purelib'))"
-    site = Path(_run([str(python), "-c", purelib]).stdout.strip())
+    site = Path(run_process([str(python), "-c", purelib]).stdout.strip())
     (site / "_project_dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
     where = json.loads(
-        _run(
+        run_process(
             [
                 str(python),
                 "-c",
@@ -125,7 +110,7 @@ def test_wheel_installs_and_its_entry_point_runs_the_sample(
     env["PYSPARK_PYTHON"] = str(python)
     # The sample's first date: the CRM's first two customers (the worked example's dates are
     # the in-session tests' business; this is about the wheel and its entry point).
-    _run(
+    run_process(
         [
             *(str(script), "--run-date", DAY.isoformat(), "--config", str(config)),
             *("--landing", str(SAMPLE_LANDING), "--warehouse", str(warehouse)),

@@ -10,7 +10,6 @@ which keeps Arrow's types for Spark to compare.
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
@@ -33,7 +32,7 @@ from lakehouse.tables import (
     GOLD_TABLES,
     TableSpec,
 )
-from tests.helpers import by_path, copy_warehouse, read, table_at
+from tests.helpers import by_path, copy_warehouse, read, run_process, table_at
 from tests.paths import ROOT
 
 READERS_PYTHON = Path(os.environ.get("READERS_PYTHON", ROOT / ".venv-readers" / "bin" / "python"))
@@ -72,7 +71,7 @@ def read_with_every_reader(
         "(or set READERS_PYTHON to an interpreter with tests/readers/requirements.txt)"
     )
     paths = [spec.path(str(warehouse)) for spec in specs]
-    subprocess.run([str(READERS_PYTHON), str(READ_GOLD), str(out), *paths], check=True)
+    run_process([str(READERS_PYTHON), str(READ_GOLD), str(out), *paths])
     return Reads(warehouse, out)
 
 
