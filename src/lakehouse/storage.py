@@ -130,8 +130,7 @@ RETENTION_PROPERTY = "delta.deletedFileRetentionDuration"
 
 def retention(spark: SparkSession, table: Table) -> str | None:
     """The table's retention as set (`interval N hours`), None for Delta's default."""
-    properties = table_detail(spark, table).get("properties") or {}
-    return properties.get(RETENTION_PROPERTY)
+    return _properties(spark, table).get(RETENTION_PROPERTY)
 
 
 def set_retention(spark: SparkSession, table: Table, hours: int) -> None:
@@ -139,9 +138,12 @@ def set_retention(spark: SparkSession, table: Table, hours: int) -> None:
     _set_property(spark, table, RETENTION_PROPERTY, f"interval {int(hours)} hours")
 
 
+def _properties(spark: SparkSession, table: Table) -> dict[str, str]:
+    return table_detail(spark, table).get("properties") or {}
+
+
 def _set_property(spark: SparkSession, table: Table, key: str, value: str) -> None:
-    properties = table_detail(spark, table).get("properties") or {}
-    if properties.get(key) != value:
+    if _properties(spark, table).get(key) != value:
         spark.sql(
             f"ALTER TABLE {table.sql} SET TBLPROPERTIES ({sql.literal(key)} = {sql.literal(value)})"
         )
