@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
@@ -45,12 +46,24 @@ def _save(writer: DataFrameWriter, table: Table, *, merge_schema: bool) -> None:
         writer.save(table.path)
 
 
+# Managed tables' histories read at once: each read mostly waits on the catalog and the log.
+_HISTORY_THREADS = 8
+
+
 def latest_versions(spark: SparkSession, tables: Sequence[Table]) -> dict[Table, int]:
     """Each table's newest committed version (-1: not created). Tables whose folder the job
     knows: from one listing of their logs (Delta's `DESCRIBE HISTORY` would cost a snapshot
-    read per table, 0.3 s here); managed ones from their history."""
+    read per table, 0.3 s here); managed ones from their histories, read a few at a time (one
+    by one, the twenty-two tables of a run took 1.2 s here against 0.06 s for the listing,
+    at the start and at the end of every run)."""
     logged = _logged_versions(spark, [t.path for t in tables if t.path is not None])
-    return {t: logged[t.path] if t.path is not None else _history_version(spark, t) for t in tables}
+    managed = [t for t in tables if t.path is None]
+    versions: dict[Table, int] = {}
+    if managed:
+        with ThreadPoolExecutor(max_workers=min(_HISTORY_THREADS, len(managed))) as pool:
+            found = pool.map(lambda t: _history_version(spark, t), managed)
+            versions = dict(zip(managed, found, strict=True))
+    return {t: logged[t.path] if t.path is not None else versions[t] for t in tables}
 
 
 def _logged_versions(spark: SparkSession, paths: Sequence[str]) -> dict[str, int]:
