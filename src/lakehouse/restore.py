@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -45,6 +46,10 @@ class TableStep:
     table: str  # "layer/name"
     current: int
     target: int
+
+    @property
+    def layer(self) -> str:
+        return self.table.split("/", 1)[0]
 
     @property
     def needed(self) -> bool:
@@ -137,15 +142,26 @@ def plan_to_date(spark: SparkSession, warehouse: Warehouse, day: date) -> Restor
     )
 
 
+# Tables of one layer restored at once: each RESTORE mostly waits on its log and the files.
+_RESTORE_THREADS = 4
+
+
 def apply(spark: SparkSession, warehouse: Warehouse, plan: RestorePlan) -> None:
-    """Record the restore, then RESTORE each table that is not at its target version."""
+    """Record the restore, then RESTORE each table that is not at its target version: a layer
+    at a time, top-down, its tables together (one by one, a warehouse's twenty-one tables
+    took 26-30 s here). A layer that fails stops the restore before the next one starts."""
     _record(spark, warehouse, plan)
-    for step in plan.steps:
-        if not step.needed:
-            continue
+
+    def restore_one(step: TableStep) -> None:
         layer, name = step.table.split("/", 1)
         log.info("restoring %s from version %d to %d", step.table, step.current, step.target)
         storage.restore(spark, warehouse.table(layer, name), step.target)
+
+    needed = [s for s in plan.steps if s.needed]
+    for layer in sorted({s.layer for s in needed}, key=_LAYER_ORDER.__getitem__):
+        with ThreadPoolExecutor(max_workers=_RESTORE_THREADS) as pool:
+            # list() re-raises the first failure once the layer's other restores are done
+            list(pool.map(restore_one, [s for s in needed if s.layer == layer]))
 
 
 def _record(spark: SparkSession, warehouse: Warehouse, plan: RestorePlan) -> None:
