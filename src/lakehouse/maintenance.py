@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 MIN_RETAIN_HOURS = 168
 # Delta's setting for the size of the files OPTIMIZE writes, in bytes (default 1 GiB).
 MAX_FILE_SIZE = "spark.databricks.delta.optimize.maxFileSize"
+# Tables maintained at once: most of a small table's maintenance waits on its log and files.
+_TABLE_THREADS = 4
 
 
 def keyed_specs() -> list[TableSpec]:
@@ -134,15 +137,17 @@ def maintain(
     vacuum: bool = True,
     specs: Iterable[TableSpec] | None = None,
 ) -> list[TableMaintenance]:
-    """Compact, then vacuum, every table of the warehouse (the run log included), or `specs`."""
+    """Compact, then vacuum, every table of the warehouse (the run log included), or `specs`:
+    a few tables at a time, as each is a transaction of its own."""
     if retain_hours < MIN_RETAIN_HOURS:
         raise UsageError(
             f"VACUUM retention {retain_hours} h is under {MIN_RETAIN_HOURS} h: files a running "
             "job still reads could be deleted"
         )
-    done = []
-    for spec in all_specs() if specs is None else specs:
-        result = maintain_table(spark, spec, warehouse, retain_hours=retain_hours, vacuum=vacuum)
-        if result is not None:
-            done.append(result)
-    return done
+    def one(spec: TableSpec) -> TableMaintenance | None:
+        return maintain_table(spark, spec, warehouse, retain_hours=retain_hours, vacuum=vacuum)
+
+    with ThreadPoolExecutor(max_workers=_TABLE_THREADS) as pool:
+        # every table has its turn; list() then re-raises the first failure
+        results = list(pool.map(one, all_specs() if specs is None else specs))
+    return [r for r in results if r is not None]
