@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TypeVar
 
 from lakehouse import conditions
@@ -17,6 +18,7 @@ from lakehouse.errors import ConcurrentRunError, SilverMovedError, TableCreation
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
 
 # Ours: two runs creating the same table at once; silver moved on between a step's decision
 # and its commit.
@@ -54,3 +56,14 @@ def retry_on_conflict(what: str, step: Callable[[], T], *, attempts: int = ATTEM
             )
             time.sleep(min(8.0, 0.25 * 2**attempt) * random.uniform(0.5, 1.0))
     raise AssertionError("unreachable")
+
+
+def at_once(action: Callable[[T], R], items: Iterable[T], *, threads: int) -> list[R]:
+    """`action` for every item, `threads` at a time, results in the items' order: for work on
+    tables that mostly waits on their logs, files or the catalog. Every item has its turn;
+    then the first failure, in the items' order, is raised."""
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        # not pool.map: its results stop at the first failure and cancel the items not begun
+        futures = [pool.submit(action, item) for item in items]
+        wait(futures)
+    return [f.result() for f in futures]

@@ -4,12 +4,12 @@ when two first runs race each other to it."""
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
 from lakehouse import conditions, sql
+from lakehouse.concurrency import at_once
 from lakehouse.errors import NotADeltaTableError, TableCreationInProgressError
 from lakehouse.files import exists, glob_literal, list_files
 from lakehouse.storage import latest_version, latest_versions, read
@@ -154,9 +154,7 @@ def ensure_tables(spark: SparkSession, warehouse: Warehouse) -> dict[str, int]:
             check_created=False,
         )
 
-    with ThreadPoolExecutor(max_workers=_CREATE_THREADS) as pool:
-        # list() re-raises the first failure (a lost creation race is retried upstream)
-        list(pool.map(create, missing))
+    at_once(create, missing, threads=_CREATE_THREADS)  # a lost race is retried upstream
     # Created now (or by a run racing this one): their versions as they are, one listing.
     versions = latest_versions(spark, list(specs))
     for spec in missing:

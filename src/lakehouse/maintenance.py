@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
@@ -144,10 +143,11 @@ def maintain(
             f"VACUUM retention {retain_hours} h is under {MIN_RETAIN_HOURS} h: files a running "
             "job still reads could be deleted"
         )
+
     def one(spec: TableSpec) -> TableMaintenance | None:
         return maintain_table(spark, spec, warehouse, retain_hours=retain_hours, vacuum=vacuum)
 
-    with ThreadPoolExecutor(max_workers=_TABLE_THREADS) as pool:
-        # every table has its turn; list() then re-raises the first failure
-        results = list(pool.map(one, all_specs() if specs is None else specs))
+    results = concurrency.at_once(
+        one, all_specs() if specs is None else specs, threads=_TABLE_THREADS
+    )
     return [r for r in results if r is not None]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -21,6 +20,7 @@ from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import ops, storage
+from lakehouse.concurrency import at_once
 from lakehouse.errors import UsageError
 from lakehouse.sources import (
     SOURCES,
@@ -159,9 +159,7 @@ def apply(spark: SparkSession, warehouse: Warehouse, plan: RestorePlan) -> None:
 
     needed = [s for s in plan.steps if s.needed]
     for layer in sorted({s.layer for s in needed}, key=_LAYER_ORDER.__getitem__):
-        with ThreadPoolExecutor(max_workers=_RESTORE_THREADS) as pool:
-            # list() re-raises the first failure once the layer's other restores are done
-            list(pool.map(restore_one, [s for s in needed if s.layer == layer]))
+        at_once(restore_one, [s for s in needed if s.layer == layer], threads=_RESTORE_THREADS)
 
 
 def _record(spark: SparkSession, warehouse: Warehouse, plan: RestorePlan) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date
+from functools import partial
 from typing import Any
 
 from pyspark.errors import AnalysisException
@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse import conditions, sql
+from lakehouse.concurrency import at_once
 from lakehouse.files import folder_key, glob_literal, list_files, split_common_parent
 from lakehouse.warehouse import Table
 
@@ -58,11 +59,8 @@ def latest_versions(spark: SparkSession, tables: Sequence[Table]) -> dict[Table,
     at the start and at the end of every run)."""
     logged = _logged_versions(spark, [t.path for t in tables if t.path is not None])
     managed = [t for t in tables if t.path is None]
-    versions: dict[Table, int] = {}
-    if managed:
-        with ThreadPoolExecutor(max_workers=min(_HISTORY_THREADS, len(managed))) as pool:
-            found = pool.map(lambda t: _history_version(spark, t), managed)
-            versions = dict(zip(managed, found, strict=True))
+    found = at_once(partial(_history_version, spark), managed, threads=_HISTORY_THREADS)
+    versions = dict(zip(managed, found, strict=True))
     return {t: logged[t.path] if t.path is not None else versions[t] for t in tables}
 
 

@@ -55,3 +55,21 @@ def test_another_condition_is_raised_at_once(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(DeltaSays):
         concurrency.retry_on_conflict("silver x", step)  # type: ignore[arg-type]
     assert len(calls) == 1
+
+
+def test_work_at_once_gives_every_item_its_turn_then_raises_the_first_failure() -> None:
+    """Maintenance and restore rely on it: a failing table does not keep the others from
+    their turn, and the error raised is the first in the items' order."""
+    done: list[str] = []
+
+    def action(table: str) -> str:
+        done.append(table)
+        if table in ("b", "d"):
+            raise ValueError(f"{table} failed")
+        return table.upper()
+
+    assert concurrency.at_once(action, ["a", "c"], threads=2) == ["A", "C"]
+    done.clear()
+    with pytest.raises(ValueError, match=r"^b failed$"):
+        concurrency.at_once(action, ["a", "b", "c", "d", "e"], threads=2)
+    assert sorted(done) == ["a", "b", "c", "d", "e"]
