@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -19,6 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse import storage
+from lakehouse.concurrency import at_once
 from lakehouse.config import Settings
 from lakehouse.ddl import ensure_tables
 from lakehouse.run import run_date
@@ -164,8 +164,7 @@ def _each_table(check: Callable[[TableSpec], None], specs: Iterable[TableSpec]) 
         except AssertionError as exc:
             raise AssertionError(f"table {spec.qualified_name} differs: {exc}") from exc
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(named, specs))  # re-raises the first failure
+    at_once(named, specs, threads=4)  # every table compared, then the first failure raised
 
 
 # What the equality of two warehouses covers: the run log records attempts, so it differs

@@ -15,6 +15,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import groupby
 
 from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
@@ -93,10 +94,8 @@ def _plan(
     run_date: date,
     undid: list[str],
 ) -> RestorePlan:
-    steps = [
-        TableStep(name, warehouse_versions.get(name, -1), targets[name])
-        for name in sorted(targets, key=lambda n: (_LAYER_ORDER[n.split("/")[0]], n))
-    ]
+    steps = [TableStep(name, warehouse_versions.get(name, -1), targets[name]) for name in targets]
+    steps.sort(key=lambda s: (_LAYER_ORDER[s.layer], s.table))
     return RestorePlan(reason, run_date, undid, steps)
 
 
@@ -157,9 +156,9 @@ def apply(spark: SparkSession, warehouse: Warehouse, plan: RestorePlan) -> None:
         log.info("restoring %s from version %d to %d", step.table, step.current, step.target)
         storage.restore(spark, warehouse.table(layer, name), step.target)
 
-    needed = [s for s in plan.steps if s.needed]
-    for layer in sorted({s.layer for s in needed}, key=_LAYER_ORDER.__getitem__):
-        at_once(restore_one, [s for s in needed if s.layer == layer], threads=_RESTORE_THREADS)
+    # The plan's steps come in layer order (`_plan`).
+    for _, steps in groupby((s for s in plan.steps if s.needed), key=lambda s: s.layer):
+        at_once(restore_one, list(steps), threads=_RESTORE_THREADS)
 
 
 def _record(spark: SparkSession, warehouse: Warehouse, plan: RestorePlan) -> None:
