@@ -282,6 +282,37 @@ def test_csv_follows_rfc_4180_quoting(spark: SparkSession, tmp_path: Path) -> No
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_a_byte_order_mark_and_crlf_line_ends_are_read_as_any_other_file(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """Files as spreadsheets and Windows tools write them: a UTF-8 byte order mark, CRLF line
+    ends (RFC 4180's own). The header is found, and no value keeps a stray CR: the last column
+    is where it would land."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    bom, crlf = "\ufeff", "\r\n"
+    csv_lines = [",".join(COLS[:5]), "1,Ann,a@ex.com,gold,2025-03-05 09:00", '2,"B, Jr",,,x']
+    write_csv(landing, CRM.name, DAY, "excel.csv", bom + crlf.join(csv_lines) + crlf)
+    json_lines = ['{"customer_id": 3, "full_name": "Cy", "updated_at": "2025-03-05 10:00"}'] * 2
+    path = write_jsonl(landing, CRM.name, DAY, "windows.jsonl", [])
+    path.write_bytes((bom + crlf.join(json_lines) + crlf).encode("utf-8"))
+
+    load(spark, landing, warehouse)
+
+    got = read(spark, bronze_spec(CRM), warehouse).select(
+        "customer_id", "full_name", "tier", "updated_at", "_parse_error"
+    )
+    expected = spark.createDataFrame(
+        [
+            ("1", "Ann", "gold", "2025-03-05 09:00", None),
+            ("2", "B, Jr", None, "x", None),
+            ("3", "Cy", None, "2025-03-05 10:00", None),
+            ("3", "Cy", None, "2025-03-05 10:00", None),
+        ],
+        "customer_id string, full_name string, tier string, updated_at string, _parse_error string",
+    )
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
 # Each value's text, and what the rules say of it: the same in a CSV field and a JSON number.
 _NUMBERS = [
     ("45.100", "order_total: more than two fractional digits"),
