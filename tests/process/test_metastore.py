@@ -14,24 +14,29 @@ import yaml
 from pyspark.sql import SparkSession
 
 from lakehouse.files import folder_key
-from lakehouse.session import LOCAL_TEST_CONF, LOG_CONFIG_ENV
+from lakehouse.session import LOG_CONFIG_ENV
 from lakehouse.tables import (
     all_specs,
 )
-from tests.helpers import ROOT, SAMPLE_DATES, SAMPLE_LANDING, assert_same_rows, read, run_process
+from tests.helpers import (
+    ROOT,
+    SAMPLE_DATES,
+    SAMPLE_LANDING,
+    assert_same_rows,
+    one_run_conf,
+    read,
+    run_process,
+)
 
 
 def _hive_config(tmp_path: Path, warehouse: Path) -> Path:
     metastore = warehouse / "_metastore"
     spark_conf = {
-        **LOCAL_TEST_CONF,
+        **one_run_conf(metastore),
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.warehouse.dir": str(metastore / "managed"),
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={metastore / 'metastore_db'};create=true"
-        ),
-        "spark.driver.extraJavaOptions": (
-            f"{LOCAL_TEST_CONF['spark.driver.extraJavaOptions']} -Dderby.system.home={metastore}"
         ),
     }
     config = tmp_path / "by-name.yaml"

@@ -27,10 +27,17 @@ from pyspark.sql import SparkSession
 
 from lakehouse import ops
 from lakehouse.cli import daily_entry
-from lakehouse.session import LOCAL_TEST_CONF
 from lakehouse.sources import CRM, SOURCES
 from lakehouse.tables import DIM_CUSTOMER_CURRENT, RUN_LOG
-from tests.helpers import ROOT, SAMPLE_DATES, SAMPLE_LANDING, gold_frames, read, run_process
+from tests.helpers import (
+    ROOT,
+    SAMPLE_DATES,
+    SAMPLE_LANDING,
+    gold_frames,
+    one_run_conf,
+    read,
+    run_process,
+)
 
 DAY = SAMPLE_DATES[0]
 
@@ -98,12 +105,8 @@ def test_wheel_installs_and_its_entry_point_runs_the_sample(
     # overridden on the command line, as a scheduler passes them.
     config = tmp_path / "wheel.yaml"
     spark_conf = {
-        **LOCAL_TEST_CONF,
+        **one_run_conf(tmp_path / "derby"),
         "spark.sql.warehouse.dir": str(tmp_path / "spark-warehouse"),
-        "spark.driver.extraJavaOptions": (
-            f"{LOCAL_TEST_CONF['spark.driver.extraJavaOptions']} "
-            f"-Dderby.system.home={tmp_path / 'derby'}"
-        ),
     }
     config.write_text(json.dumps({"landing": "-", "warehouse": "-", "spark_conf": spark_conf}))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYSPARK_GATEWAY_PORT")}
