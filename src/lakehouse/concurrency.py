@@ -61,9 +61,14 @@ def retry_on_conflict(what: str, step: Callable[[], T], *, attempts: int = ATTEM
 def at_once(action: Callable[[T], R], items: Iterable[T], *, threads: int) -> list[R]:
     """`action` for every item, `threads` at a time, results in the items' order: for work on
     tables that mostly waits on their logs, files or the catalog. Every item has its turn;
-    then the first failure, in the items' order, is raised."""
+    then the first failure, in the items' order, is raised, and every other one logged."""
     with ThreadPoolExecutor(max_workers=threads) as pool:
         # not pool.map: its results stop at the first failure and cancel the items not begun
         futures = [pool.submit(action, item) for item in items]
         wait(futures)
+    errors = [e for f in futures if (e := f.exception()) is not None]
+    for extra in errors[1:]:
+        log.error("another one failed too: %s: %s", type(extra).__name__, extra)
+    if errors:
+        raise errors[0]
     return [f.result() for f in futures]

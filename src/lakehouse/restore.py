@@ -147,8 +147,8 @@ _RESTORE_THREADS = 4
 
 def apply(spark: SparkSession, warehouse: Warehouse, plan: RestorePlan) -> None:
     """Record the restore, then RESTORE each table that is not at its target version: a layer
-    at a time, top-down, its tables together (one by one, a warehouse's twenty-one tables
-    took 26-30 s here). A layer that fails stops the restore before the next one starts."""
+    at a time, top-down, its tables together (figures: docs/operations.md). A layer that
+    fails stops the restore before the next one starts."""
     _record(spark, warehouse, plan)
 
     def restore_one(step: TableStep) -> None:

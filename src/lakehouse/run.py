@@ -11,7 +11,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
@@ -316,14 +315,7 @@ def _for_each_source(work: Callable[[Source], None], threads: int) -> None:
         for source in SOURCES:
             work(source)
         return
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="source") as pool:
-        futures = [pool.submit(work, source) for source in SOURCES]
-        wait(futures)
-    errors = [f.exception() for f in futures if f.exception() is not None]
-    for extra in errors[1:]:
-        log.error("another source failed too: %s: %s", type(extra).__name__, extra)
-    if errors:
-        raise errors[0]  # type: ignore[misc]
+    concurrency.at_once(work, SOURCES, threads=threads)
 
 
 @dataclass(frozen=True)

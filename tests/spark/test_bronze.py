@@ -19,7 +19,15 @@ from lakehouse.sources import (
 from lakehouse.tables import (
     bronze_spec,
 )
-from tests.helpers import by_path, fresh_warehouse, read, settings_for, write_csv, write_jsonl
+from tests.helpers import (
+    by_path,
+    day_dir,
+    fresh_warehouse,
+    read,
+    settings_for,
+    write_csv,
+    write_jsonl,
+)
 
 DAY = date(2025, 3, 5)
 COLS = ["customer_id", "full_name", "email", "tier", "updated_at", "is_deleted"]
@@ -291,10 +299,10 @@ def test_a_byte_order_mark_and_crlf_line_ends_are_read_as_any_other_file(
     landing, warehouse = tmp_path / "landing", tmp_path / "wh"
     bom, crlf = "\ufeff", "\r\n"
     csv_lines = [",".join(COLS[:5]), "1,Ann,a@ex.com,gold,2025-03-05 09:00", '2,"B, Jr",,,x']
-    write_csv(landing, CRM.name, DAY, "excel.csv", bom + crlf.join(csv_lines) + crlf)
     json_lines = ['{"customer_id": 3, "full_name": "Cy", "updated_at": "2025-03-05 10:00"}'] * 2
-    path = write_jsonl(landing, CRM.name, DAY, "windows.jsonl", [])
-    path.write_bytes((bom + crlf.join(json_lines) + crlf).encode("utf-8"))
+    folder = day_dir(landing, CRM.name, DAY)
+    for name, lines in (("excel.csv", csv_lines), ("windows.jsonl", json_lines)):
+        (folder / name).write_bytes((bom + crlf.join(lines) + crlf).encode("utf-8"))
 
     load(spark, landing, warehouse)
 

@@ -57,9 +57,12 @@ def test_another_condition_is_raised_at_once(monkeypatch: pytest.MonkeyPatch) ->
     assert len(calls) == 1
 
 
-def test_work_at_once_gives_every_item_its_turn_then_raises_the_first_failure() -> None:
-    """Maintenance and restore rely on it: a failing table does not keep the others from
-    their turn, and the error raised is the first in the items' order."""
+def test_work_at_once_gives_every_item_its_turn_then_raises_the_first_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A run's sources, maintenance and restore rely on it: a failing item does not keep the
+    others from their turn, the error raised is the first in the items' order, and every
+    other failure is logged."""
     done: list[str] = []
 
     def action(table: str) -> str:
@@ -73,3 +76,6 @@ def test_work_at_once_gives_every_item_its_turn_then_raises_the_first_failure() 
     with pytest.raises(ValueError, match=r"^b failed$"):
         concurrency.at_once(action, ["a", "b", "c", "d", "e"], threads=2)
     assert sorted(done) == ["a", "b", "c", "d", "e"]
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        "another one failed too: ValueError: d failed"
+    ]
