@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
-try:
-    from lakehouse.cli import maintenance_main
-except ModuleNotFoundError as missing:
-    if missing.name != "lakehouse":  # a dependency missing: said as it is, not hidden
-        raise
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # a plain checkout
-    from lakehouse.cli import maintenance_main
+# A plain checkout: the package beside this file. Only its absence is handled, so a missing
+# dependency is said as it is, not hidden behind a second import error.
+if importlib.util.find_spec("lakehouse") is None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from lakehouse.cli import maintenance_main
 
 if __name__ == "__main__":
     sys.exit(maintenance_main())

@@ -146,23 +146,33 @@ def test_whole_process_rejects_bad_date_before_spark_starts() -> None:
 
 
 @pytest.mark.parametrize("job", ["daily", "report", "maintenance", "restore", "show_gold"])
-def test_a_jobs_script_says_which_dependency_is_missing(job: str) -> None:
+@pytest.mark.parametrize(
+    "setup",
+    [
+        # Installed: the package imports, one of its dependencies does not.
+        pytest.param(["-c", "import sys; sys.modules['yaml'] = None; "], id="installed"),
+        # A plain checkout without site-packages: neither the package nor its dependencies.
+        pytest.param(["-S", "-c", ""], id="checkout"),
+    ],
+)
+def test_a_jobs_script_says_which_dependency_is_missing(job: str, setup: list[str]) -> None:
     """Not hidden behind a second import error: the shims only fall back to the checkout's
     package when the package itself is missing."""
     script = ROOT / "jobs" / f"{job}.py"
+    *flags, code = setup
     proc = subprocess.run(
         [
             sys.executable,
-            "-c",
-            "import runpy, sys; sys.modules['yaml'] = None; "
-            f"runpy.run_path({str(script)!r}, run_name='__main__')",
+            *flags,
+            f"{code}import runpy; runpy.run_path({str(script)!r}, run_name='__main__')",
         ],
         capture_output=True,
         text=True,
     )
     assert proc.returncode == 1
     assert proc.stderr.count("Error") == 1, proc.stderr
-    assert proc.stderr.rstrip().splitlines()[-1].startswith("ModuleNotFoundError: import of yaml")
+    last = proc.stderr.rstrip().splitlines()[-1]
+    assert last.startswith("ModuleNotFoundError:") and "yaml" in last, proc.stderr
 
 
 def test_report_rejects_a_bad_date_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
