@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from lakehouse.config import Settings, is_uri, load_settings, parse_run_date
+from lakehouse.config import STEPS, Settings, is_uri, load_settings, parse_run_date
 from lakehouse.errors import QualityThresholdError, UsageError
 
 if TYPE_CHECKING:
@@ -26,11 +26,11 @@ QUALITY_EXIT = 3  # data landed and was kept, but a source is over its quarantin
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad command line is one line on stderr and exit 2."""
+    """argparse, but a bad command line is a `UsageError`, said by the entry point like any
+    other (one line, exit 2)."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(USAGE_EXIT)
+        raise UsageError(message)
 
 
 def add_remote(parser: argparse.ArgumentParser) -> None:
@@ -67,9 +67,6 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "(default: all); each is idempotent on its own, so a scheduler can rerun just one",
     )
     return _common_options(p)
-
-
-STEPS = ("bronze", "silver", "gold")
 
 
 def parse_steps(text: str) -> tuple[str, ...]:
@@ -112,7 +109,7 @@ def configure_logging(log_format: str) -> None:
 
 
 def parse_args(argv: Sequence[str], prog: str = "daily.py") -> tuple[Settings, list[date]]:
-    """Return validated settings and the dates to run, or exit 2 naming the problem."""
+    """Validated settings and the dates to run, or `UsageError` naming the problem."""
     settings, days, _ = _parse(argv, prog)
     return settings, days
 
@@ -139,18 +136,14 @@ def run_dates(args: argparse.Namespace) -> list[date]:
 
 def _parse(argv: Sequence[str], prog: str) -> tuple[Settings, list[date], argparse.Namespace]:
     args = _parser(prog).parse_args(list(argv))
-    try:
-        days = run_dates(args)
-        args.steps = parse_steps(args.steps)
-        settings = load_settings(args.config, landing=args.landing, warehouse=args.warehouse)
-        args.remote = parse_remote(args.remote)
-        # Over Spark Connect the paths are the server's: this machine cannot check them.
-        local = args.remote is None and not is_uri(settings.landing)
-        if local and not os.path.isdir(settings.landing):
-            raise UsageError(f"landing root {settings.landing!r} does not exist")
-    except UsageError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        raise SystemExit(USAGE_EXIT) from None
+    days = run_dates(args)
+    args.steps = parse_steps(args.steps)
+    settings = load_settings(args.config, landing=args.landing, warehouse=args.warehouse)
+    args.remote = parse_remote(args.remote)
+    # Over Spark Connect the paths are the server's: this machine cannot check them.
+    local = args.remote is None and not is_uri(settings.landing)
+    if local and not os.path.isdir(settings.landing):
+        raise UsageError(f"landing root {settings.landing!r} does not exist")
     return settings, days, args
 
 

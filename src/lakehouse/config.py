@@ -19,6 +19,8 @@ from lakehouse.warehouse import LAYERS, Catalog, Warehouse, default_schemas
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "conf" / "local.yaml"
+# The layers a run does, in order; `--steps` picks a subset (a scheduler's separate tasks).
+STEPS: tuple[str, ...] = ("bronze", "silver", "gold")
 
 _RUN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")

@@ -29,8 +29,6 @@ REJECTED = "rejected"  # over its quarantine threshold: bronze and quarantine on
 FAILED = "failed"
 RESTORE = "restore"  # not a run: jobs/restore.py took the tables back (see `undid_runs`)
 
-ALL_STEPS: tuple[str, ...] = ("bronze", "silver", "gold")
-
 
 def row(values: Mapping[str, object]) -> tuple[object, ...]:
     """A run log row in the table's column order; a column not given is null."""

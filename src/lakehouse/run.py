@@ -18,7 +18,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
 from lakehouse import bronze, concurrency, conditions, faults, gold, ops, pending, silver
-from lakehouse.config import Settings
+from lakehouse.config import STEPS, Settings
 from lakehouse.ddl import ensure_tables
 from lakehouse.errors import ConcurrentRunError, InjectedFault, QualityThresholdError
 from lakehouse.silver import SilverCounts, SilverResult
@@ -154,7 +154,7 @@ def run_date(
     day: date,
     *,
     run_id: str | None = None,
-    steps: Sequence[str] = ops.ALL_STEPS,
+    steps: Sequence[str] = STEPS,
 ) -> RunResult:
     """Process one ingest date. Every step after bronze reads all of bronze's partition for
     the day, so each is a pure function of committed data and a rerun heals a crash.
@@ -163,7 +163,7 @@ def run_date(
     its own. A source with no new file since an attempt that finished silver and gold is not
     processed again: the run log says they already reflect every file of the day.
     """
-    steps = tuple(s for s in ops.ALL_STEPS if s in steps)
+    steps = tuple(s for s in STEPS if s in steps)
     result = RunResult(run_id=run_id or new_run_id(day), run_date=day)
     started = time.monotonic()
     versions_before, finished_before = _prepare(spark, settings, day)
@@ -269,7 +269,7 @@ def run_dates(
     settings: Settings,
     days: Sequence[date],
     *,
-    steps: Sequence[str] = ops.ALL_STEPS,
+    steps: Sequence[str] = STEPS,
 ) -> list[RunResult]:
     """Run dates one after another in one session (a backfill), a progress line per date.
 

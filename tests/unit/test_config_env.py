@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import lakehouse.config
-from lakehouse.cli import parse_args
+from lakehouse.cli import main, parse_args
 from lakehouse.config import expand_env_vars, load_settings
 from lakehouse.errors import ConfigError
 from tests.paths import ROOT
@@ -113,10 +113,8 @@ def test_missing_variable_exits_2_with_one_line_naming_it_and_the_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = _config(tmp_path, "landing: ${LH_TEST_BUCKET}/landing\nwarehouse: /tmp/wh\n")
-    with pytest.raises(SystemExit) as exc:
-        parse_args(["--run-date", "2025-03-01", "--config", str(config)])
+    assert main(["--run-date", "2025-03-01", "--config", str(config)]) == 2
     err = capsys.readouterr().err
-    assert exc.value.code == 2
     assert err.count("\n") == 1
     assert f"config '{config}': landing: environment variable LH_TEST_BUCKET is not set" in err
 
@@ -170,8 +168,7 @@ def test_without_a_config_file_the_command_line_gives_both_paths(
     assert settings.landing == str(SAMPLE_LANDING)
     assert settings.warehouse == str(Path.cwd() / "wh")
     assert (settings.app_name, dict(settings.spark_conf)) == ("lakehouse-daily", {})
-    with pytest.raises(SystemExit) as exc:
-        parse_args(["--run-date", "2025-03-01", "--landing", str(SAMPLE_LANDING)])
+    assert main(["--run-date", "2025-03-01", "--landing", str(SAMPLE_LANDING)]) == 2
     err = capsys.readouterr().err
-    assert exc.value.code == 2 and err.count("\n") == 1
+    assert err.count("\n") == 1
     assert "give --config FILE, or both --landing and --warehouse" in err
