@@ -23,6 +23,7 @@ from lakehouse.config import Settings
 from lakehouse.ddl import ensure_tables
 from lakehouse.run import run_date
 from lakehouse.session import LOCAL_TEST_CONF, SHORT_RUN_JVM_OPTIONS
+from lakehouse.sources import CRM, ORDERS, TICKETS
 from lakehouse.tables import (
     GOLD_TABLES,
     RUN_LOG,
@@ -34,6 +35,11 @@ from tests.paths import ROOT, SAMPLE_DATES, SAMPLE_LANDING  # noqa: F401 (for th
 
 # Columns that record when or by which attempt a row was written, not what it says.
 VOLATILE = ("_load_time", "_run_id")
+
+# CSV headers of every column a source declares, in its order.
+CRM_HEADER = ",".join(CRM.column_names)
+ORDER_HEADER = ",".join(ORDERS.column_names)
+TICKET_HEADER = ",".join(TICKETS.column_names)
 
 
 def run_process(

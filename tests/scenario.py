@@ -24,15 +24,19 @@ from lakehouse.tables import (
     FACT_APP_EVENTS_DAILY,
     FACT_TICKET_EVENTS_DAILY,
 )
-from tests.helpers import copy_warehouse, files_by_partition, run_all, write_csv, write_jsonl
+from tests.helpers import (
+    CRM_HEADER,
+    ORDER_HEADER,
+    TICKET_HEADER,
+    copy_warehouse,
+    files_by_partition,
+    run_all,
+    write_csv,
+    write_jsonl,
+)
 
 D1, D2, D3 = date(2025, 4, 1), date(2025, 4, 2), date(2025, 4, 3)
-DAYS = [D1, D2, D3]
 TS = datetime
-
-CRM_HEADER = "customer_id,full_name,email,tier,updated_at,is_deleted"
-ORDER_HEADER = "order_id,customer_id,order_total,status,updated_at"
-TICKET_HEADER = "ticket_id,customer_id,status,event_ts,ingested_at"
 
 
 def _event(event_id: int, customer: int, kind: str, ts: str) -> dict[str, object]:

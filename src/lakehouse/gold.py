@@ -268,7 +268,7 @@ def update(
         for k, v in update_current(spark, warehouse, result, source, silver).items():
             totals[k] += v
         faults.point("after", "gold_current", source.name)
-        if source.event_time:
+        if source.daily is not None:
             faults.point("before", "gold_daily", source.name)
             update_daily(warehouse, result, source, silver)
             faults.point("after", "gold_daily", source.name)

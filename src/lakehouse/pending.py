@@ -66,12 +66,6 @@ def of_day(spark: SparkSession, warehouse: Warehouse, day: date) -> dict[str, Pe
     }
 
 
-def of_source(
-    spark: SparkSession, warehouse: Warehouse, source: Source, day: date
-) -> PendingEventDates:
-    return of_day(spark, warehouse, day).get(source.name, PendingEventDates())
-
-
 def clear(
     spark: SparkSession, warehouse: Warehouse, source: Source, pending: PendingEventDates
 ) -> None:

@@ -115,6 +115,9 @@ def typed(source: Source) -> Callable[[DataFrame], DataFrame]:
     return transform
 
 
+_RANK = "_rank"
+
+
 def one_per_key(source: Source) -> Callable[[DataFrame], DataFrame]:
     """Reduce to one row per business key: the latest for mutable sources, else the first
     arrival. The order is total, so the pick never depends on partitioning."""
@@ -134,15 +137,22 @@ def changes_of_each_day(source: Source) -> Callable[[DataFrame], DataFrame]:
 
 
 def _top_ranked(source: Source, group: tuple[str, ...]) -> Callable[[DataFrame], DataFrame]:
+    def transform(rows: DataFrame) -> DataFrame:
+        return rows.transform(ranked(source, group)).where(F.col(_RANK) == 1).drop(_RANK)
+
+    return transform
+
+
+def ranked(
+    source: Source, group: tuple[str, ...] | None = None
+) -> Callable[[DataFrame], DataFrame]:
+    """Rows with `_rank` in the source's rank order within each `group` (default: the
+    business key; 1: the row one_per_key keeps)."""
     order = rules.latest_first() if source.mutable else rules.first_arrival_first()
 
     def transform(rows: DataFrame) -> DataFrame:
-        window = Window.partitionBy(*group).orderBy(*order)
-        return (
-            rows.withColumn("_rank", F.row_number().over(window))
-            .where(F.col("_rank") == 1)
-            .drop("_rank")
-        )
+        window = Window.partitionBy(*(group or source.key)).orderBy(*order)
+        return rows.withColumn(_RANK, F.row_number().over(window))
 
     return transform
 
@@ -184,18 +194,20 @@ class SilverResult:
     touched_event_dates: frozenset[date]
     counts: SilverCounts
     rejected: bool = False  # over the quality threshold: quarantined, not merged
-    # this attempt recorded event dates it moved events off (lakehouse.ops), for gold to clear
+    # this attempt recorded event dates it moved events off (lakehouse.pending), for gold to clear
     recorded_pending: bool = False
-
-
-_RANK = "_rank"
 
 
 @dataclass(frozen=True)
 class DayBatch:
     """The day's bronze rows, validated and ranked once and materialised (a local
     checkpoint): every later read of the step (counts, quarantine, the MERGE sources) reads
-    the same rows without recomputing them, and a MERGE can use it without copying it."""
+    the same rows without recomputing them, and a MERGE can use it without copying it.
+
+    Nothing frees it by hand: PySpark has no call that releases a local checkpoint
+    (`unpersist` drops cached plans only). Spark frees its blocks once the DataFrame is
+    garbage collected, and a run holds the batch only while its source is processed (the
+    run log keeps counts, not frames)."""
 
     checked: DataFrame  # every bronze row of the day with `_reason` (null: valid)
     valid: DataFrame  # the valid rows, typed, with `_rank` (1: the key's top-ranked record)
@@ -204,18 +216,6 @@ class DayBatch:
     def batch(self) -> DataFrame:
         """One row per business key: what silver is merged with and gold looks at."""
         return self.valid.where(F.col(_RANK) == 1).drop(_RANK)
-
-
-def ranked(source: Source) -> Callable[[DataFrame], DataFrame]:
-    """Valid typed rows with `_rank` in the key's rank order (1: the row one_per_key keeps)."""
-    order = rules.latest_first() if source.mutable else rules.first_arrival_first()
-
-    def transform(valid: DataFrame) -> DataFrame:
-        return valid.withColumn(
-            _RANK, F.row_number().over(Window.partitionBy(*source.key).orderBy(*order))
-        )
-
-    return transform
 
 
 def prepare(source: Source, bronze_day: DataFrame) -> DayBatch:

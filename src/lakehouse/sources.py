@@ -1,6 +1,8 @@
 """The landing sources, each declared once: its columns, how its records are identified and
 ordered, and which gold tables it feeds and how. Tables, layers, the report and the config
 read this; adding a source is one declaration here (and its rows' rules, if a new kind).
+The benchmark's data generator and DuckDB reference (`scripts/`, `bench/`) spell the sources
+out on their own, on purpose: an independent reference checks the job, it does not share it.
 
 Plain Python, no Spark: the command line validates source names before any JVM starts.
 """

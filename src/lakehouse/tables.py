@@ -295,7 +295,7 @@ RUN_LOG = TableSpec(
 
 
 # Event dates a silver step moved events off, until gold has recomputed them: one row per
-# attempt that moved any (lakehouse.ops), deleted once gold is done.
+# attempt that moved any (lakehouse.pending), deleted once gold is done.
 PENDING_EVENT_DATES = TableSpec(
     "ops",
     "pending_event_dates",

@@ -29,11 +29,18 @@ from lakehouse.tables import (
     GOLD_TABLES,
     RUN_LOG,
 )
-from tests.helpers import copy_warehouse, gold_frames, read, run_all, table_at, write_csv
+from tests.helpers import (
+    CRM_HEADER,
+    ORDER_HEADER,
+    copy_warehouse,
+    gold_frames,
+    read,
+    run_all,
+    table_at,
+    write_csv,
+)
 
 D1, D2, D3 = date(2025, 5, 1), date(2025, 5, 2), date(2025, 5, 3)
-CRM_HEADER = "customer_id,full_name,email,tier,updated_at,is_deleted"
-ORDER_HEADER = "order_id,customer_id,order_total,status,updated_at"
 
 
 # --- the timeline transform alone (no tables) ------------------------------------------

@@ -131,7 +131,7 @@ def test_moved_event_dates_are_kept_per_attempt_and_only_the_rows_read_are_clear
     record(APP_EVENTS, day, date(2025, 2, 28), date(2025, 2, 27))
     record(TICKETS, day, date(2025, 2, 20))
     record(APP_EVENTS, date(2025, 3, 2), date(2025, 2, 21))
-    found = pending.of_source(spark, by_path(warehouse), APP_EVENTS, day)
+    found = pending.of_day(spark, by_path(warehouse), day)[APP_EVENTS.name]
     assert found.dates == {date(2025, 2, 27), date(2025, 2, 28)}
     record(APP_EVENTS, day, date(2025, 2, 26))  # a concurrent attempt's, after the read
     pending.clear(spark, by_path(warehouse), APP_EVENTS, found)
