@@ -103,7 +103,7 @@ cluster-test: $(TESTED) ## the sample on a standalone cluster (master + 2 worker
 connect-test: $(TESTED) $(CLIENT) ## the sample over Spark Connect (a server on loopback, a client-only venv) = local mode
 	CLIENT_PYTHON=$(abspath $(CLIENT_VENV))/bin/python $(PY) scripts/connect_test.py
 
-wheel: install ## build dist/lakehouse-*.whl (console scripts: lakehouse-daily, -report, -maintenance)
+wheel: install ## build dist/lakehouse-*.whl (console scripts: lakehouse-daily, -report, -maintenance, -restore)
 	$(PY) -m build --wheel --outdir dist .
 
 lint: $(INSTALLED) ## ruff (lint and format check) and mypy over src/

@@ -65,8 +65,8 @@ def short_run_jvm_options(archive: Path = CLASS_ARCHIVE) -> str:
 
 # Settings that keep local Spark quick on small data: few shuffle partitions, no UI.
 LOCAL_TEST_CONF: dict[str, str] = {
-    # A test's data is a few rows: one task per shuffle (the sample's four dates, warm: about
-    # a tenth less time than with two).
+    # A test's data is a few rows: one task per shuffle (on the sample's dates one, two and
+    # four are within the machine's noise of each other: docs/benchmark.md), the fewest tasks.
     "spark.sql.shuffle.partitions": "1",
     "spark.default.parallelism": "2",
     "spark.ui.enabled": "false",

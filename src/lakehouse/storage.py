@@ -55,7 +55,7 @@ def latest_versions(spark: SparkSession, tables: Sequence[Table]) -> dict[Table,
     """Each table's newest committed version (-1: not created). Tables whose folder the job
     knows: from one listing of their logs (Delta's `DESCRIBE HISTORY` would cost a snapshot
     read per table, 0.3 s here); managed ones from their histories, read a few at a time (one
-    by one, the twenty-two tables of a run took 1.2 s here against 0.06 s for the listing,
+    by one, the twenty-three tables of a run took 1.2 s here against 0.06 s for the listing,
     at the start and at the end of every run)."""
     logged = _logged_versions(spark, [t.path for t in tables if t.path is not None])
     managed = [t for t in tables if t.path is None]
