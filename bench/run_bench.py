@@ -198,15 +198,6 @@ def rebuild_gold(spark: SparkSession, warehouse: str, out: str) -> None:
             save(frame, spec)
 
 
-def differing_rows(spark: SparkSession, left: str, right: str) -> dict[str, int]:
-    out = {}
-    for spec in GOLD_TABLES:
-        a = spark.read.format("delta").load(spec.path(left))
-        b = spark.read.format("delta").load(spec.path(right)).select(*a.columns)
-        out[spec.name] = a.exceptAll(b).count() + b.exceptAll(a).count()
-    return out
-
-
 class StepTimes(logging.Handler):
     """Collects the job's own step lines (`bronze|silver|gold <source> <date>: ... (N s)`):
     where a day's time goes, per layer and source, without timing anything twice."""
@@ -513,7 +504,9 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.monotonic()
         rebuild_gold(spark, warehouse, rebuilt)
         report["rebuild_s"] = time.monotonic() - t0
-        report["rebuild_differing_rows"] = differing_rows(spark, warehouse, rebuilt)
+        report["rebuild_differing_rows"] = backfill.differing_rows(
+            spark, warehouse, rebuilt, GOLD_TABLES
+        )
         report["per_day"] = plain(figures)
         report["flat_ratio_last_to_day2"] = figures[-1].seconds / figures[1].seconds
         if not args.no_duckdb:
