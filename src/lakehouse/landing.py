@@ -141,8 +141,12 @@ def read_csv_group(
     column, or naming one twice, makes every row of its file bad with that reason.
     """
     # Reading under the file's own names keeps Spark's header check quiet; positional
-    # names stand in when the header repeats a name.
-    unique = len(set(header)) == len(header) and _CORRUPT not in header and all(header)
+    # names stand in where a name would trip Spark: repeated in any case (names resolve
+    # case-insensitively), empty, quoted with a backtick, or named like Spark's and the
+    # job's own columns (`_metadata`, `_source_file`, `_corrupt_record`: every `_` name).
+    unique = len({n.lower() for n in header}) == len(header) and all(
+        n and not n.startswith("_") and "`" not in n for n in header
+    )
     positional = list(header) if unique else [f"_c{i}" for i in range(len(header))]
     normalized = [normalize_name(n) for n in header]
     raw = (
@@ -194,17 +198,36 @@ def read_csv_group(
 # A `"` that opens a key follows `{` or `,` unescaped, which cannot happen inside a string
 # (a quote there is always `\"`).
 _NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+# The top level of a line: a nested object or array holding no other is dropped (a string is
+# matched whole first, so brackets inside one stay); repeated, the nesting goes innermost out,
+# leaving `"key":,` where a nested value was, and a nested key's number out of reach.
+_STRING = r'"(?:[^"\\]++|\\.)*+"'
+_NESTED = rf'({_STRING})|([:,\[]\s*)[{{\[](?:[^{{}}\[\]"]++|{_STRING})*+[}}\]]'
+_MAY_NEST = r"[:,\[]\s*[{\[]"
+# Levels of nesting dropped; a number nested deeper than this under a key of the same name
+# as a top-level one could still be taken for it.
+_NESTING_LEVELS = 16
+_TOP_LEVEL = "_top_level"
+
+
+def _top_level(line: Column) -> Column:
+    stripped = line
+    for _ in range(_NESTING_LEVELS):
+        stripped = F.regexp_replace(stripped, _NESTED, "$1$2")
+    return F.when(line.rlike(_MAY_NEST), stripped).otherwise(line)
 
 
 def _as_written(parsed: Column, key: str) -> Column:
     """The value of `key` as its text arrived: `from_json` turns a number into a double first
     (`45.100` -> `45.1`, `45.0000000000000001` -> `45.0`, integers past 2^53 rounded), so a
-    number's text is taken from the line itself; strings, booleans and nulls are already as
-    written. A key spelled with JSON escapes in the line falls back to the parsed value."""
+    number's text is taken from the line's top level itself; strings, booleans and nulls are
+    already as written. A key spelled with JSON escapes in the line falls back to the parsed
+    value."""
     quoted = "\\Q" + key.replace("\\E", "\\E\\\\E\\Q") + "\\E"
     pattern = rf'[{{,]\s*"{quoted}"\s*:\s*({_NUMBER})\s*[,}}]'
-    number = F.regexp_extract(F.col("value"), pattern, 1)
-    return F.when(parsed[key].isNotNull() & (number != F.lit("")), number).otherwise(parsed[key])
+    number = F.regexp_extract(F.col(_TOP_LEVEL), pattern, 1)
+    value = parsed.getItem(key)
+    return F.when(value.isNotNull() & (number != F.lit("")), number).otherwise(value)
 
 
 def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
@@ -215,6 +238,7 @@ def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
         .select("value", _file_name().alias(SOURCE_FILE))
         .where(F.trim("value") != F.lit(""))
     )
+    tops = lines.withColumn(_TOP_LEVEL, _top_level(F.col("value")))
     keys = F.json_object_keys("value")
     found = sorted(
         {str(r[0]) for r in lines.select(F.explode(keys)).distinct().collect() if r[0] is not None}
@@ -222,7 +246,9 @@ def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
     by_name: dict[str, list[str]] = {}
     for key in found:
         by_name.setdefault(normalize_name(key), []).append(key)
-    parsed = F.from_json("value", _string_schema(found)) if found else None
+    # A map, not a struct: a key is found by its exact spelling, so keys that differ only in
+    # case (`Phone`, `phone`) are two keys, where a struct's fields would resolve ambiguously.
+    parsed = F.from_json("value", "map<string,string>") if found else None
     values = [
         F.coalesce(*[_as_written(parsed, k) for k in originals]).alias(name)  # type: ignore[arg-type]
         for name, originals in by_name.items()
@@ -243,7 +269,7 @@ def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
         .when(keys.isNull(), F.lit("record: unparseable JSON"))
     )
     bad = error.isNotNull()
-    return lines.select(
+    return tops.select(
         *[F.when(~bad, v).alias(str(n)) for v, n in zip(values, by_name, strict=True)],
         F.when(bad, F.make_valid_utf8("value")).alias(RAW_RECORD),
         error.alias(PARSE_ERROR),

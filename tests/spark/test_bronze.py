@@ -197,6 +197,60 @@ def test_header_problems_and_non_utf8_bytes(spark: SparkSession, tmp_path: Path)
     }
 
 
+def test_names_that_differ_in_case_or_are_spark_s_own_load_as_any_drift(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """A CSV header naming a column twice in two cases is a header naming it twice; `_`
+    names (Spark's `_metadata`, the job's `_source_file`) are drifted columns like any other;
+    JSON keys that differ only in case are one column, whichever line holds which."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    write_csv(
+        landing,
+        CRM.name,
+        DAY,
+        "a.csv",
+        "customer_id,full_name,email,tier,Tier,updated_at\n1,A,a@x,gold,GOLD,2025-03-05 09:00",
+    )
+    write_csv(
+        landing,
+        CRM.name,
+        DAY,
+        "b.csv",
+        "customer_id,full_name,email,tier,updated_at,_metadata,_source_file\n"
+        "2,B,b@x,silver,2025-03-05 09:00,m,s",
+    )
+    write_jsonl(
+        landing,
+        CRM.name,
+        DAY,
+        "c.jsonl",
+        [
+            {"customer_id": 3, "full_name": "C", "email": "c@x", "Tier": "gold", "phone": "1"},
+            {"Customer_ID": 4, "full_name": "D", "email": "d@x", "tier": "bronze", "Phone": 2},
+        ],
+    )
+    load(spark, landing, warehouse)
+    assert_df_equality(
+        read(spark, bronze_spec(CRM), warehouse).select(
+            "customer_id", "tier", "phone", "metadata", "source_file", "_parse_error"
+        ),
+        spark.createDataFrame(
+            [
+                ("1", "gold", None, None, None, "file: header names column(s) twice: tier"),
+                ("2", "silver", None, "m", "s", None),
+                ("3", "gold", "1", None, None, None),
+                ("4", "bronze", "2", None, None, None),
+            ],
+            ", ".join(
+                f"{c} string"
+                for c in ["customer_id", "tier", "phone", "metadata", "source_file", "_parse_error"]
+            ),
+        ),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
+
+
 def test_rerun_loads_nothing_twice_and_picks_up_a_late_file(
     spark: SparkSession, tmp_path: Path
 ) -> None:
@@ -351,9 +405,11 @@ def test_a_json_number_is_judged_by_its_text_as_a_csv_value_is(
         "a.csv",
         "\n".join(["order_id,customer_id,order_total,status,updated_at", *csv_rows]),
     )
+    # Each line also nests the key, ahead of its own value: only the top level's counts.
+    nested = '"meta": {"order_total": 1, "deeper": [{"order_total": 2}, "]}"]}'
     json_rows = [
-        f'{{"order_id": {i}, "customer_id": 7, "order_total": {text}, "status": "placed", '
-        f'"updated_at": "{ts}"}}'
+        f'{{{nested}, "order_id": {i}, "customer_id": 7, "order_total": {text}, '
+        f'"status": "placed", "updated_at": "{ts}"}}'
         for i, (text, _) in enumerate(_NUMBERS, start=11)
     ]
     big = (
