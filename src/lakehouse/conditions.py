@@ -58,6 +58,17 @@ def condition_of(exc: BaseException) -> str | None:
     return condition.split(".", 1)[0] if condition else None
 
 
+def invalid_setting(exc: BaseException) -> str | None:
+    """What is wrong with a setting Spark refused (`spark_conf` in the config), or None when
+    `exc` is about something else."""
+    if condition_of(exc) != "INVALID_CONF_VALUE":
+        return None
+    assert isinstance(exc, PySparkException)
+    given = exc.getMessageParameters() or {}
+    name, value, kind = (given.get(k) for k in ("confName", "confValue", "confType"))
+    return f"{name}: {value!r} is not a valid value" + (f" (expected {kind})" if kind else "")
+
+
 def is_missing_table(exc: BaseException) -> bool:
     return condition_of(exc) in MISSING_TABLE
 

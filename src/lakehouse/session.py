@@ -11,6 +11,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from lakehouse import conditions
+from lakehouse.errors import ConfigError
 from lakehouse.lineage import merge_conf
 
 SCALA_BINARY = "2.13"
@@ -217,7 +219,19 @@ def job_session(
     it: a session a platform handed over (a notebook, a Databricks wheel task) is the
     platform's to stop."""
     started_here = not session_running()
-    spark = build_session(app_name, spark_conf, remote=remote)
+    spark = None
+    try:
+        spark = build_session(app_name, spark_conf, remote=remote)
+        # The session's settings take effect when its state is first built: here, so that a
+        # value Spark refuses is a bad config (exit 2), not a failed run.
+        spark.conf.get("spark.sql.session.timeZone")
+    except Exception as exc:
+        problem = conditions.invalid_setting(exc)
+        if started_here and spark is not None:
+            spark.stop()
+        if problem is None:
+            raise
+        raise ConfigError(f"spark_conf: {problem}") from None
     try:
         yield spark
     finally:
