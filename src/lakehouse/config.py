@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from lakehouse.errors import ConfigError, InvalidRunDateError
+from lakehouse.errors import ConfigError, InvalidRunDateError, UsageError
 from lakehouse.lineage import OpenLineage, merge_conf, openlineage_conf
 from lakehouse.sources import SOURCE_NAMES
 from lakehouse.warehouse import LAYERS, Catalog, Warehouse, default_schemas
@@ -115,6 +115,9 @@ def load_settings(
     Without `--config`, `conf/local.yaml` of the checkout is read; an installed package has
     none, and then `--landing` and `--warehouse` must be given.
     """
+    for option, given in (("--landing", landing), ("--warehouse", warehouse)):
+        if given is not None and not given.strip():
+            raise UsageError(f"{option} is empty: give a path")
     if config_path is None and not DEFAULT_CONFIG.is_file():
         if not (landing and warehouse):
             raise ConfigError(

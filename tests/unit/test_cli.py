@@ -34,6 +34,15 @@ def test_bad_run_date_exits_2_naming_it(bad: str, capsys: pytest.CaptureFixture[
     assert f"invalid run date {bad!r}" in err
 
 
+@pytest.mark.parametrize("option", ["--landing", "--warehouse"])
+def test_an_empty_path_exits_2_naming_the_option(
+    option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not the config's path, nor the current directory, in its place."""
+    code, err = _exit_and_message(["--run-date", "2025-03-01", option, " "], capsys)
+    assert (code, err) == (2, f"daily.py: error: {option} is empty: give a path\n")
+
+
 def test_unknown_option_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _exit_and_message(["--run-date", "2025-03-01", "--bogus"], capsys)
     assert (code, err.count("\n")) == (2, 1)
