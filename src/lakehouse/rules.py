@@ -62,7 +62,13 @@ def parse_value(column: Column, raw: SparkColumn) -> SparkColumn:
                 F.lower(value) == "false", F.lit(False)
             )
         )
-    return raw
+    return no_empty_text(raw)
+
+
+def no_empty_text(raw: SparkColumn) -> SparkColumn:
+    """Text as it arrived, but an empty value is no value: CSV has no null, so an empty field
+    (quoted or not) is read as null, and a JSON `""` means the same."""
+    return F.nullif(raw, F.lit(""))
 
 
 def failure_reason(column: Column, raw: SparkColumn) -> SparkColumn | None:

@@ -103,7 +103,10 @@ def typed(source: Source) -> Callable[[DataFrame], DataFrame]:
         )
         out = checked.where(F.col(REASON).isNull()).select(
             *[rules.parse_value(c, F.col(c.name)).alias(c.name) for c in source.columns],
-            *[F.col(f"`{c}`").alias(n) for c, n in drifted_names(source, drifted).items()],
+            *[
+                rules.no_empty_text(F.col(f"`{c}`")).alias(n)
+                for c, n in drifted_names(source, drifted).items()
+            ],
             INGEST_DATE,
             SOURCE_FILE,
             fingerprint.alias(RECORD_HASH),

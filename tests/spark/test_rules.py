@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.errors import MissingColumnsError, ReconciliationError
@@ -104,6 +105,28 @@ def test_crm_deletion_flag(spark: SparkSession) -> None:
     }
     flags = {r["customer_id"]: r["is_deleted"] for r in checked.transform(typed(CRM)).collect()}
     assert flags == {1: True, 2: False, 3: False, 5: False}
+
+
+def test_an_empty_text_is_no_value_as_in_csv_where_an_empty_field_is_null(
+    spark: SparkSession,
+) -> None:
+    """A JSON `""` and an empty CSV field (read as null) are the same record, in the schema's
+    text columns and in drifted ones; a blank that is not empty stays as it arrived."""
+    ts = "2025-03-01 09:00"
+    rows = [("1", "A", "", "gold", ts, None), ("2", "B", None, " ", ts, None)]
+    drifted = bronze_rows(spark, CRM, rows).withColumn(
+        "phone", F.when(F.col("customer_id") == "1", F.lit("")).otherwise(F.lit("5"))
+    )
+    out = drifted.transform(with_reason(CRM)).transform(typed(CRM))
+    assert_df_equality(
+        out.select("customer_id", "email", "tier", "phone"),
+        spark.createDataFrame(
+            [(1, None, "gold", None), (2, None, " ", "5")],
+            "customer_id int, email string, tier string, phone string",
+        ),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
 
 
 def test_typed_rows_carry_types_rank_and_event_date(spark: SparkSession) -> None:
