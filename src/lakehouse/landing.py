@@ -173,7 +173,15 @@ def read_csv_group(
     elif duplicated:
         file_error = f"file: header names column(s) twice: {', '.join(duplicated)}"
 
-    values = [F.col(f"`{pos}`").alias(name) for name, pos in seen.items()]
+    # The reader splits lines by the ending it finds first: a CRLF line in a file that began
+    # with LF ones would keep its CR at the end of its last value.
+    last = positional[-1]
+    values = [
+        (
+            F.regexp_replace(F.col(f"`{pos}`"), "\r$", "") if pos == last else F.col(f"`{pos}`")
+        ).alias(name)
+        for name, pos in seen.items()
+    ]
     any_replacement = reduce(
         lambda acc, c: acc | F.coalesce(F.col(f"`{c}`").contains(_REPLACEMENT_CHAR), F.lit(False)),
         [*positional, _CORRUPT],

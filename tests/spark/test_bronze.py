@@ -357,6 +357,9 @@ def test_a_byte_order_mark_and_crlf_line_ends_are_read_as_any_other_file(
     folder = day_dir(landing, CRM.name, DAY)
     for name, lines in (("excel.csv", csv_lines), ("windows.jsonl", json_lines)):
         (folder / name).write_bytes((bom + crlf.join(lines) + crlf).encode("utf-8"))
+    # Line ends mixed in one file: the reader splits by the first one (LF), a CRLF follows.
+    mixed = f"{csv_lines[0]}\n4,Di,d@ex.com,silver,2025-03-05 11:00{crlf}"
+    (folder / "mixed.csv").write_bytes(mixed.encode("utf-8"))
 
     load(spark, landing, warehouse)
 
@@ -369,6 +372,7 @@ def test_a_byte_order_mark_and_crlf_line_ends_are_read_as_any_other_file(
             ("2", "B, Jr", None, "x", None),
             ("3", "Cy", None, "2025-03-05 10:00", None),
             ("3", "Cy", None, "2025-03-05 10:00", None),
+            ("4", "Di", "silver", "2025-03-05 11:00", None),
         ],
         "customer_id string, full_name string, tier string, updated_at string, _parse_error string",
     )
