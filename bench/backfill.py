@@ -19,14 +19,10 @@ from functools import reduce
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse import bronze, gold, landing, silver
-from lakehouse.ddl import (
-    ensure_tables,
-)
+from lakehouse.ddl import ensure_tables
 from lakehouse.maintenance import MAX_FILE_SIZE, keyed_specs, maintain
 from lakehouse.session import runtime_settings
-from lakehouse.sources import (
-    SOURCES,
-)
+from lakehouse.sources import SOURCES
 from lakehouse.tables import (
     RUN_LOG,
     TableSpec,

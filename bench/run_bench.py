@@ -35,12 +35,7 @@ from lakehouse import gold, silver  # noqa: E402
 from lakehouse.config import Settings, load_settings  # noqa: E402
 from lakehouse.maintenance import MAX_FILE_SIZE  # noqa: E402
 from lakehouse.run import run_date  # noqa: E402
-from lakehouse.session import (  # noqa: E402
-    LOCAL_JVM_OPTIONS,
-    build_session,
-    runtime_conf,
-    runtime_settings,
-)
+from lakehouse.session import LOCAL_JVM_OPTIONS, build_session, runtime_conf, runtime_settings  # noqa: E402
 from lakehouse.sources import APP_EVENTS, SOURCES, TICKETS  # noqa: E402
 from lakehouse.tables import GOLD_TABLES, bronze_spec, table_path  # noqa: E402
 

@@ -370,11 +370,7 @@ def check_against_local_mode(
 ) -> list[str]:
     """The same dates run here in local mode; every table compared (the run log aside)."""
     from lakehouse.run import run_dates
-    from lakehouse.tables import (
-        GOLD_TABLES,
-        RUN_LOG,
-        all_specs,
-    )
+    from lakehouse.tables import GOLD_TABLES, RUN_LOG, all_specs
 
     say("running the same dates in local mode")
     days = [FIRST + timedelta(days=i) for i in range((LAST - FIRST).days + 1)]

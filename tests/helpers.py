@@ -24,12 +24,7 @@ from lakehouse.ddl import ensure_tables
 from lakehouse.run import run_date
 from lakehouse.session import LOCAL_TEST_CONF, SHORT_RUN_JVM_OPTIONS
 from lakehouse.sources import CRM, ORDERS, TICKETS
-from lakehouse.tables import (
-    GOLD_TABLES,
-    RUN_LOG,
-    TableSpec,
-    all_specs,
-)
+from lakehouse.tables import GOLD_TABLES, RUN_LOG, TableSpec, all_specs
 from lakehouse.warehouse import Table, Warehouse
 from tests.paths import ROOT, SAMPLE_DATES, SAMPLE_LANDING  # noqa: F401 (for the tests)
 

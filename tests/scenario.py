@@ -14,16 +14,8 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from lakehouse.sources import (
-    APP_EVENTS,
-    CRM,
-    ORDERS,
-    TICKETS,
-)
-from lakehouse.tables import (
-    FACT_APP_EVENTS_DAILY,
-    FACT_TICKET_EVENTS_DAILY,
-)
+from lakehouse.sources import APP_EVENTS, CRM, ORDERS, TICKETS
+from lakehouse.tables import FACT_APP_EVENTS_DAILY, FACT_TICKET_EVENTS_DAILY
 from tests.helpers import (
     CRM_HEADER,
     ORDER_HEADER,

@@ -12,9 +12,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse import faults, landing, sql, storage
-from lakehouse.sources import (
-    Source,
-)
+from lakehouse.sources import Source
 from lakehouse.tables import (
     INGEST_DATE,
     LOAD_TIME,

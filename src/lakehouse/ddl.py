@@ -13,10 +13,7 @@ from lakehouse.concurrency import at_once
 from lakehouse.errors import NotADeltaTableError, TableCreationInProgressError
 from lakehouse.files import exists, glob_literal, list_files
 from lakehouse.storage import latest_version, latest_versions, read
-from lakehouse.tables import (
-    TableSpec,
-    all_specs,
-)
+from lakehouse.tables import TableSpec, all_specs
 from lakehouse.warehouse import Table, Warehouse
 
 

@@ -19,14 +19,8 @@ from pyspark.sql import types as T
 
 from lakehouse.files import folder_key, glob_literal
 from lakehouse.files import list_files as list_paths
-from lakehouse.sources import (
-    Source,
-)
-from lakehouse.tables import (
-    PARSE_ERROR,
-    RAW_RECORD,
-    SOURCE_FILE,
-)
+from lakehouse.sources import Source
+from lakehouse.tables import PARSE_ERROR, RAW_RECORD, SOURCE_FILE
 
 log = logging.getLogger(__name__)
 

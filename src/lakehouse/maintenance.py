@@ -31,12 +31,7 @@ from pyspark.sql import SparkSession
 
 from lakehouse import concurrency, storage
 from lakehouse.errors import UsageError
-from lakehouse.tables import (
-    GOLD_FORBIDDEN_FEATURES,
-    GOLD_TABLES,
-    TableSpec,
-    all_specs,
-)
+from lakehouse.tables import GOLD_FORBIDDEN_FEATURES, GOLD_TABLES, TableSpec, all_specs
 from lakehouse.warehouse import Table, Warehouse
 
 log = logging.getLogger(__name__)

@@ -10,14 +10,8 @@ from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import storage
-from lakehouse.sources import (
-    Source,
-)
-from lakehouse.tables import (
-    RUN_LOG,
-    TableSpec,
-    tables_of,
-)
+from lakehouse.sources import Source
+from lakehouse.tables import RUN_LOG, TableSpec, tables_of
 from lakehouse.warehouse import Warehouse
 
 log = logging.getLogger(__name__)

@@ -23,13 +23,8 @@ from pyspark.sql import functions as F
 from lakehouse import ops, storage
 from lakehouse.concurrency import at_once
 from lakehouse.errors import UsageError
-from lakehouse.sources import (
-    SOURCES,
-)
-from lakehouse.tables import (
-    RUN_LOG,
-    tables_of,
-)
+from lakehouse.sources import SOURCES
+from lakehouse.tables import RUN_LOG, tables_of
 from lakehouse.warehouse import Warehouse
 
 log = logging.getLogger(__name__)

@@ -6,17 +6,8 @@ from pyspark.sql import Column as SparkColumn
 from pyspark.sql import functions as F
 
 from lakehouse import sql
-from lakehouse.sources import (
-    Column,
-    Kind,
-    Source,
-)
-from lakehouse.tables import (
-    INGEST_DATE,
-    RECORD_HASH,
-    SOURCE_FILE,
-    SPARK_TYPES,
-)
+from lakehouse.sources import Column, Kind, Source
+from lakehouse.tables import INGEST_DATE, RECORD_HASH, SOURCE_FILE, SPARK_TYPES
 
 _INT = r"^[+-]?[0-9]+$"
 _DECIMAL = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"

@@ -12,9 +12,7 @@ from pyspark.sql import functions as F
 
 from lakehouse import faults, pending, rules, sql, storage
 from lakehouse.errors import MissingColumnsError, ReconciliationError, SilverMovedError
-from lakehouse.sources import (
-    Source,
-)
+from lakehouse.sources import Source
 from lakehouse.tables import (
     EVENT_DATE,
     INGEST_DATE,

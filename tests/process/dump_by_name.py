@@ -11,9 +11,7 @@ from pathlib import Path
 from lakehouse import sql, storage
 from lakehouse.config import load_settings
 from lakehouse.session import job_session
-from lakehouse.tables import (
-    all_specs,
-)
+from lakehouse.tables import all_specs
 
 
 def main(config: str, out: str) -> None:

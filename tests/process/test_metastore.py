@@ -15,9 +15,7 @@ from pyspark.sql import SparkSession
 
 from lakehouse.files import folder_key
 from lakehouse.session import LOG_CONFIG_ENV
-from lakehouse.tables import (
-    all_specs,
-)
+from lakehouse.tables import all_specs
 from tests.helpers import (
     ROOT,
     SAMPLE_DATES,

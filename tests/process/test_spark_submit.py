@@ -16,9 +16,7 @@ from pathlib import Path
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from lakehouse.tables import (
-    FACT_ORDER_CURRENT,
-)
+from lakehouse.tables import FACT_ORDER_CURRENT
 from tests.helpers import ROOT, SAMPLE_LANDING, assert_same_tables, read, run_all
 
 DAY = date(2025, 3, 2)

@@ -11,14 +11,8 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from lakehouse import bronze
-from lakehouse.sources import (
-    APP_EVENTS,
-    CRM,
-    TICKETS,
-)
-from lakehouse.tables import (
-    bronze_spec,
-)
+from lakehouse.sources import APP_EVENTS, CRM, TICKETS
+from lakehouse.tables import bronze_spec
 from tests.helpers import (
     by_path,
     day_dir,

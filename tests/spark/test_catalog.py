@@ -22,12 +22,7 @@ from lakehouse.config import Settings
 from lakehouse.ddl import ensure_table
 from lakehouse.files import folder_key
 from lakehouse.run import run_date
-from lakehouse.tables import (
-    EVENT_DATE,
-    FACT_APP_EVENTS_DAILY,
-    RUN_LOG,
-    all_specs,
-)
+from lakehouse.tables import EVENT_DATE, FACT_APP_EVENTS_DAILY, RUN_LOG, all_specs
 from lakehouse.warehouse import Catalog, Warehouse, default_schemas
 from tests.helpers import (
     EVERY_TABLE_BUT_THE_RUN_LOG,

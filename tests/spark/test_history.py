@@ -19,16 +19,8 @@ from pyspark.sql import types as T
 
 from lakehouse import storage
 from lakehouse.gold import timeline
-from lakehouse.sources import (
-    CRM,
-    ORDERS,
-)
-from lakehouse.tables import (
-    DIM_CUSTOMER_HISTORY,
-    FACT_ORDER_HISTORY,
-    GOLD_TABLES,
-    RUN_LOG,
-)
+from lakehouse.sources import CRM, ORDERS
+from lakehouse.tables import DIM_CUSTOMER_HISTORY, FACT_ORDER_HISTORY, GOLD_TABLES, RUN_LOG
 from tests.helpers import (
     CRM_HEADER,
     ORDER_HEADER,

@@ -15,13 +15,8 @@ from pyspark.sql import functions as F
 
 from lakehouse import faults, storage
 from lakehouse.run import run_date
-from lakehouse.sources import (
-    APP_EVENTS,
-)
-from lakehouse.tables import (
-    FACT_APP_EVENTS_DAILY,
-    silver_spec,
-)
+from lakehouse.sources import APP_EVENTS
+from lakehouse.tables import FACT_APP_EVENTS_DAILY, silver_spec
 from tests.helpers import files_by_partition, read, settings_for, table_at, write_jsonl
 
 D = date

@@ -11,15 +11,8 @@ from pyspark.sql import SparkSession
 from lakehouse.config import Settings
 from lakehouse.errors import QualityThresholdError
 from lakehouse.run import run_date
-from lakehouse.sources import (
-    ORDERS,
-    SOURCES,
-)
-from lakehouse.tables import (
-    RUN_LOG,
-    quarantine_spec,
-    silver_spec,
-)
+from lakehouse.sources import ORDERS, SOURCES
+from lakehouse.tables import RUN_LOG, quarantine_spec, silver_spec
 from tests import scenario
 from tests.helpers import read, write_csv
 

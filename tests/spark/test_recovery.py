@@ -16,19 +16,12 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import faults, pending, restore, storage
-from lakehouse.ddl import (
-    ensure_table,
-)
+from lakehouse.ddl import ensure_table
 from lakehouse.errors import InjectedFault
 from lakehouse.maintenance import MAX_FILE_SIZE, MIN_RETAIN_HOURS, keyed_specs, maintain
 from lakehouse.run import run_date
 from lakehouse.session import runtime_settings
-from lakehouse.sources import (
-    APP_EVENTS,
-    SOURCES,
-    TICKETS,
-    Source,
-)
+from lakehouse.sources import APP_EVENTS, SOURCES, TICKETS, Source
 from lakehouse.tables import (
     FACT_APP_EVENTS_DAILY,
     INGEST_DATE,

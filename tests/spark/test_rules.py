@@ -13,13 +13,7 @@ from pyspark.sql import types as T
 
 from lakehouse.errors import MissingColumnsError, ReconciliationError
 from lakehouse.silver import SilverCounts, one_per_key, quarantined, typed, with_reason
-from lakehouse.sources import (
-    APP_EVENTS,
-    CRM,
-    ORDERS,
-    TICKETS,
-    Source,
-)
+from lakehouse.sources import APP_EVENTS, CRM, ORDERS, TICKETS, Source
 
 S = T.StringType()
 D1, D2 = date(2025, 3, 1), date(2025, 3, 2)

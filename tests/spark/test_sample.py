@@ -9,13 +9,8 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from lakehouse.tables import (
-    GOLD_TABLES,
-)
-from tests.helpers import (
-    gold_frames,
-    read,
-)
+from lakehouse.tables import GOLD_TABLES
+from tests.helpers import gold_frames, read
 from tests.sample_expected import SAMPLE_GOLD
 
 

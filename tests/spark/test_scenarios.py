@@ -19,9 +19,7 @@ from lakehouse import faults, report
 from lakehouse.config import Settings
 from lakehouse.errors import ConcurrentRunError
 from lakehouse.run import run_date
-from lakehouse.sources import (
-    SOURCES,
-)
+from lakehouse.sources import SOURCES
 from lakehouse.tables import (
     DIM_CUSTOMER_CURRENT,
     FACT_APP_EVENTS_DAILY,

@@ -9,13 +9,9 @@ import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse import concurrency
-from lakehouse.ddl import (
-    ensure_table,
-)
+from lakehouse.ddl import ensure_table
 from lakehouse.errors import NotADeltaTableError, TableCreationInProgressError
-from lakehouse.tables import (
-    RUN_LOG,
-)
+from lakehouse.tables import RUN_LOG
 from tests.fakes import DeltaSays
 from tests.helpers import by_path
 
