@@ -192,6 +192,8 @@ abc,Bad,bad@x,gold,2025-04-01 09:00,
         "events.jsonl",
         [
             _event(60006, 203, "view_product", "2025-03-30 23:59"),
+            # a valid timestamp with a year before 1000 (a typo of 2025, say)
+            _event(60007, 203, "view_product", "0202-04-03 10:00"),
         ],
     )
     # --- Tickets ---------------------------------------------------------------------
@@ -220,7 +222,8 @@ abc,Bad,bad@x,gold,2025-04-01 09:00,
         "tickets.csv",
         f"""{TICKET_HEADER}
 7101,201,reopened,2025-04-01 12:00,2025-04-03 07:00
-7103,203,opened,2025-03-29 10:00,2025-04-03 07:00""",
+7103,203,opened,2025-03-29 10:00,2025-04-03 07:00
+7104,204,opened,0202-04-03 08:00,2025-04-03 07:00""",
     )
 
 
@@ -240,6 +243,7 @@ _ORDERS = [
     (9104, 203, Decimal("7.00"), "placed", TS(2025, 4, 1, 10), D1),
 ]
 _APP_DAILY = [
+    (date(202, 4, 3), "view_product", 1),
     (date(2025, 3, 30), "view_product", 1),
     (D1, "view_product", 1),
     (D1, "add_to_cart", 1),
@@ -250,8 +254,10 @@ _TICKETS = [
     (7101, 201, "resolved", TS(2025, 4, 2, 9), D2),
     (7102, 202, "opened", TS(2025, 4, 2, 10), D2),
     (7103, 203, "opened", TS(2025, 3, 29, 10), D3),
+    (7104, 204, "opened", TS(202, 4, 3, 8), D3),
 ]
 _TICKET_DAILY = [
+    (date(202, 4, 3), "opened", 1),
     (date(2025, 3, 29), "opened", 1),
     (D1, "opened", 1),
     (D1, "reopened", 1),

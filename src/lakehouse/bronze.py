@@ -58,7 +58,7 @@ def with_landing_metadata(
             F.col(SOURCE_FILE),
             F.current_timestamp().alias(LOAD_TIME),
             F.lit(run_id).alias(RUN_ID),
-            F.lit(ingest_date).alias(INGEST_DATE),
+            sql.date_value(ingest_date).alias(INGEST_DATE),
         )
 
     return transform
@@ -69,7 +69,7 @@ def partition(
 ) -> DataFrame:
     """All of bronze's partition for a day: what every later step of the run reads."""
     table = bronze_spec(source).table(warehouse)
-    return storage.read(spark, table).where(F.col(INGEST_DATE) == F.lit(ingest_date))
+    return storage.read(spark, table).where(F.col(INGEST_DATE) == sql.date_value(ingest_date))
 
 
 def loaded_file_names(

@@ -241,7 +241,7 @@ def update_daily(
     if daily is None or not result.touched_event_dates:
         return
     dates: list[date] = sorted(result.touched_event_dates)
-    events = silver.where(F.col(EVENT_DATE).isin(dates))
+    events = silver.where(F.col(EVENT_DATE).isin([sql.date_value(d) for d in dates]))
     # One file per date: a date's counts are a handful of rows, and a file per shuffle
     # partition per run would add up to thousands of tiny files over a year.
     counts = events.transform(daily_counts(daily.dimension)).repartition(EVENT_DATE)

@@ -9,7 +9,7 @@ from datetime import date
 from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import storage
+from lakehouse import sql, storage
 from lakehouse.sources import Source
 from lakehouse.tables import RUN_LOG, TableSpec, tables_of
 from lakehouse.warehouse import Warehouse
@@ -75,7 +75,7 @@ def _live_rows_of(
         for c in ("run_id", "status", "undid_runs", *columns)
     ]
     rows = (
-        log_rows.where((F.col("run_date") == F.lit(day)) | (F.col("status") == RESTORE))
+        log_rows.where((F.col("run_date") == sql.date_value(day)) | (F.col("status") == RESTORE))
         .select(*wanted)
         .collect()
     )

@@ -53,7 +53,7 @@ def of_day(spark: SparkSession, warehouse: Warehouse, day: date) -> dict[str, Pe
     always empty: rows live from a silver step that moves events until its gold step)."""
     rows = (
         storage.read(spark, PENDING_EVENT_DATES.table(warehouse))
-        .where(F.col(INGEST_DATE) == F.lit(day))
+        .where(F.col(INGEST_DATE) == sql.date_value(day))
         .select("source", "attempt_id", "event_dates")
         .collect()
     )

@@ -10,7 +10,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import ops, storage
+from lakehouse import ops, sql, storage
 from lakehouse.sources import SOURCES
 from lakehouse.tables import (
     EVENT_DATE,
@@ -26,14 +26,14 @@ from lakehouse.warehouse import Table, Warehouse
 
 
 def _count(spark: SparkSession, table: Table, column: str, day: date) -> int:
-    return storage.read(spark, table).where(F.col(column) == F.lit(day)).count()
+    return storage.read(spark, table).where(F.col(column) == sql.date_value(day)).count()
 
 
 def build(spark: SparkSession, warehouse: Warehouse, day: date) -> dict[str, Any]:
     """Counts read from the tables themselves, plus the latest finished run log entry."""
     log_rows = (
         storage.read(spark, RUN_LOG.table(warehouse))
-        .where(F.col("run_date") == F.lit(day))
+        .where(F.col("run_date") == sql.date_value(day))
         .orderBy("started_at")
         .collect()
     )

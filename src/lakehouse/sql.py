@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
 
 def ident(name: str) -> str:
     """An identifier (a column, a view, a path) quoted so that any character stays a name."""
@@ -40,6 +43,12 @@ def literal(value: bool | int | date | str) -> str:
     if isinstance(value, str):
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
     raise TypeError(f"no SQL literal for {type(value).__name__}")
+
+
+def date_value(day: date) -> Column:
+    """A date as a Column. PySpark's own conversion of a `date` writes a year before 1000
+    unpadded (`202-03-01`), which the JVM refuses; ISO text cast to DATE holds every year."""
+    return F.lit(day.isoformat()).cast("date")
 
 
 def all_of(conditions: Iterable[str]) -> str:
