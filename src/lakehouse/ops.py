@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 
 from lakehouse import sql, storage
 from lakehouse.sources import Source
-from lakehouse.tables import RUN_LOG, TableSpec, tables_of
+from lakehouse.tables import RUN_LOG, TableSpec, recorded_tables
 from lakehouse.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,11 @@ def append(spark: SparkSession, warehouse: Warehouse, rows: Sequence[Mapping[str
 
 
 def versions_for(source: Source, versions: dict[str, int]) -> dict[str, int]:
-    """Of every table's version (by qualified name), those of the tables a run of `source`
-    writes (-1: not created)."""
+    """Of every table's version (by qualified name), those a run log row of `source` records
+    (-1: not created)."""
     return {
-        spec.qualified_name: versions.get(spec.qualified_name, -1) for spec in tables_of(source)
+        spec.qualified_name: versions.get(spec.qualified_name, -1)
+        for spec in recorded_tables(source)
     }
 
 

@@ -24,13 +24,15 @@ from lakehouse import ops, storage
 from lakehouse.concurrency import at_once
 from lakehouse.errors import UsageError
 from lakehouse.sources import SOURCES
-from lakehouse.tables import RUN_LOG, tables_of
+from lakehouse.tables import RUN_LOG, recorded_tables
 from lakehouse.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
 # Reverse of the order a run writes in: what a reader sees mid-restore is a run that stopped.
-_LAYER_ORDER = {"gold": 0, "silver": 1, "quarantine": 2, "bronze": 3}
+# The pending event dates go first: back before gold, at worst they ask a rerun to recompute
+# dates that are already right; after it, a stop in between would leave gold stale unseen.
+_LAYER_ORDER = {"ops": 0, "gold": 1, "silver": 2, "quarantine": 3, "bronze": 4}
 
 
 class UnknownRunError(UsageError):
@@ -79,7 +81,7 @@ def _attempts(spark: SparkSession, warehouse: Warehouse) -> list[Row]:
 
 
 def _current_versions(spark: SparkSession, warehouse: Warehouse) -> dict[str, int]:
-    return ops.versions_of(spark, warehouse, (t for s in SOURCES for t in tables_of(s)))
+    return ops.versions_of(spark, warehouse, (t for s in SOURCES for t in recorded_tables(s)))
 
 
 def _plan(
@@ -163,7 +165,7 @@ def _record(spark: SparkSession, warehouse: Warehouse, plan: RestorePlan) -> Non
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = []
     for source in SOURCES:
-        names = {spec.qualified_name for spec in tables_of(source)}
+        names = {spec.qualified_name for spec in recorded_tables(source)}
         rows.append(
             {
                 "run_id": restore_id,

@@ -309,6 +309,14 @@ PENDING_EVENT_DATES = TableSpec(
 )
 
 
+def recorded_tables(source: Source) -> tuple[TableSpec, ...]:
+    """Every table whose versions a source's run log row records, and so what a restore brings
+    back: the tables its run writes, and for an event source the pending event dates, which
+    tell gold what silver moved (undone with gold, they would leave gold stale for good)."""
+    pending = (PENDING_EVENT_DATES,) if source.event_time else ()
+    return (*tables_of(source), *pending)
+
+
 def all_specs() -> list[TableSpec]:
     specs: list[TableSpec] = []
     for source in SOURCES:

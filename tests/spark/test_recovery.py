@@ -29,6 +29,7 @@ from lakehouse.tables import (
     RUN_LOG,
     TableSpec,
     all_specs,
+    recorded_tables,
     tables_of,
 )
 from tests import scenario
@@ -70,13 +71,17 @@ def test_crashed_runs_are_healed_by_a_rerun(
     assert_same_tables(spark, scenario_run.warehouse, warehouse)
 
 
-@pytest.mark.parametrize("interruption", ["crash after silver", "silver and gold as two steps"])
+@pytest.mark.parametrize(
+    "interruption",
+    ["crash after silver", "silver and gold as two steps", "gold step undone by a restore"],
+)
 def test_an_event_moved_off_a_date_leaves_that_date_even_when_gold_comes_later(
     spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interruption: str
 ) -> None:
     """Event 1 first lands on 03-02 dated 03-05; the earlier delivery of 03-01, run later,
     wins and moves it to 03-06. Silver then no longer shows 03-05, yet gold must drop it
-    there even if its step runs in a later attempt (after a crash, or as its own task)."""
+    there even if its step runs in a later attempt (after a crash, as its own task, or again
+    after a restore undid it)."""
     landing, warehouse = tmp_path / "landing", tmp_path / "wh"
     header = "event_id,customer_id,event_type,event_ts"
     d1, d2 = date(2025, 3, 1), date(2025, 3, 2)
@@ -98,7 +103,11 @@ def test_an_event_moved_off_a_date_leaves_that_date_even_when_gold_comes_later(
         run_date(spark, settings, d1)
     else:
         run_date(spark, settings, d1, steps=["bronze", "silver"])
-        run_date(spark, settings, d1, steps=["gold"])
+        gold_step = run_date(spark, settings, d1, steps=["gold"])
+        if interruption == "gold step undone by a restore":
+            plan = restore.plan_before_run(spark, by_path(warehouse), gold_step.run_id)
+            restore.apply(spark, by_path(warehouse), plan)
+            run_date(spark, settings, d1)
     expected = spark.createDataFrame(
         [(date(2025, 3, 5), "click", 1), (date(2025, 3, 6), "view", 1)],
         FACT_APP_EVENTS_DAILY.schema,
@@ -231,15 +240,16 @@ def test_restore_before_the_third_run_gives_the_two_date_tables_and_a_rerun_the_
     }
     plan = restore.plan_before_run(spark, by_path(warehouse), d3_run)
     # The run log's "before" versions are those the two-date warehouse is at, for every table
-    # a run writes (the bookkeeping of the run log and the pending event dates aside).
+    # a run writes and the pending event dates (the run log aside: it is the record).
     assert {s.table: s.target for s in plan.steps} == {
         spec.qualified_name: storage.latest_version(spark, table_at(spec, scenario_run.after_d2))
         for source in SOURCES
-        for spec in tables_of(source)
+        for spec in recorded_tables(source)
     }
     assert plan.undid_runs == [d3_run]
     layers = [s.table.split("/")[0] for s in plan.steps if s.needed]
-    order = ["gold", "silver", "quarantine", "bronze"]  # top-down: never gold ahead of silver
+    # top-down: never gold ahead of silver, nor gold back before what tells it to recompute
+    order = ["ops", "gold", "silver", "quarantine", "bronze"]
     assert layers == sorted(layers, key=order.index) and layers[0] == "gold"
 
     restore.apply(spark, by_path(warehouse), plan)

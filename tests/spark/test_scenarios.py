@@ -27,8 +27,8 @@ from lakehouse.tables import (
     GOLD_TABLES,
     RUN_LOG,
     quarantine_spec,
+    recorded_tables,
     silver_spec,
-    tables_of,
 )
 from tests import scenario
 from tests.helpers import (
@@ -195,8 +195,8 @@ def test_the_run_log_records_the_versions_each_run_started_from(
     d3 = read(spark, RUN_LOG, scenario_run.warehouse).where(F.col("run_date") == F.lit(scenario.D3))
     for entry in d3.where("status = 'succeeded'").collect():
         source = next(s for s in SOURCES if s.name == entry["source"])
-        assert set(entry["table_versions"]) == {t.qualified_name for t in tables_of(source)}
-        for spec in tables_of(source):
+        assert set(entry["table_versions"]) == {t.qualified_name for t in recorded_tables(source)}
+        for spec in recorded_tables(source):
             before = entry["table_versions_before"][spec.qualified_name]
             assert entry["table_versions"][spec.qualified_name] >= before
             assert_same_rows(
