@@ -89,12 +89,25 @@ def build(spark: SparkSession, warehouse: Warehouse, day: date) -> dict[str, Any
 
 
 def render_text(report: dict[str, Any]) -> str:
-    cols = ["source", "last_status", "landed", "quarantined", "in_silver", "in_gold", "late"]
+    cols = [
+        "source",
+        "last_status",
+        "landed",
+        "quarantined",
+        "in_silver",
+        "in_gold",
+        "duplicates_dropped",
+        "late",
+        "lag_days_max",
+    ]
     rows = [[str(s[c]) if s[c] is not None else "-" for c in cols] for s in report["sources"]]
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
     lines = [f"SLA report for ingest date {report['run_date']}", ""]
-    lines.append("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    lines += [line(cols), *(line(r) for r in rows)]
     lines += ["", "gold freshness:"]
     for t in report["gold_freshness"]:
         extra = ", ".join(f"{k}={v}" for k, v in t.items() if k != "table")
