@@ -111,10 +111,21 @@ def first_lines(spark: SparkSession, files: list[LandedFile]) -> dict[str, str]:
     return {r["name"]: r["line"].lstrip("\ufeff").rstrip("\r") for r in rows}
 
 
+# A value under a header field or JSON key that is empty: a spreadsheet's trailing empty
+# columns hold none, and a value there belongs to no column, so its row is kept whole.
+NAMELESS_VALUE = "record: a value under a column with no name"
+
+
+def is_nameless(name: str) -> bool:
+    return not name.strip()
+
+
 def normalize_name(name: str) -> str:
-    """Column names as Delta accepts them: lower case, runs of other characters as `_`."""
-    cleaned = re.sub(r"[^0-9a-z_]+", "_", name.strip().lower()).strip("_")
-    return cleaned or "unnamed"
+    """Column names as Delta accepts them: lower case, letters and digits of any script kept,
+    runs of other characters as `_`. So `Customer ID` meets `customer_id`, and `電話` and
+    `住所` stay two columns; a name of symbols alone is kept as its hex (`#`: `unnamed_23`)."""
+    cleaned = re.sub(r"\W+", "_", name.strip().lower()).strip("_")
+    return cleaned or "unnamed_" + name.strip().encode().hex()
 
 
 def parse_header(line: str) -> list[str]:
@@ -132,7 +143,9 @@ def read_csv_group(
     """Rows of CSV files sharing one header, every value a string.
 
     A line with the wrong number of fields keeps its raw text; a header lacking a schema
-    column, or naming one twice, makes every row of its file bad with that reason.
+    column, or naming one twice, makes every row of its file bad with that reason. A header
+    field left empty names no column: a row with a value there is bad. Where a row's values
+    have no column each (a name twice, a nameless field), the row is kept whole as text.
     """
     # Reading under the file's own names keeps Spark's header check quiet; positional
     # names stand in where a name would trip Spark: repeated in any case (names resolve
@@ -142,7 +155,10 @@ def read_csv_group(
         n and not n.startswith("_") and "`" not in n for n in header
     )
     positional = list(header) if unique else [f"_c{i}" for i in range(len(header))]
-    normalized = [normalize_name(n) for n in header]
+    named = [(pos, normalize_name(n)) for pos, n in zip(positional, header, strict=True)]
+    nameless = [pos for pos, n in zip(positional, header, strict=True) if is_nameless(n)]
+    named = [(pos, name) for pos, name in named if pos not in nameless]
+    normalized = [name for _, name in named]
     raw = (
         spark.read.schema(_string_schema([*positional, _CORRUPT]))
         .option("header", True)
@@ -157,7 +173,7 @@ def read_csv_group(
         .select("*", _file_name().alias(SOURCE_FILE))
     )
     seen: dict[str, str] = {}
-    for pos, name in zip(positional, normalized, strict=True):
+    for pos, name in named:
         seen.setdefault(name, pos)
     duplicated = sorted({n for n in normalized if normalized.count(n) > 1})
     missing = [c for c in source.required_columns if c not in seen]
@@ -181,16 +197,23 @@ def read_csv_group(
         [*positional, _CORRUPT],
         F.lit(False),
     )
+    nameless_value = reduce(
+        lambda acc, c: acc | F.col(f"`{c}`").isNotNull(), nameless, F.lit(False)
+    )
     error = (
         F.lit(file_error)
         if file_error
-        else F.when(F.col(_CORRUPT).isNotNull(), F.lit("record: wrong number of fields")).when(
-            any_replacement, F.lit("record: not valid UTF-8")
-        )
+        else F.when(F.col(_CORRUPT).isNotNull(), F.lit("record: wrong number of fields"))
+        .when(any_replacement, F.lit("record: not valid UTF-8"))
+        .when(nameless_value, F.lit(NAMELESS_VALUE))
+    )
+    whole_row = F.to_csv(F.struct(*[F.col(f"`{pos}`") for pos in positional]))
+    raw_record = (
+        whole_row if duplicated else F.coalesce(F.col(_CORRUPT), F.when(nameless_value, whole_row))
     )
     return raw.select(
         *values,
-        F.col(_CORRUPT).alias(RAW_RECORD),
+        raw_record.alias(RAW_RECORD),
         error.cast("string").alias(PARSE_ERROR),
         F.col(SOURCE_FILE),
     )
@@ -247,7 +270,8 @@ def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
     )
     by_name: dict[str, list[str]] = {}
     for key in found:
-        by_name.setdefault(normalize_name(key), []).append(key)
+        if not is_nameless(key):
+            by_name.setdefault(normalize_name(key), []).append(key)
     # A map, not a struct: a key is found by its exact spelling, so keys that differ only in
     # case (`Phone`, `phone`) are two keys, where a struct's fields would resolve ambiguously.
     parsed = F.from_json("value", "map<string,string>") if found else None
@@ -270,6 +294,11 @@ def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
         )
         .when(keys.isNull(), F.lit("record: unparseable JSON"))
     )
+    for key in (k for k in found if is_nameless(k)):
+        error = error.when(
+            F.coalesce(parsed.getItem(key), F.lit("")) != F.lit(""),  # type: ignore[union-attr]
+            F.lit(NAMELESS_VALUE),
+        )
     bad = error.isNotNull()
     return tops.select(
         *[F.when(~bad, v).alias(str(n)) for v, n in zip(values, by_name, strict=True)],

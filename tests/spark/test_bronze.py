@@ -11,13 +11,15 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from lakehouse import bronze
+from lakehouse.landing import NAMELESS_VALUE
 from lakehouse.sources import APP_EVENTS, CRM, TICKETS
-from lakehouse.tables import bronze_spec
+from lakehouse.tables import DIM_CUSTOMER_CURRENT, bronze_spec
 from tests.helpers import (
     by_path,
     day_dir,
     fresh_warehouse,
     read,
+    run_all,
     settings_for,
     write_csv,
     write_jsonl,
@@ -239,6 +241,91 @@ def test_names_that_differ_in_case_or_are_spark_s_own_load_as_any_drift(
                 f"{c} string"
                 for c in ["customer_id", "tier", "phone", "metadata", "source_file", "_parse_error"]
             ),
+        ),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
+
+
+def test_a_name_in_any_script_is_its_own_column_and_a_nameless_one_holds_no_value(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """Names in other scripts stay apart (`電話`, `住所`) as far as gold; a spreadsheet's
+    empty trailing header fields hold nothing; a value under one, or under a name written
+    twice, makes its row bad, and the row is kept whole, so no value is lost."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    crm = "customer_id,full_name,email,tier,updated_at"
+    write_csv(
+        landing,
+        CRM.name,
+        DAY,
+        "a.csv",
+        f"{crm},電話,住所,,\n"
+        "1,A,a@x,gold,2025-03-05 09:00,090-1111,Tokyo,,\n"
+        "2,B,b@x,gold,2025-03-05 09:00,090-2222,Osaka,oops,",
+    )
+    write_csv(
+        landing,
+        CRM.name,
+        DAY,
+        "b.csv",
+        f"{crm},Home Phone,home_phone\n3,C,c@x,gold,2025-03-05 09:00,111,222",
+    )
+    nameless_json = '{"customer_id": 5, "full_name": "E", "": "y"}'
+    write_jsonl(
+        landing,
+        CRM.name,
+        DAY,
+        "c.jsonl",
+        [
+            '{"customer_id": 4, "full_name": "D", "email": "d@x", "tier": "gold", '
+            '"updated_at": "2025-03-05 09:00", "電話": "090-4444", "住所": "Kyoto", '
+            '"#": "x", "": ""}',
+            nameless_json,
+        ],
+    )
+    run_all(spark, landing, warehouse, [DAY])
+
+    columns = ["customer_id", "電話", "住所", "home_phone", "unnamed_23"]
+    nameless = NAMELESS_VALUE
+    assert_df_equality(
+        read(spark, bronze_spec(CRM), warehouse).select(*columns, "_parse_error", "_raw_record"),
+        spark.createDataFrame(
+            [
+                ("1", "090-1111", "Tokyo", None, None, None, None),
+                (
+                    "2",
+                    "090-2222",
+                    "Osaka",
+                    None,
+                    None,
+                    nameless,
+                    "2,B,b@x,gold,2025-03-05 09:00,090-2222,Osaka,oops,",
+                ),
+                (
+                    "3",
+                    None,
+                    None,
+                    "111",
+                    None,
+                    "file: header names column(s) twice: home_phone",
+                    "3,C,c@x,gold,2025-03-05 09:00,111,222",
+                ),
+                ("4", "090-4444", "Kyoto", None, "x", None, None),
+                (None, None, None, None, None, nameless, nameless_json),
+            ],
+            ", ".join(f"`{c}` string" for c in [*columns, "_parse_error", "_raw_record"]),
+        ),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
+    assert_df_equality(
+        read(spark, DIM_CUSTOMER_CURRENT, warehouse).select(
+            "customer_id", "電話", "住所", "unnamed_23"
+        ),
+        spark.createDataFrame(
+            [(1, "090-1111", "Tokyo", None), (4, "090-4444", "Kyoto", "x")],
+            "customer_id int, `電話` string, `住所` string, unnamed_23 string",
         ),
         ignore_row_order=True,
         ignore_nullable=True,
