@@ -155,9 +155,9 @@ def read_csv_group(
         n and not n.startswith("_") and "`" not in n for n in header
     )
     positional = list(header) if unique else [f"_c{i}" for i in range(len(header))]
-    named = [(pos, normalize_name(n)) for pos, n in zip(positional, header, strict=True)]
-    nameless = [pos for pos, n in zip(positional, header, strict=True) if is_nameless(n)]
-    named = [(pos, name) for pos, name in named if pos not in nameless]
+    fields = list(zip(positional, header, strict=True))
+    nameless = [pos for pos, n in fields if is_nameless(n)]
+    named = [(pos, normalize_name(n)) for pos, n in fields if not is_nameless(n)]
     normalized = [name for _, name in named]
     raw = (
         spark.read.schema(_string_schema([*positional, _CORRUPT]))
