@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 CSV_SUFFIXES = (".csv",)
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 _FOLDER = re.compile(r"ingest_date=\d{4}-\d{2}-\d{2}")
+NOT_DATA_PREFIXES = ("_", ".")
 _CORRUPT = "_corrupt_record"
 _REPLACEMENT_CHAR = "\ufffd"
 
@@ -57,8 +58,9 @@ def day_folder(landing: str, source: Source, ingest_date: date) -> str:
 def list_files(
     spark: SparkSession, landing: str, source: Source, ingest_date: date
 ) -> list[LandedFile]:
-    """Data files of one source and day, sorted by name; non-data files are skipped (Spark's
-    listing leaves out names starting with `_` or `.` itself)."""
+    """Data files of one source and day, sorted by name; non-data files are skipped. Names
+    starting with `_` or `.` are left out here too: Spark's listing keeps a `_` name holding a
+    `=` (`_part=1.csv`), which it takes for a partition folder's."""
     folder = day_folder(landing, source, ingest_date)
     here = folder_key(folder)
     files: list[LandedFile] = []
@@ -67,6 +69,8 @@ def list_files(
         parent, _, name = path.rpartition("/")
         if folder_key(parent) != here:
             nested.add(folder_key(parent).removeprefix(here).strip("/"))
+            continue
+        if name.startswith(NOT_DATA_PREFIXES):
             continue
         if not name.lower().endswith(CSV_SUFFIXES + JSONL_SUFFIXES):
             log.warning("%s: ignoring %s: not .csv or .jsonl", source.name, name)
@@ -95,20 +99,27 @@ def _warn_on_misnamed_folders(
 
 
 def first_lines(spark: SparkSession, files: list[LandedFile]) -> dict[str, str]:
-    """The header line of each CSV file (BOM and line end stripped) by file name, in one
-    Spark job; an empty file has none. Only the first block of each file is kept, and within
-    it the row read first: the file's first line."""
+    """The header line of each CSV file by file name, in one Spark job: its first line that is
+    not empty (BOM and line end stripped), as Spark's CSV reader skips empty lines before the
+    header; a file of empty lines has none. Only the first block of each file is read, and
+    within it the line read first."""
     if not files:
         return {}
+    line = F.regexp_replace("value", "^\ufeff|\r$", "")
     rows = (
         spark.read.text([glob_literal(f.path) for f in files])
         .where(F.input_file_block_start() == 0)
-        .select(_file_name().alias("name"), "value", F.monotonically_increasing_id().alias("i"))
+        .select(
+            _file_name().alias("name"),
+            line.alias("line"),
+            F.monotonically_increasing_id().alias("i"),
+        )
+        .where(F.col("line") != F.lit(""))
         .groupBy("name")
-        .agg(F.min_by("value", "i").alias("line"))
+        .agg(F.min_by("line", "i").alias("line"))
         .collect()
     )
-    return {r["name"]: r["line"].lstrip("\ufeff").rstrip("\r") for r in rows}
+    return {r["name"]: r["line"] for r in rows}
 
 
 # A value under a header field or JSON key that is empty: a spreadsheet's trailing empty
@@ -233,6 +244,13 @@ _MAY_NEST = r"[:,\[]\s*[{\[]"
 # as a top-level one could still be taken for it.
 _NESTING_LEVELS = 16
 _TOP_LEVEL = "_top_level"
+# A line is one JSON object and nothing else (RFC 8259), checked on its top level: Spark's JSON
+# parser stops after the first value, so `{..}{..}` and `{..} junk` would pass it. A member's
+# value is empty where `_top_level` dropped a nested one.
+_WS = r"[ \t\r\n]*"
+_MEMBER = rf"{_STRING}{_WS}:{_WS}(?:{_STRING}|{_NUMBER}|true|false|null)?{_WS}"
+_ONE_OBJECT = rf"^\ufeff?{_WS}\{{{_WS}(?:{_MEMBER}(?:,{_WS}{_MEMBER})*+)?\}}{_WS}$"
+UNPARSEABLE_JSON = "record: unparseable JSON"
 
 
 def _top_level(line: Column) -> Column:
@@ -274,15 +292,21 @@ def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
             by_name.setdefault(normalize_name(key), []).append(key)
     # A map, not a struct: a key is found by its exact spelling, so keys that differ only in
     # case (`Phone`, `phone`) are two keys, where a struct's fields would resolve ambiguously.
-    parsed = F.from_json("value", "map<string,string>") if found else None
+    # Strict where Spark is lenient by default: a single-quoted string is not JSON.
+    parsed = (
+        F.from_json("value", "map<string,string>", {"allowSingleQuotes": "false"})
+        if found
+        else None
+    )
     values = [
         F.coalesce(*[_as_written(parsed, k) for k in originals]).alias(name)  # type: ignore[arg-type]
         for name, originals in by_name.items()
     ]
     trimmed = F.trim("value")
+    twice = F.array_distinct(F.filter(keys, lambda k: F.size(F.filter(keys, lambda o: o == k)) > 1))
     error = (
         F.when(~F.is_valid_utf8("value"), F.lit("record: not valid UTF-8"))
-        .when(keys.isNull() & trimmed.startswith("{"), F.lit("record: unparseable JSON"))
+        .when(keys.isNull() & trimmed.startswith("{"), F.lit(UNPARSEABLE_JSON))
         .when(
             keys.isNull() & F.json_array_length(trimmed).isNotNull(),
             F.lit("record: JSON value is not an object"),
@@ -292,7 +316,15 @@ def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
             & trimmed.rlike(r'^(-?[0-9][0-9.eE+-]*|true|false|null|"([^"\\]|\\.)*")$'),
             F.lit("record: JSON value is not an object"),
         )
-        .when(keys.isNull(), F.lit("record: unparseable JSON"))
+        .when(keys.isNull(), F.lit(UNPARSEABLE_JSON))
+        # Spark's key listing takes lines its parser refuses (a raw tab inside a string).
+        .when(~F.col(_TOP_LEVEL).rlike(_ONE_OBJECT), F.lit(UNPARSEABLE_JSON))
+    )
+    if parsed is not None:
+        error = error.when(parsed.isNull(), F.lit(UNPARSEABLE_JSON))
+    # Which of two values a key means is anyone's guess (RFC 8259): neither is taken.
+    error = error.when(
+        F.size(twice) > 0, F.concat(F.lit("record: key named twice: "), F.array_join(twice, ", "))
     )
     for key in (k for k in found if is_nameless(k)):
         error = error.when(
@@ -316,7 +348,7 @@ def read_files(spark: SparkSession, source: Source, files: list[LandedFile]) -> 
     headers = first_lines(spark, csv_files)
     for f in csv_files:
         line = headers.get(f.name)
-        if line is None or not line.strip():
+        if line is None:
             log.info("%s: %s is empty", source.name, f.name)
             continue
         by_header.setdefault(tuple(parse_header(line)), []).append(f)

@@ -16,7 +16,9 @@ _TS_SECONDS = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}$"
 
 
 def _blank(value: SparkColumn) -> SparkColumn:
-    return value.isNull() | (F.trim(value) == F.lit(""))
+    """No value, or whitespace alone: tabs and line breaks too, not only the spaces `trim`
+    takes off."""
+    return value.isNull() | value.rlike(r"^\s*$")
 
 
 def _first_failure(*checks: tuple[SparkColumn, str]) -> SparkColumn:

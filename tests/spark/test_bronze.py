@@ -41,6 +41,11 @@ def load(spark: SparkSession, landing: Path, warehouse: Path, source=CRM, day: d
     )
 
 
+def bad_line(raw: str, reason: str) -> tuple[object, ...]:
+    """A line of b.jsonl kept whole in bronze, every column null."""
+    return (*[None] * (len(COLS) + 1), raw, reason, "b.jsonl", DAY)
+
+
 def test_csv_and_jsonl_side_by_side_with_drift_quotes_and_bad_lines(
     spark: SparkSession, tmp_path: Path
 ) -> None:
@@ -65,12 +70,25 @@ def test_csv_and_jsonl_side_by_side_with_drift_quotes_and_bad_lines(
             "[1, 2]",
             "",
             '"just a string"',
+            # Spark's JSON parser would take the first object of each of these lines.
+            '{"customer_id": 104}{"customer_id": 105}',
+            '{"customer_id": 106} junk',
+            "{'customer_id': 107}",
+            '{"customer_id": 108, "full_name": "tab\tinside"}',  # a raw tab: not JSON
+            '{"customer_id": 109, "customer_id": 110}',
         ],
     )
-    (landing / CRM.name / f"ingest_date={DAY}" / "_SUCCESS").write_text("")
-    (landing / CRM.name / f"ingest_date={DAY}" / ".a.csv.crc").write_text("junk")
+    folder = landing / CRM.name / f"ingest_date={DAY}"
+    # Spark's CSV reader skips an empty first line: so does the lookup of the header.
+    (folder / "c.csv").write_text(
+        "\ncustomer_id,full_name,email,tier,updated_at\n111,Dee,dee@ex.com,gold,2025-03-05 11:00\n"
+    )
+    (folder / "_SUCCESS").write_text("")
+    (folder / ".a.csv.crc").write_text("junk")
+    # Not data either, though Spark's own listing keeps a `_` name with a `=` in it.
+    (folder / "_part=1.csv").write_text("customer_id,updated_at\n112,2025-03-05 12:00\n")
     result = load(spark, landing, warehouse)
-    assert (result.files_seen, result.files_loaded) == (2, 2)
+    assert (result.files_seen, result.files_loaded) == (3, 3)
 
     got = read(spark, bronze_spec(CRM), warehouse).select(
         *COLS, "phone", "_raw_record", "_parse_error", "_source_file", "_ingest_date"
@@ -104,43 +122,30 @@ def test_csv_and_jsonl_side_by_side_with_drift_quotes_and_bad_lines(
                 DAY,
             ),
             ("103", "Choi", None, None, "2025-03-05 10:00", None, None, None, None, "b.jsonl", DAY),
-            (
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                "{broken",
-                "record: unparseable JSON",
-                "b.jsonl",
-                DAY,
+            bad_line("{broken", "record: unparseable JSON"),
+            bad_line("[1, 2]", "record: JSON value is not an object"),
+            bad_line('"just a string"', "record: JSON value is not an object"),
+            bad_line('{"customer_id": 104}{"customer_id": 105}', "record: unparseable JSON"),
+            bad_line('{"customer_id": 106} junk', "record: unparseable JSON"),
+            bad_line("{'customer_id': 107}", "record: unparseable JSON"),
+            bad_line(
+                '{"customer_id": 108, "full_name": "tab\tinside"}', "record: unparseable JSON"
+            ),
+            bad_line(
+                '{"customer_id": 109, "customer_id": 110}',
+                "record: key named twice: customer_id",
             ),
             (
+                "111",
+                "Dee",
+                "dee@ex.com",
+                "gold",
+                "2025-03-05 11:00",
                 None,
                 None,
                 None,
                 None,
-                None,
-                None,
-                None,
-                "[1, 2]",
-                "record: JSON value is not an object",
-                "b.jsonl",
-                DAY,
-            ),
-            (
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                '"just a string"',
-                "record: JSON value is not an object",
-                "b.jsonl",
+                "c.csv",
                 DAY,
             ),
         ],
