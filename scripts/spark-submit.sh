@@ -4,7 +4,9 @@
 # --master defaults to local[*]; the Delta jars recorded by `make install` go to --jars (the
 # Delta package to --packages when none are recorded); a --packages is joined to ours (and to
 # the OpenLineage listener's when the job's --config turns lineage on); every other argument
-# is forwarded unchanged.
+# is forwarded unchanged. One of the project's jobs checks its command line and config first
+# (`--check`, no JVM), so a mistake is said at once on stderr with exit 2; spark-submit would
+# say it only after starting a JVM, and on stdout.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
@@ -27,8 +29,12 @@ config=()
 forward=()
 in_job=false
 value_of=""
+app=""
+job_args=()
+cluster_mode=false
 for arg in "$@"; do
   if $in_job; then
+    job_args+=("$arg")
     case "$value_of" in --config) config=(--config "$arg") ;; esac
     value_of=""
     case "$arg" in
@@ -42,6 +48,8 @@ for arg in "$@"; do
     case "$value_of" in
       --master) has_master=true ;;
       --packages) user_packages="$arg"; value_of=""; continue ;;
+      --deploy-mode) [ "$arg" != cluster ] || cluster_mode=true ;;
+      --conf) [ "$arg" != spark.submit.deployMode=cluster ] || cluster_mode=true ;;
     esac
     value_of=""
     forward+=("$arg")
@@ -51,13 +59,19 @@ for arg in "$@"; do
     --verbose|-v|--supervise|--help|-h|--version) ;;
     --packages=*) user_packages="${arg#--packages=}"; continue ;;
     --master=*) has_master=true ;;
+    --deploy-mode=cluster) cluster_mode=true ;;
     --*=*) ;;
     --packages) value_of=--packages; continue ;;
     -*) value_of="$arg" ;;
-    *) in_job=true ;;  # the application: jobs/daily.py (or a .jar)
+    *) in_job=true; app="$arg" ;;  # the application: jobs/daily.py (or a .jar)
   esac
   forward+=("$arg")
 done
+# In cluster deploy mode the driver, and the paths it checks, are on another machine.
+if [ -n "$app" ] && ! $cluster_mode && [ -f "$app" ] \
+  && [ "$(cd "$(dirname "$app")" && pwd)" = "$root/jobs" ]; then
+  "$venv/bin/python" "$app" --check "${job_args[@]}" || exit $?
+fi
 # The Delta jars resolved once by `make install` (none recorded: Spark's resolver fetches them),
 # the packages still to resolve (the lineage listener's when the config turns it on), the
 # driver JVM's options for local mode and its logging (lakehouse.session.LOG_CONFIG).

@@ -138,13 +138,22 @@ def _parse(argv: Sequence[str], prog: str) -> tuple[Settings, list[date], argpar
     args = _parser(prog).parse_args(list(argv))
     days = run_dates(args)
     args.steps = parse_steps(args.steps)
-    settings = load_settings(args.config, landing=args.landing, warehouse=args.warehouse)
-    args.remote = parse_remote(args.remote)
-    # Over Spark Connect the paths are the server's: this machine cannot check them.
-    local = args.remote is None and not is_uri(settings.landing)
-    if local and not os.path.isdir(settings.landing):
-        raise UsageError(f"landing root {settings.landing!r} does not exist")
+    settings = _settings(args, landing=args.landing)
+    _check_folder("landing root", settings.landing, args.remote, must_exist=True)
     return settings, days, args
+
+
+def _check_folder(what: str, path: str, remote: str | None, *, must_exist: bool) -> None:
+    """A local folder the job reads or writes under is a folder. Over Spark Connect the paths
+    are the server's, and a URI's are another file system's: this machine cannot check them."""
+    if remote is not None or is_uri(path):
+        return
+    if os.path.isdir(path):
+        return
+    if os.path.exists(path):
+        raise UsageError(f"{what} {path!r} is a file, not a folder")
+    if must_exist:
+        raise UsageError(f"{what} {path!r} does not exist")
 
 
 def _common_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -155,6 +164,12 @@ def _common_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--log-format", choices=("text", "json"), default="text", help="json for log shippers"
     )
     add_remote(parser)
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="check the command line and config, then exit without starting Spark "
+        "(scripts/spark-submit.sh does, so that a mistake is said at once, on stderr)",
+    )
     return parser
 
 
@@ -182,6 +197,8 @@ def _in_session(
 ) -> int:
     """Everything an entry point does once its command line is valid: logging, the session
     (joined, or started and stopped here), the work, and a failure logged with exit 1."""
+    if args.check:
+        return 0
     configure_logging(args.log_format)
     # Imported here so that a bad command line never pays for (or waits on) a JVM.
     from lakehouse.session import job_session
@@ -325,10 +342,13 @@ def show_gold_main(argv: list[str], prog: str) -> int:
     return _in_session(prog, args, settings, "-show-gold", work)
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    """The config with the command line's warehouse, and the Connect URL checked."""
+def _settings(args: argparse.Namespace, landing: str | None = None) -> Settings:
+    """The config with the command line's paths, the Connect URL and the warehouse checked
+    (a warehouse not there yet is made by the first run)."""
     args.remote = parse_remote(args.remote)
-    return load_settings(args.config, warehouse=args.warehouse)
+    settings = load_settings(args.config, landing=landing, warehouse=args.warehouse)
+    _check_folder("warehouse", settings.warehouse, args.remote, must_exist=False)
+    return settings
 
 
 def _exiting(entry: Callable[[], int]) -> Callable[[], None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 from datetime import date
@@ -60,6 +61,19 @@ def test_missing_landing_root_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     code, err = _exit_and_message(["--run-date", "2025-03-01", "--landing", str(missing)], capsys)
     assert (code, err.count("\n")) == (2, 1)
     assert f"landing root '{missing}' does not exist" in err
+
+
+@pytest.mark.parametrize(
+    ("option", "what"), [("--landing", "landing root"), ("--warehouse", "warehouse")]
+)
+def test_a_file_for_a_folder_exits_2_naming_it(
+    option: str, what: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not Spark's thousands of lines of a failed write under a file."""
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    code, err = _exit_and_message(["--run-date", "2025-03-01", option, str(a_file)], capsys)
+    assert (code, err) == (2, f"daily.py: error: {what} '{a_file}' is a file, not a folder\n")
 
 
 @pytest.mark.parametrize(
@@ -137,20 +151,48 @@ def test_replace_where_predicate_is_built_from_dates_only() -> None:
         date_predicate("event_date", [])
 
 
-def test_whole_process_rejects_bad_date_before_spark_starts() -> None:
-    """The real entry point: exit 2, one line, and fast because no JVM is started."""
+# No JVM can start under this: a command that exits 0 with it started none.
+NO_JAVA = {**os.environ, "JAVA_HOME": "/nonexistent", "PATH": os.path.dirname(sys.executable)}
+
+
+@pytest.mark.parametrize(
+    "launcher",
+    [[sys.executable], [str(ROOT / "scripts" / "spark-submit.sh")]],
+    ids=["python", "spark-submit.sh"],
+)
+def test_whole_process_rejects_bad_date_before_spark_starts(launcher: list[str]) -> None:
+    """The real entry point: exit 2 and one line on stderr, before any JVM (spark-submit's
+    own would print its warnings on stderr, and the job's line on stdout)."""
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "jobs" / "daily.py"), "--run-date", "2025-02-30"],
+        [*launcher, str(ROOT / "jobs" / "daily.py"), "--run-date", "2025-02-30"],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert proc.returncode == 2
+    assert (proc.returncode, proc.stdout) == (2, "")
     assert (
         proc.stderr
         == "daily.py: error: invalid run date '2025-02-30': expected a real date as YYYY-MM-DD\n"
     )
+
+
+@pytest.mark.parametrize("job", ["daily", "report", "maintenance", "restore", "show_gold"])
+def test_check_accepts_a_good_command_line_without_starting_spark(job: str) -> None:
+    argv = {
+        "daily": ["--run-date", "2025-03-01"],
+        "report": ["--run-date", "2025-03-01"],
+        "restore": ["--to-date", "2025-03-01"],
+    }.get(job, [])
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "jobs" / f"{job}.py"), "--check", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=NO_JAVA,
+        check=False,
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
 
 
 @pytest.mark.parametrize("job", ["daily", "report", "maintenance", "restore", "show_gold"])
