@@ -260,14 +260,45 @@ def _top_level(line: Column) -> Column:
     return F.when(line.rlike(_MAY_NEST), stripped).otherwise(line)
 
 
+# A character of a JSON string written by its short escape as well as by `\uXXXX`.
+_SHORT_ESCAPES = {
+    '"': '"',
+    "\\": "\\",
+    "/": "/",
+    "\b": "b",
+    "\f": "f",
+    "\n": "n",
+    "\r": "r",
+    "\t": "t",
+}
+
+
+def _spelled(key: str) -> str:
+    r"""A pattern for `key` as a JSON string may write it: each character as itself or escaped
+    (`order\u005ftotal` is `order_total`), hex digits in either case."""
+
+    def hex_unit(unit: int) -> str:
+        return "\\\\u" + "".join(f"[{d}{d.upper()}]" if d.isalpha() else d for d in f"{unit:04x}")
+
+    parts = []
+    for ch in key:
+        code = ord(ch)
+        units = [code] if code < 0x10000 else [0xD7C0 + (code >> 10), 0xDC00 | (code & 0x3FF)]
+        ways = ["".join(hex_unit(u) for u in units)]
+        if ch in _SHORT_ESCAPES:
+            ways.append("\\\\" + re.escape(_SHORT_ESCAPES[ch]))
+        if ch not in '"\\' and code >= 0x20:
+            ways.append(ch if ch.isalnum() else "\\" + ch)
+        parts.append(f"(?:{'|'.join(ways)})")
+    return "".join(parts)
+
+
 def _as_written(parsed: Column, key: str) -> Column:
     """The value of `key` as its text arrived: `from_json` turns a number into a double first
     (`45.100` -> `45.1`, `45.0000000000000001` -> `45.0`, integers past 2^53 rounded), so a
-    number's text is taken from the line's top level itself; strings, booleans and nulls are
-    already as written. A key spelled with JSON escapes in the line falls back to the parsed
-    value."""
-    quoted = "\\Q" + key.replace("\\E", "\\E\\\\E\\Q") + "\\E"
-    pattern = rf'[{{,]\s*"{quoted}"\s*:\s*({_NUMBER})\s*[,}}]'
+    number's text is taken from the line's top level itself, the key however it is spelled;
+    strings, booleans and nulls are already as written."""
+    pattern = rf'[{{,]\s*"{_spelled(key)}"\s*:\s*({_NUMBER})\s*[,}}]'
     number = F.regexp_extract(F.col(_TOP_LEVEL), pattern, 1)
     value = parsed.getItem(key)
     return F.when(value.isNotNull() & (number != F.lit("")), number).otherwise(value)

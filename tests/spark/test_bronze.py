@@ -506,6 +506,13 @@ def test_a_json_number_is_judged_by_its_text_as_a_csv_value_is(
         f'{{"order_id":{_BIG_ID},"customer_id":7,"order_total":1,"status":"x","updated_at":"{ts}"}}'
     )
     write_jsonl(landing, ORDERS.name, DAY, "b.jsonl", [*json_rows, big])
+    # The key spelled with escapes is the same key, its number as written too.
+    escaped = [
+        f'{{"order_id": {i}, "customer_id": 7, "order\\u005Ftotal": {text}, '
+        f'"stat\\u0075s": "placed", "updated_at": "{ts}"}}'
+        for i, (text, _) in enumerate(_NUMBERS, start=21)
+    ]
+    write_jsonl(landing, ORDERS.name, DAY, "c.jsonl", escaped)
     run_date(spark, settings_for(spark, landing, warehouse), DAY)
 
     def by_file(first: int, file: str) -> list[tuple[str, str, str | None, str]]:
@@ -523,6 +530,7 @@ def test_a_json_number_is_judged_by_its_text_as_a_csv_value_is(
             [
                 *by_file(1, "a.csv"),
                 *by_file(11, "b.jsonl"),
+                *by_file(21, "c.jsonl"),
                 (_BIG_ID, "1", "order_id: integer out of range", "b.jsonl"),
             ],
             "order_id string, order_total string, _reason string, _source_file string",
@@ -534,7 +542,7 @@ def test_a_json_number_is_judged_by_its_text_as_a_csv_value_is(
         spark.createDataFrame(
             [
                 (i, Decimal(t))
-                for first in (1, 11)
+                for first in (1, 11, 21)
                 for i, (t, r) in enumerate(_NUMBERS, first)
                 if not r
             ],
@@ -546,7 +554,7 @@ def test_a_json_number_is_judged_by_its_text_as_a_csv_value_is(
     assert sorted(
         r[0]
         for r in read(spark, bronze_spec(ORDERS), warehouse)
-        .where("_source_file = 'b.jsonl'")
+        .where("_source_file != 'a.csv'")
         .select("order_total")
         .collect()
-    ) == sorted([t for t, _ in _NUMBERS] + ["1"])
+    ) == sorted([t for t, _ in _NUMBERS] * 2 + ["1"])
