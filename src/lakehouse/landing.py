@@ -73,7 +73,12 @@ def list_files(
         if name.startswith(NOT_DATA_PREFIXES):
             continue
         if not name.lower().endswith(CSV_SUFFIXES + JSONL_SUFFIXES):
-            log.warning("%s: ignoring %s: not .csv or .jsonl", source.name, name)
+            log.warning(
+                "%s: ignoring %s: not %s",
+                source.name,
+                name,
+                ", ".join(CSV_SUFFIXES + JSONL_SUFFIXES),
+            )
             continue
         files.append(LandedFile(name=name, path=path))
     for name in sorted(nested):
