@@ -249,6 +249,8 @@ _MAY_NEST = r"[:,\[]\s*[{\[]"
 # as a top-level one could still be taken for it.
 _NESTING_LEVELS = 16
 _TOP_LEVEL = "_top_level"
+_KEYS = "_keys"
+_PARSED = "_parsed"
 # A line is one JSON object and nothing else (RFC 8259), checked on its top level: Spark's JSON
 # parser stops after the first value, so `{..}{..}` and `{..} junk` would pass it. A member's
 # value is empty where `_top_level` dropped a nested one.
@@ -317,25 +319,31 @@ def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
         .select("value", _file_name().alias(SOURCE_FILE))
         .where(F.trim("value") != F.lit(""))
     )
-    tops = lines.withColumn(_TOP_LEVEL, _top_level(F.col("value")))
-    keys = F.json_object_keys("value")
     found = sorted(
-        {str(r[0]) for r in lines.select(F.explode(keys)).distinct().collect() if r[0] is not None}
+        {
+            str(r[0])
+            for r in lines.select(F.explode(F.json_object_keys("value"))).distinct().collect()
+            if r[0] is not None
+        }
     )
     by_name: dict[str, list[str]] = {}
     for key in found:
         if not is_nameless(key):
             by_name.setdefault(normalize_name(key), []).append(key)
-    # A map, not a struct: a key is found by its exact spelling, so keys that differ only in
-    # case (`Phone`, `phone`) are two keys, where a struct's fields would resolve ambiguously.
-    # Strict where Spark is lenient by default: a single-quoted string is not JSON.
-    parsed = (
-        F.from_json("value", "map<string,string>", {"allowSingleQuotes": "false"})
-        if found
-        else None
+    # Each line parsed once: its top level, keys and values as columns the checks below read,
+    # not expressions each check would evaluate again.
+    staged = lines.select(
+        "*",
+        _top_level(F.col("value")).alias(_TOP_LEVEL),
+        F.json_object_keys("value").alias(_KEYS),
+        # A map, not a struct: a key is found by its exact spelling, so keys that differ only
+        # in case (`Phone`, `phone`) are two keys, where a struct's fields would resolve
+        # ambiguously. Strict where Spark is lenient by default: single quotes are not JSON.
+        F.from_json("value", "map<string,string>", {"allowSingleQuotes": "false"}).alias(_PARSED),
     )
+    keys, parsed = F.col(_KEYS), F.col(_PARSED)
     values = [
-        F.coalesce(*[_as_written(parsed, k) for k in originals]).alias(name)  # type: ignore[arg-type]
+        F.coalesce(*[_as_written(parsed, k) for k in originals]).alias(name)
         for name, originals in by_name.items()
     ]
     trimmed = F.trim("value")
@@ -354,24 +362,23 @@ def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
         )
         .when(keys.isNull(), F.lit(UNPARSEABLE_JSON))
         # Spark's key listing takes lines its parser refuses (a raw tab inside a string).
-        .when(~F.col(_TOP_LEVEL).rlike(_ONE_OBJECT), F.lit(UNPARSEABLE_JSON))
-    )
-    if parsed is not None:
-        error = error.when(parsed.isNull(), F.lit(UNPARSEABLE_JSON))
-    # Which of two values a key means is anyone's guess (RFC 8259): neither is taken.
-    error = error.when(
-        F.size(twice) > 0, F.concat(F.lit("record: key named twice: "), F.array_join(twice, ", "))
+        .when(parsed.isNull() | ~F.col(_TOP_LEVEL).rlike(_ONE_OBJECT), F.lit(UNPARSEABLE_JSON))
+        # Which of two values a key means is anyone's guess (RFC 8259): neither is taken.
+        .when(
+            F.size(keys) > F.size(F.array_distinct(keys)),
+            F.concat(F.lit("record: key named twice: "), F.array_join(twice, ", ")),
+        )
     )
     for key in (k for k in found if is_nameless(k)):
         error = error.when(
-            F.coalesce(parsed.getItem(key), F.lit("")) != F.lit(""),  # type: ignore[union-attr]
-            F.lit(NAMELESS_VALUE),
+            F.coalesce(parsed.getItem(key), F.lit("")) != F.lit(""), F.lit(NAMELESS_VALUE)
         )
-    bad = error.isNotNull()
-    return tops.select(
+    judged = staged.withColumn(PARSE_ERROR, error)
+    bad = F.col(PARSE_ERROR).isNotNull()
+    return judged.select(
         *[F.when(~bad, v).alias(str(n)) for v, n in zip(values, by_name, strict=True)],
         F.when(bad, F.make_valid_utf8("value")).alias(RAW_RECORD),
-        error.alias(PARSE_ERROR),
+        F.col(PARSE_ERROR),
         F.col(SOURCE_FILE),
     )
 
