@@ -15,7 +15,9 @@ from lakehouse import conditions
 
 def list_files(spark: SparkSession, pattern: str) -> list[str]:
     """The files under `pattern` (a path or a Hadoop glob; none when nothing matches), as
-    decoded paths, sorted. Names starting with `_` or `.` are left out, as Spark does."""
+    decoded paths, sorted. Names starting with `_` or `.` are left out: Spark's listing leaves
+    out most, but keeps a `_` name holding a `=` (`_part=1.csv`), which it takes for a
+    partition folder's."""
     return _listing(spark, pattern) or []
 
 
@@ -35,7 +37,12 @@ def _listing(spark: SparkSession, pattern: str) -> list[str] | None:
         if conditions.is_missing_path(exc):
             return None
         raise
-    return sorted({unquote(f) for f in found})
+    paths = {unquote(f) for f in found}
+    return sorted(p for p in paths if not _hidden(p))
+
+
+def _hidden(path: str) -> bool:
+    return path.rpartition("/")[2].startswith(("_", "."))
 
 
 def folder_key(path: str) -> str:

@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 CSV_SUFFIXES = (".csv",)
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 _FOLDER = re.compile(r"ingest_date=\d{4}-\d{2}-\d{2}")
-NOT_DATA_PREFIXES = ("_", ".")
 _CORRUPT = "_corrupt_record"
 _REPLACEMENT_CHAR = "\ufffd"
 
@@ -58,9 +57,8 @@ def day_folder(landing: str, source: Source, ingest_date: date) -> str:
 def list_files(
     spark: SparkSession, landing: str, source: Source, ingest_date: date
 ) -> list[LandedFile]:
-    """Data files of one source and day, sorted by name; non-data files are skipped. Names
-    starting with `_` or `.` are left out here too: Spark's listing keeps a `_` name holding a
-    `=` (`_part=1.csv`), which it takes for a partition folder's."""
+    """Data files of one source and day, sorted by name; non-data files are skipped (the
+    listing leaves out names starting with `_` or `.` itself)."""
     folder = day_folder(landing, source, ingest_date)
     here = folder_key(folder)
     files: list[LandedFile] = []
@@ -69,8 +67,6 @@ def list_files(
         parent, _, name = path.rpartition("/")
         if folder_key(parent) != here:
             nested.add(folder_key(parent).removeprefix(here).strip("/"))
-            continue
-        if name.startswith(NOT_DATA_PREFIXES):
             continue
         if not name.lower().endswith(CSV_SUFFIXES + JSONL_SUFFIXES):
             log.warning(
