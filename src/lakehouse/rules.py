@@ -30,11 +30,16 @@ def _first_failure(*checks: tuple[SparkColumn, str]) -> SparkColumn:
 
 
 def parse_timestamp(raw: SparkColumn) -> SparkColumn:
-    """`YYYY-MM-DD HH:MM[:SS]`, space or `T`; anything else (Feb 30 included) is null."""
-    text = F.regexp_replace(F.trim(raw), "T", " ")
-    return F.when(
-        F.trim(raw).rlike(_TS_SECONDS), F.try_to_timestamp(text, F.lit("yyyy-MM-dd HH:mm:ss"))
-    ).when(F.trim(raw).rlike(_TS_MINUTES), F.try_to_timestamp(text, F.lit("yyyy-MM-dd HH:mm")))
+    """`YYYY-MM-DD HH:MM[:SS]`, space or `T`; anything else (Feb 30 included) is null, and so
+    is the year 0000: Spark would take it as 1 BC, which Python, pandas and Arrow's dates do
+    not hold, so years run from 0001 to 9999."""
+    value = F.trim(raw)
+    text = F.regexp_replace(value, "T", " ")
+    return (
+        F.when(value.startswith("0000"), F.lit(None).cast("timestamp"))
+        .when(value.rlike(_TS_SECONDS), F.try_to_timestamp(text, F.lit("yyyy-MM-dd HH:mm:ss")))
+        .when(value.rlike(_TS_MINUTES), F.try_to_timestamp(text, F.lit("yyyy-MM-dd HH:mm")))
+    )
 
 
 def parse_value(column: Column, raw: SparkColumn) -> SparkColumn:

@@ -53,6 +53,9 @@ def test_order_rules_name_the_column_and_the_rule(spark: SparkSession) -> None:
         ("62", "10", "1.5", " \r\n", "2025-03-01 09:00"),
         ("7", "x1", "1", "placed", "2025-03-01T09:00:59"),
         ("8", "10", "1", "placed", "2025-02-30 09:00"),
+        ("81", "10", "1", "placed", "0000-06-15 09:00"),
+        ("82", "10", "1", "placed", "0001-01-01 00:00"),
+        ("83", "10", "1", "placed", "9999-12-31T23:59:59"),
         ("9", "10", "1", "placed", "01/03/2025 09:00"),
         ("99999999999", "10", "1", "placed", None),
         (None, "", None, None, ""),
@@ -69,6 +72,9 @@ def test_order_rules_name_the_column_and_the_rule(spark: SparkSession) -> None:
         "62": "status: empty",
         "7": "customer_id: not an integer",
         "8": "updated_at: no such date or time",
+        "81": "updated_at: no such date or time",  # no year 0 in the calendar dates use
+        "82": None,
+        "83": None,
         "9": "updated_at: not a timestamp (YYYY-MM-DD HH:MM[:SS])",
         "99999999999": "order_id: integer out of range; updated_at: missing",
         None: "order_id: missing; customer_id: missing; order_total: missing; status: empty; "
