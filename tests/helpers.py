@@ -198,15 +198,16 @@ def assert_same_tables(
     *,
     load_metadata: bool = False,
 ) -> None:
-    """Each table holds the same rows in both warehouses: the one comparison of warehouses.
-    Columns in any order; which attempt wrote a row and when (`_run_id`, `_load_time`) only
-    counts with `load_metadata` (a rerun that must change nothing at all)."""
+    """Each table holds the same columns, in the same order, and the same rows in both
+    warehouses: the one comparison of warehouses. Which attempt wrote a row and when
+    (`_run_id`, `_load_time`) only counts with `load_metadata` (a rerun that must change
+    nothing at all)."""
 
     def check(spec: TableSpec) -> None:
         a, b = read(spark, spec, left), read(spark, spec, right)
         if not load_metadata:
             a, b = stable(a), stable(b)
-        assert_same_rows(a.select(sorted(a.columns)), b.select(sorted(b.columns)))
+        assert_same_rows(a, b)
 
     _each_table(check, specs)
 

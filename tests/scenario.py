@@ -109,6 +109,7 @@ abc,Bad,bad@x,gold,2025-04-01 09:00,
                 "email": "h@x",
                 "tier": "bronze",
                 "updated_at": "2025-04-03 09:00",
+                "loyalty": "L2",  # drift that D3 brings, after D2's `phone`
             },
         ],
     )
@@ -229,13 +230,13 @@ abc,Bad,bad@x,gold,2025-04-01 09:00,
 
 # The gold tables the scenario must leave, written out by hand from the contract's rules.
 _CUSTOMERS = [
-    (201, "A d2", "a@x", "silver", TS(2025, 4, 1, 10), D2, None),
-    (202, "B b", "b@x", "silver", TS(2025, 4, 1, 10), D1, None),
-    (203, "C", "c@x", "gold", TS(2025, 4, 1, 12), D1, None),
-    (206, "F back", "f2@x", "gold", TS(2025, 4, 3, 8), D3, None),
-    (207, "G", "g@x", "bronze", TS(2025, 4, 2, 9), D2, "555-0101"),
-    (208, "Lee, Dana", "dana@x", "gold", TS(2025, 4, 1, 11), D1, None),
-    (209, "H", "h@x", "bronze", TS(2025, 4, 3, 9), D3, None),
+    (201, "A d2", "a@x", "silver", TS(2025, 4, 1, 10), D2, None, None),
+    (202, "B b", "b@x", "silver", TS(2025, 4, 1, 10), D1, None, None),
+    (203, "C", "c@x", "gold", TS(2025, 4, 1, 12), D1, None, None),
+    (206, "F back", "f2@x", "gold", TS(2025, 4, 3, 8), D3, None, None),
+    (207, "G", "g@x", "bronze", TS(2025, 4, 2, 9), D2, None, "555-0101"),
+    (208, "Lee, Dana", "dana@x", "gold", TS(2025, 4, 1, 11), D1, None, None),
+    (209, "H", "h@x", "bronze", TS(2025, 4, 3, 9), D3, "L2", None),
 ]
 _ORDERS = [
     (9101, 201, Decimal("10.00"), "shipped", TS(2025, 4, 1, 18), D1),
@@ -306,8 +307,14 @@ EXPECTED_GOLD = {
     "fact_ticket_current": _TICKETS,
     "fact_ticket_events_daily": _TICKET_DAILY,
 }
-# CRM's drifted column (crm_phone.csv) follows into dim_customer_current.
-GOLD_EXTRA_COLUMNS = {"dim_customer_current": [T.StructField("phone", T.StringType())]}
+# CRM's drifted columns (D2's crm_phone.csv, D3's crm.jsonl) follow into dim_customer_current,
+# after its own columns in sorted order, whichever date brought them first.
+GOLD_EXTRA_COLUMNS = {
+    "dim_customer_current": [
+        T.StructField("loyalty", T.StringType()),
+        T.StructField("phone", T.StringType()),
+    ]
+}
 
 
 EXPECTED_QUARANTINE = {

@@ -438,12 +438,12 @@ def merge_state(
         target_filter=in_range("t"),
     )
     faults.point("after", "silver", source.name)
+    changes_table = changes_spec(source).table(warehouse)
+    changes = day.valid.drop(_RANK).transform(changes_of_each_day(source))
+    if set(changes.columns) - set(changes_table.declared):  # drift, placed as every table's
+        storage.add_missing_columns(spark, changes_table, changes.schema)
     storage.replace_partitions(
-        changes_spec(source).table(warehouse),
-        day.valid.drop(_RANK).transform(changes_of_each_day(source)),
-        INGEST_DATE,
-        [ingest_date],
-        merge_schema=True,
+        changes_table, changes, INGEST_DATE, [ingest_date], merge_schema=True
     )
     faults.point("after", "silver_changes", source.name)
 

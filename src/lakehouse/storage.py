@@ -166,16 +166,58 @@ def vacuum(spark: SparkSession, table: Table) -> None:
 
 
 def add_missing_columns(
-    spark: SparkSession, table: Table, schema: T.StructType, current: T.StructType | None = None
+    spark: SparkSession,
+    table: Table,
+    schema: T.StructType,
+    current: T.StructType | None = None,
+    *,
+    retried: bool = False,
 ) -> list[str]:
     """Evolve the table to hold every column of `schema` (a metadata-only commit); returns
-    the table's columns after it. `current`: the table's schema, when the caller has read it."""
+    the table's columns after it. `current`: the table's schema, when the caller has read it.
+
+    A column the table does not declare (a source's drift) goes after the declared ones, in
+    sorted order among the others: so a table's columns do not depend on the order in which
+    dates, and the drift they bring, were run. Two runs adding a column at once: the one
+    that finds it there already reads the table again."""
     current = current or read(spark, table).schema
-    missing = [f for f in schema.fields if f.name not in current.fieldNames()]
-    if missing:
+    known = {name.lower() for name in current.fieldNames()}  # as Spark resolves names
+    missing = [f for f in schema.fields if f.name.lower() not in known]
+    if not missing:
+        return current.fieldNames()
+    if not table.declared:
         empty = spark.createDataFrame([], T.StructType(current.fields + missing))
         append(empty, table, merge_schema=True)
-    return current.fieldNames() + [f.name for f in missing]
+        return current.fieldNames() + [f.name for f in missing]
+    columns, added = placed_columns(current.fieldNames(), table.declared, missing)
+    try:
+        spark.sql(f"ALTER TABLE {table.sql} ADD COLUMNS ({', '.join(added)})")
+    except AnalysisException as exc:
+        if conditions.condition_of(exc) != "FIELD_ALREADY_EXISTS" or retried:
+            raise
+        return add_missing_columns(spark, table, schema, retried=True)
+    return columns
+
+
+def placed_columns(
+    columns: Sequence[str], declared: Sequence[str], missing: Sequence[T.StructField]
+) -> tuple[list[str], list[str]]:
+    """Where each missing column goes (`ADD COLUMNS` items with their `FIRST`/`AFTER`), and
+    the table's columns then: after the last declared column or the last drifted one that
+    sorts before it."""
+    placed = list(columns)
+    added = []
+    for field in sorted(missing, key=lambda f: f.name):
+        before = [
+            i
+            for i, c in enumerate(placed)
+            if c in declared or (field.name not in declared and c < field.name)
+        ]
+        at = before[-1] + 1 if before else 0
+        position = f"AFTER {sql.ident(placed[at - 1])}" if at else "FIRST"
+        added.append(f"{sql.ident(field.name)} {field.dataType.simpleString()} {position}")
+        placed.insert(at, field.name)
+    return placed, added
 
 
 def key_condition(key: Sequence[str], new: str = "s", old: str = "t") -> str:

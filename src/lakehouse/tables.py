@@ -3,7 +3,7 @@ read (the sources themselves are declared in lakehouse.sources, creation is lake
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pyspark.sql import types as T
 
@@ -48,7 +48,7 @@ class TableSpec:
         return table_path(root, self.layer, self.name)
 
     def table(self, warehouse: Warehouse) -> Table:
-        return warehouse.table(self.layer, self.name)
+        return replace(warehouse.table(self.layer, self.name), declared=tuple(self.schema.names))
 
     @property
     def qualified_name(self) -> str:

@@ -24,6 +24,9 @@ class Table:
     path: str | None
     # Its name in the catalog, part by part; empty: addressed by path.
     name: tuple[str, ...] = ()
+    # The columns its definition declares (lakehouse.tables), in order; any other column is
+    # one a source drifted into, which lakehouse.storage keeps after them in sorted order.
+    declared: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if self.path is None and not self.name:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pyspark.sql import types as T
+
 from lakehouse.config import load_settings
+from lakehouse.storage import placed_columns
 from lakehouse.warehouse import Table
 from tests.paths import ROOT
 
@@ -41,3 +44,30 @@ def test_the_config_names_every_table_by_layer(tmp_path: Path) -> None:
     by_path = load_settings(config).tables.table("gold", "fact_order_current")
     assert by_path == Table(f"{wh}/gold/fact_order_current")
     assert by_path.sql == f"delta.`{wh}/gold/fact_order_current`"
+
+
+def _added_one_date_at_a_time(
+    declared: list[str], drift_by_date: list[list[str]], columns: list[str] | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """The columns after each date's drift is added to a table (of the declared columns, or
+    of `columns`), and each date's `ADD COLUMNS` items."""
+    columns, statements = list(columns or declared), []
+    for drift in drift_by_date:
+        fields = [T.StructField(name, T.StringType()) for name in drift]
+        columns, added = placed_columns(columns, declared, fields)
+        statements.append(added)
+    return columns, statements
+
+
+def test_drifted_columns_end_sorted_after_the_declared_ones_whatever_the_order_of_dates() -> None:
+    declared = ["customer_id", "updated_at", "_ingest_date"]
+    in_order, statements = _added_one_date_at_a_time(declared, [["phone"], ["loyalty", "Zip"]])
+    reversed_, _ = _added_one_date_at_a_time(declared, [["loyalty", "Zip"], ["phone"]])
+    assert in_order == reversed_ == [*declared, "Zip", "loyalty", "phone"]
+    assert statements == [
+        ["`phone` string AFTER `_ingest_date`"],
+        ["`Zip` string AFTER `_ingest_date`", "`loyalty` string AFTER `Zip`"],
+    ]
+    # a declared column an older table lacks goes after the declared ones it has
+    older, _ = _added_one_date_at_a_time(declared, [["_ingest_date"]], [*declared[:2], "phone"])
+    assert older == [*declared[:2], "_ingest_date", "phone"]
