@@ -10,6 +10,7 @@ which keeps Arrow's types for Spark to compare.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
@@ -146,16 +147,20 @@ def _assert_read_as_spark_reads(
     )
 
 
-@pytest.mark.parametrize("reader", READERS)
-@pytest.mark.parametrize("spec", GOLD_TABLES, ids=lambda spec: spec.name)
+def _each_reader_and_gold_table(test: Callable[..., None]) -> Callable[..., None]:
+    """One case per reader and gold table."""
+    by_table = pytest.mark.parametrize("spec", GOLD_TABLES, ids=lambda spec: spec.name)
+    return pytest.mark.parametrize("reader", READERS)(by_table(test))
+
+
+@_each_reader_and_gold_table
 def test_every_reader_reads_each_gold_table_as_spark_does(
     spark: SparkSession, sample_reads: Reads, reader: str, spec: TableSpec
 ) -> None:
     _assert_read_as_spark_reads(spark, sample_reads, reader, spec)
 
 
-@pytest.mark.parametrize("reader", READERS)
-@pytest.mark.parametrize("spec", GOLD_TABLES, ids=lambda spec: spec.name)
+@_each_reader_and_gold_table
 def test_every_reader_reads_the_rule_scenarios_gold_as_spark_does(
     spark: SparkSession, scenario_reads: Reads, reader: str, spec: TableSpec
 ) -> None:
