@@ -1,6 +1,10 @@
-"""Stand-ins the tests raise where Spark or Delta would: no JVM needed."""
+"""Stand-ins for what Spark, Delta or a killed run would leave or raise: no JVM needed."""
 
 from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
 
 from pyspark.errors import AnalysisException
 
@@ -15,3 +19,18 @@ class DeltaSays(AnalysisException):
 
     def getCondition(self) -> str:
         return self._condition
+
+
+def abandoned_log(table: Path, *, idle_for: float, extra: str | None = None) -> Path:
+    """A table's log folder as a run killed between making it and its first commit leaves
+    it (Delta makes `_staged_commits` at once; the commit's temporary file may be begun),
+    last changed `idle_for` seconds ago; `extra`: a file that is not hidden in it."""
+    log_dir = table / "_delta_log"
+    (log_dir / "_staged_commits").mkdir(parents=True)
+    (log_dir / ".00000000000000000000.json.4f2a.tmp").write_text('{"commitInfo"')
+    if extra is not None:
+        (log_dir / extra).write_text("{}")
+    when = time.time() - idle_for
+    for path in (*log_dir.rglob("*"), log_dir):
+        os.utime(path, (when, when))
+    return log_dir

@@ -3,6 +3,7 @@ when two first runs race each other to it."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from pyspark.errors import AnalysisException
@@ -11,10 +12,16 @@ from pyspark.sql import SparkSession
 from lakehouse import conditions, sql
 from lakehouse.concurrency import at_once
 from lakehouse.errors import NotADeltaTableError, TableCreationInProgressError
-from lakehouse.files import exists, glob_literal, list_files
+from lakehouse.files import exists, glob_literal, list_files, local_path, remove_abandoned_folder
 from lakehouse.storage import latest_version, latest_versions, read
 from lakehouse.tables import TableSpec, all_specs
 from lakehouse.warehouse import Table, Warehouse
+
+log = logging.getLogger(__name__)
+
+# A creating run writes its table's first commit a moment after making the log folder; a log
+# folder without a commit, unchanged for this long, was left by a run killed in between.
+ABANDONED_LOG_AFTER_SECONDS = 10.0
 
 
 def _create_statement(spec: TableSpec, table: Table, *, register: bool = False) -> str:
@@ -55,8 +62,10 @@ def ensure_table(
     Delta's commit conflict, retried like any other. A run that finds the other's log folder
     started but its first commit not yet written creates nothing (Delta takes the folder for
     the table), or Delta reports "location not empty" or "table not found": either is raised
-    as a lost race (retried), until the other's commit is there. By name, the loser of the
-    race to the catalog's entry is told the table (or schema) exists: a lost race too.
+    as a lost race (retried), until the other's commit is there; a log folder that a killed
+    run left without a commit is removed once idle, and the table created. By name, the
+    loser of the race to the catalog's entry is told the table (or schema) exists: a lost
+    race too.
 
     `in_folder` (the version of a Delta table in its folder, -1: none), `folder_may_hold_files`
     and `check_created` let `ensure_tables` skip what its own listings already answer.
@@ -64,6 +73,8 @@ def ensure_table(
     table = spec.table(warehouse)
     if in_folder is None:
         in_folder = latest_version(spark, Table(table.path)) if table.path is not None else -1
+    if table.path is not None and in_folder < 0:
+        _remove_abandoned_log(table.path)
     if (
         table.path is not None
         and in_folder < 0
@@ -81,6 +92,23 @@ def ensure_table(
         raise
     if check_created and latest_version(spark, table) < 0:
         raise TableCreationInProgressError(str(table))  # Delta took another run's log folder
+
+
+def _remove_abandoned_log(table_path: str) -> None:
+    """A run killed between making a table's log folder and writing its first commit leaves
+    the folder without a commit, and Delta then takes any later creation there for another
+    run's creation in progress: remove such a folder once it has been idle long enough that
+    no live run can be writing into it. On the local disk only: object storage keeps no
+    empty folder."""
+    folder = local_path(f"{table_path}/_delta_log")
+    if folder is not None and remove_abandoned_folder(
+        folder, idle_seconds=ABANDONED_LOG_AFTER_SECONDS
+    ):
+        log.warning(
+            "%s: removed the log folder without a commit that a run killed while creating "
+            "this table left; creating the table again",
+            table_path,
+        )
 
 
 _CREATE_THREADS = 4

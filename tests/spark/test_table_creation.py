@@ -9,11 +9,12 @@ import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse import concurrency
-from lakehouse.ddl import ensure_table
+from lakehouse.ddl import ABANDONED_LOG_AFTER_SECONDS, ensure_table, ensure_tables
 from lakehouse.errors import NotADeltaTableError, TableCreationInProgressError
-from lakehouse.tables import RUN_LOG
-from tests.fakes import DeltaSays
-from tests.helpers import by_path
+from lakehouse.sources import APP_EVENTS
+from lakehouse.tables import GOLD_TABLES, RUN_LOG, all_specs, silver_spec
+from tests.fakes import DeltaSays, abandoned_log
+from tests.helpers import by_path, fresh_warehouse
 
 
 def test_a_table_another_run_is_creating_is_a_lost_race_and_retried(
@@ -70,6 +71,27 @@ def test_delta_reporting_a_table_half_created_by_another_run_is_a_lost_race_and_
         "the table definitions", lambda: ensure_table(spark, RUN_LOG, by_path(tmp_path))
     )
     assert spark.read.format("delta").load(RUN_LOG.path(str(tmp_path))).schema == RUN_LOG.schema
+
+
+def test_log_folders_a_run_killed_while_creating_tables_left_are_created_over(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """A run killed between making a table's log folder and its first commit: the next run
+    creates the table there, as a clean first run does, instead of waiting for a creation
+    that will never finish."""
+    killed = tmp_path / "killed"
+    left_behind = (RUN_LOG, GOLD_TABLES[0], silver_spec(APP_EVENTS))
+    for spec in left_behind:
+        abandoned_log(Path(spec.path(str(killed))), idle_for=ABANDONED_LOG_AFTER_SECONDS + 5)
+    versions = ensure_tables(spark, by_path(killed))
+    assert versions == {spec.qualified_name: 0 for spec in all_specs()}
+    clean = fresh_warehouse(spark, tmp_path / "clean")
+    for spec in left_behind:
+        detail = spark.sql(f"DESCRIBE DETAIL delta.`{spec.path(str(killed))}`")
+        expected = spark.sql(f"DESCRIBE DETAIL delta.`{spec.path(str(clean))}`")
+        columns = ["format", "partitionColumns", "properties", "minReaderVersion"]
+        assert detail.select(columns).collect() == expected.select(columns).collect()
+        assert spark.read.format("delta").load(spec.path(str(killed))).schema == spec.schema
 
 
 def test_a_folder_holding_other_files_is_not_made_a_table(
