@@ -24,13 +24,18 @@ class DeltaSays(AnalysisException):
 def abandoned_log(table: Path, *, idle_for: float, extra: str | None = None) -> Path:
     """A table's log folder as a run killed between making it and its first commit leaves
     it (Delta makes `_staged_commits` at once; the commit's temporary file may be begun),
-    last changed `idle_for` seconds ago; `extra`: a file that is not hidden in it."""
+    last changed `idle_for` seconds ago; `extra`: a file that is not hidden, under it."""
     log_dir = table / "_delta_log"
     (log_dir / "_staged_commits").mkdir(parents=True)
     (log_dir / ".00000000000000000000.json.4f2a.tmp").write_text('{"commitInfo"')
     if extra is not None:
         (log_dir / extra).write_text("{}")
-    when = time.time() - idle_for
-    for path in (*log_dir.rglob("*"), log_dir):
-        os.utime(path, (when, when))
+    last_changed(log_dir, idle_for)
     return log_dir
+
+
+def last_changed(folder: Path, seconds_ago: float) -> None:
+    """Date everything under `folder`, and the folder, `seconds_ago` (links themselves)."""
+    when = time.time() - seconds_ago
+    for path in (*folder.rglob("*"), folder):
+        os.utime(path, (when, when), follow_symlinks=False)

@@ -4,12 +4,15 @@ One exception works on the local disk alone: removing a folder a killed writer a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
+import stat
 import time
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
@@ -63,55 +66,66 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 def local_path(path: str) -> str | None:
-    """`path` as this machine's file system names it; None for another file system's (HDFS,
-    object storage, DBFS), which Python does not reach."""
+    """`path` as this machine's file system names it: a `file:` URI, or a path with no
+    scheme; None for another file system's (HDFS, object storage, DBFS), which Python does
+    not reach."""
     if path.startswith("file:"):
-        return folder_key(path)
+        parts = urlsplit(path)
+        return parts.path if parts.netloc in ("", "localhost") else None
     return None if _SCHEME.match(path) else path
 
 
 def remove_abandoned_folder(path: str, *, idle_seconds: float) -> bool:
     """Remove the local folder `path` if it holds nothing but folders and hidden files (a
-    writer's temporary ones) and nothing in it has changed for `idle_seconds`: what a
-    process killed while starting the folder leaves. A folder in use is left alone: it holds
-    a file, or it changed a moment ago, or a writer puts a file in it before it is removed
-    (`rmdir` refuses a folder that is not empty). Returns whether this call removed it."""
-    try:
-        found = _abandoned_contents(path)
-        if found is None or time.time() - found.newest < idle_seconds:
-            return False
-        for file in found.hidden_files:
-            os.unlink(file)
-        for folder in found.folders:  # the deepest first
-            os.rmdir(folder)
-    except OSError:  # another process removed it first, or a writer came back to it
+    writer's temporary ones), no link, and nothing in it has changed for `idle_seconds`: what
+    a process killed while starting the folder leaves. A folder in use is left alone: it
+    holds a file, or it changed a moment ago.
+
+    The folder is first claimed by renaming it to a hidden name of its own, which only one
+    process can do, and looked at again there: if it is not the folder looked at before
+    (another process removed that one and has just made it anew) or holds a file now, it is
+    put back. Returns whether this call removed it."""
+    seen = _abandoned(path, idle_seconds)
+    if seen is None:
         return False
+    claimed = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex}")
+    try:
+        os.rename(path, claimed)
+    except OSError:  # another process claimed it first
+        return False
+    if _abandoned(claimed, 0) != seen:
+        with contextlib.suppress(OSError):  # made anew and written to meanwhile: left aside
+            os.rename(claimed, path)
+        return False
+    shutil.rmtree(claimed, ignore_errors=True)
     return True
 
 
-@dataclass(frozen=True)
-class _Contents:
-    folders: list[str]  # the deepest first
-    hidden_files: list[str]
-    newest: float  # the latest change to any of them, in seconds since the epoch
-
-
-def _abandoned_contents(path: str) -> _Contents | None:
-    """The folders and hidden files under `path`; None if it is no folder (or a link to one)
-    or holds a file that is not hidden."""
-    if not os.path.isdir(path) or os.path.islink(path):
+def _abandoned(path: str, idle_seconds: float) -> tuple[int, int, int] | None:
+    """The folder's identity (device, inode, last change) if it holds nothing but folders
+    and hidden files, no link, and nothing under it changed for `idle_seconds`; else None."""
+    try:
+        if not os.path.isdir(path):  # a link to one is found below
+            return None
+        newest = 0
+        for folder, subfolders, names in os.walk(path, onerror=_raise):
+            if any(not n.startswith(".") for n in names):
+                return None
+            for entry in (folder, *(os.path.join(folder, n) for n in (*names, *subfolders))):
+                status = os.lstat(entry)
+                if stat.S_ISLNK(status.st_mode):
+                    return None
+                newest = max(newest, status.st_mtime_ns)
+        if time.time_ns() - newest < idle_seconds * 1e9:
+            return None
+        top = os.lstat(path)
+    except OSError:  # removed meanwhile, or not readable
         return None
-    folders: list[str] = []
-    hidden_files: list[str] = []
-    newest = os.lstat(path).st_mtime
-    for folder, subfolders, names in os.walk(path, topdown=False):
-        entries = [os.path.join(folder, n) for n in (*names, *subfolders)]
-        if any(not n.startswith(".") for n in names):
-            return None  # a link to a folder is listed, not followed: `rmdir` then refuses
-        hidden_files += entries[: len(names)]
-        folders.append(folder)
-        newest = max([newest, *(os.lstat(e).st_mtime for e in entries)])
-    return _Contents(folders, hidden_files, newest)
+    return top.st_dev, top.st_ino, top.st_mtime_ns
+
+
+def _raise(error: OSError) -> None:
+    raise error
 
 
 _GLOB_CHARS = re.compile(r"([\\\[\]{}*?^,])")

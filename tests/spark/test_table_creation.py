@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse import concurrency
+from lakehouse import concurrency, ddl
 from lakehouse.ddl import ABANDONED_LOG_AFTER_SECONDS, ensure_table, ensure_tables
 from lakehouse.errors import NotADeltaTableError, TableCreationInProgressError
 from lakehouse.sources import APP_EVENTS
@@ -23,6 +23,7 @@ def test_a_table_another_run_is_creating_is_a_lost_race_and_retried(
     """Another run's creation caught between starting the log and its first commit (seen
     with two first runs at once on an empty warehouse): retried, and done once it is there."""
     monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
+    monkeypatch.setattr(ddl, "ABANDONED_LOG_AFTER_SECONDS", 3600.0)  # however slow this test
     log_dir = Path(RUN_LOG.path(str(tmp_path))) / "_delta_log"
     log_dir.mkdir(parents=True)
     (log_dir / ".00000000000000000000.json.tmp").write_text("")  # the other run's commit
@@ -49,6 +50,7 @@ def test_delta_reporting_a_table_half_created_by_another_run_is_a_lost_race_and_
     spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
+    monkeypatch.setattr(ddl, "ABANDONED_LOG_AFTER_SECONDS", 3600.0)  # however slow this test
     log_dir = Path(RUN_LOG.path(str(tmp_path))) / "_delta_log"
     log_dir.mkdir(parents=True)
     create = spark.sql

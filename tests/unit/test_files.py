@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
-import time
+import shutil
 from pathlib import Path
 
 import pytest
 
+from lakehouse import files
 from lakehouse.files import local_path, remove_abandoned_folder
-from tests.fakes import abandoned_log
+from tests.fakes import abandoned_log, last_changed
 
 IDLE = 10.0
+
+
+def tree(root: Path) -> list[tuple[str, int]]:
+    """Every entry under `root` with its inode: what must stay as it was."""
+    return sorted((str(p.relative_to(root)), p.lstat().st_ino) for p in root.rglob("*"))
 
 
 def test_a_folder_holding_only_folders_and_hidden_files_idle_long_enough_is_removed(
@@ -23,32 +29,60 @@ def test_a_folder_holding_only_folders_and_hidden_files_idle_long_enough_is_remo
 
 
 @pytest.mark.parametrize(
-    ("idle_for", "extra"),
+    "extra",
     [
-        (IDLE - 5, None),  # a live run's creation: its commit comes in a moment
-        (IDLE + 5, "_last_checkpoint"),  # a file that is not temporary: never removed
-        (IDLE + 5, "00000000000000000000.json"),
+        "_last_checkpoint",  # a file that is not temporary: never removed
+        "00000000000000000000.json",
+        "_staged_commits/00000000000000000000.4f2a.json",
     ],
 )
-def test_a_folder_in_use_or_holding_a_file_is_left_as_it_is(
-    tmp_path: Path, idle_for: float, extra: str | None
-) -> None:
-    log_dir = abandoned_log(tmp_path, idle_for=idle_for, extra=extra)
-    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+def test_a_folder_holding_a_file_is_left_as_it_is(tmp_path: Path, extra: str) -> None:
+    log_dir = abandoned_log(tmp_path, idle_for=IDLE + 5, extra=extra)
+    before = tree(tmp_path)
     assert not remove_abandoned_folder(str(log_dir), idle_seconds=IDLE)
-    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert tree(tmp_path) == before
 
 
-def test_a_folder_that_is_not_there_or_holds_a_link_is_left(tmp_path: Path) -> None:
+def test_a_folder_changed_a_moment_ago_anywhere_in_it_is_left_as_it_is(tmp_path: Path) -> None:
+    """A live run's creation: its commit comes in a moment."""
+    log_dir = abandoned_log(tmp_path, idle_for=IDLE + 5)
+    last_changed(log_dir / "_staged_commits", IDLE - 5)
+    before = tree(tmp_path)
+    assert not remove_abandoned_folder(str(log_dir), idle_seconds=IDLE)
+    assert tree(tmp_path) == before
+
+
+def test_a_folder_that_is_not_there_is_a_link_or_holds_a_link_is_left(tmp_path: Path) -> None:
     assert not remove_abandoned_folder(str(tmp_path / "none"), idle_seconds=IDLE)
     log_dir = abandoned_log(tmp_path / "table", idle_for=IDLE + 5)
-    link = log_dir / "_staged_commits" / "elsewhere"
-    link.symlink_to(tmp_path / "table")
-    long_ago = time.time() - IDLE - 5
-    for path in (link, link.parent):
-        os.utime(path, (long_ago, long_ago), follow_symlinks=False)
+    (log_dir / "_staged_commits" / "elsewhere").symlink_to(tmp_path / "table")
+    (tmp_path / "linked").symlink_to(log_dir)
+    last_changed(tmp_path, IDLE + 5)
+    before = tree(tmp_path)
     assert not remove_abandoned_folder(str(log_dir), idle_seconds=IDLE)
-    assert (log_dir / "_staged_commits" / "elsewhere").is_symlink()
+    assert not remove_abandoned_folder(str(tmp_path / "linked"), idle_seconds=IDLE)
+    assert tree(tmp_path) == before
+
+
+def test_a_folder_made_anew_between_the_look_and_the_removal_is_put_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process removed the abandoned folder after this one looked at it, and a
+    creating run has just made it again: the new folder stays where its run expects it."""
+    log_dir = abandoned_log(tmp_path, idle_for=IDLE + 5)
+    rename = os.rename
+
+    def remade_first(src: str, dst: str) -> None:
+        if not remade:
+            shutil.rmtree(log_dir)
+            (log_dir / "_staged_commits").mkdir(parents=True)
+            remade.extend(tree(tmp_path))
+        rename(src, dst)
+
+    remade: list[tuple[str, int]] = []
+    monkeypatch.setattr(files.os, "rename", remade_first)
+    assert not remove_abandoned_folder(str(log_dir), idle_seconds=IDLE)
+    assert tree(tmp_path) == remade
 
 
 @pytest.mark.parametrize(
@@ -57,6 +91,8 @@ def test_a_folder_that_is_not_there_or_holds_a_link_is_left(tmp_path: Path) -> N
         ("/data/wh/_delta_log", "/data/wh/_delta_log"),
         ("file:/data/wh/_delta_log", "/data/wh/_delta_log"),
         ("file:///data/wh/_delta_log", "/data/wh/_delta_log"),
+        ("file://localhost/data/wh", "/data/wh"),
+        ("file://otherhost/data/wh", None),
         ("wh/_delta_log", "wh/_delta_log"),
         ("s3a://bucket/wh/_delta_log", None),
         ("abfss://c@account.dfs.core.windows.net/wh", None),
