@@ -13,8 +13,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from lakehouse.config import STEPS, Settings, is_uri, load_settings, parse_run_date
+from lakehouse.config import STEPS, Settings, load_settings, parse_run_date
 from lakehouse.errors import QualityThresholdError, UsageError
+from lakehouse.files import is_uri
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from lakehouse.errors import ConfigError, InvalidRunDateError, UsageError
+from lakehouse.files import is_uri
 from lakehouse.lineage import OpenLineage, merge_conf, openlineage_conf
 from lakehouse.sources import SOURCE_NAMES
 from lakehouse.warehouse import LAYERS, Catalog, Warehouse, default_schemas
@@ -23,7 +24,6 @@ DEFAULT_CONFIG = PROJECT_ROOT / "conf" / "local.yaml"
 STEPS: tuple[str, ...] = ("bronze", "silver", "gold")
 
 _RUN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 _KEYS: dict[str, type] = {
     "landing": str,
@@ -87,11 +87,6 @@ def parse_run_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise InvalidRunDateError(text) from exc
-
-
-def is_uri(path: str) -> bool:
-    """True for `s3a://...`, `abfss://...`, `file:///...`: paths we must not resolve locally."""
-    return bool(_URI.match(path))
 
 
 def _resolve(path: str, base: Path) -> str:

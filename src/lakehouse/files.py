@@ -62,17 +62,24 @@ def folder_key(path: str) -> str:
     return path
 
 
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+# A scheme of two letters or more, then a slash: `s3a://b/x`, `dbfs:/x`, `file:/x`.
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
+
+
+def is_uri(path: str) -> bool:
+    """A path that names its file system (`s3a://...`, `abfss://...`, `dbfs:/...`,
+    `file:/...`): never resolved against a local folder."""
+    return bool(_URI.match(path))
 
 
 def local_path(path: str) -> str | None:
     """`path` as this machine's file system names it: a `file:` URI, or a path with no
     scheme; None for another file system's (HDFS, object storage, DBFS), which Python does
     not reach."""
-    if path.startswith("file:"):
-        parts = urlsplit(path)
-        return parts.path if parts.netloc in ("", "localhost") else None
-    return None if _SCHEME.match(path) else path
+    if not is_uri(path):
+        return path
+    parts = urlsplit(path)
+    return parts.path if parts.scheme == "file" and parts.netloc in ("", "localhost") else None
 
 
 def remove_abandoned_folder(path: str, *, idle_seconds: float) -> bool:

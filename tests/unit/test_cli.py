@@ -120,13 +120,17 @@ def test_bad_config_exits_2_naming_the_key(
     assert expected in err
 
 
-def test_config_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "uri",
+    ["s3a://bucket/wh", "abfss://c@acct.dfs.core.windows.net/wh", "dbfs:/mnt/wh", "file:/data/wh"],
+)
+def test_config_paths_are_relative_to_the_config_file(tmp_path: Path, uri: str) -> None:
     (tmp_path / "conf").mkdir()
     config = tmp_path / "conf" / "x.yaml"
-    config.write_text("landing: ../land\nwarehouse: s3a://bucket/wh/\nspark_conf: {a.b: 1}\n")
+    config.write_text(f"landing: ../land\nwarehouse: {uri}/\nspark_conf: {{a.b: 1}}\n")
     settings = load_settings(config)
     assert settings.landing == str((tmp_path / "land").resolve())
-    assert settings.warehouse == "s3a://bucket/wh"
+    assert settings.warehouse == uri
     assert dict(settings.spark_conf) == {"a.b": "1"}
 
 
