@@ -17,6 +17,9 @@ CREATION_RACE = frozenset(
         "SCHEMA_ALREADY_EXISTS",
     }
 )
+# Columns another run added to the table since this run read its schema: Spark says so as
+# it plans the ALTER TABLE, Delta as it commits it.
+COLUMN_ADDED_MEANWHILE = frozenset({"FIELD_ALREADY_EXISTS", "DELTA_DUPLICATE_COLUMNS_FOUND"})
 # A commit that lost to another writer's.
 LOST_COMMIT = frozenset(
     {
@@ -83,6 +86,10 @@ def is_missing_schema(exc: BaseException) -> bool:
 
 def is_creation_race(exc: BaseException) -> bool:
     return condition_of(exc) in CREATION_RACE
+
+
+def is_column_added_meanwhile(exc: BaseException) -> bool:
+    return condition_of(exc) in COLUMN_ADDED_MEANWHILE
 
 
 def _lost_merge_source(exc: BaseException) -> bool:

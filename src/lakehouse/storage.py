@@ -193,7 +193,7 @@ def add_missing_columns(
     try:
         spark.sql(f"ALTER TABLE {table.sql} ADD COLUMNS ({', '.join(added)})")
     except AnalysisException as exc:
-        if conditions.condition_of(exc) != "FIELD_ALREADY_EXISTS" or retried:
+        if not conditions.is_column_added_meanwhile(exc) or retried:
             raise
         return add_missing_columns(spark, table, schema, retried=True)
     return columns

@@ -1,5 +1,7 @@
-"""Two first runs creating one table at once: the loser's failure is a lost race, retried
-until the other's creation is there; a folder holding other files is never made a table."""
+"""Two runs changing one table's definition at once. Creating it: the loser's failure is a
+lost race, retried until the other's creation is there; a folder holding other files is never
+made a table. Adding a drifted column: the one that finds it there already reads the table
+again."""
 
 from __future__ import annotations
 
@@ -7,12 +9,13 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql import types as T
 
-from lakehouse import concurrency, ddl
+from lakehouse import concurrency, ddl, storage
 from lakehouse.ddl import ABANDONED_LOG_AFTER_SECONDS, ensure_table, ensure_tables
 from lakehouse.errors import NotADeltaTableError, TableCreationInProgressError
-from lakehouse.sources import APP_EVENTS
-from lakehouse.tables import GOLD_TABLES, RUN_LOG, all_specs, silver_spec
+from lakehouse.sources import APP_EVENTS, CRM
+from lakehouse.tables import GOLD_TABLES, RUN_LOG, all_specs, bronze_spec, silver_spec
 from tests.fakes import DeltaSays, abandoned_log
 from tests.helpers import by_path, fresh_warehouse
 
@@ -107,3 +110,34 @@ def test_a_folder_holding_other_files_is_not_made_a_table(
             "the table definitions", lambda: ensure_table(spark, RUN_LOG, by_path(tmp_path))
         )
     assert [p.name for p in table_dir.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize("found_by", ["spark", "delta"])
+def test_a_drifted_column_another_run_added_meanwhile_is_taken_as_there(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, found_by: str
+) -> None:
+    """Two runs bringing the same drifted column: the other's ALTER TABLE lands between this
+    run's look at the schema and its own. Spark finds the column there as it plans the
+    statement; Delta, when the other's commit lands while this one commits."""
+    table = bronze_spec(CRM).table(by_path(fresh_warehouse(spark, tmp_path / "wh")))
+    declared = storage.read(spark, table).schema
+    batch = T.StructType(
+        [*declared.fields, *(T.StructField(c, T.StringType()) for c in ("phone", "loyalty"))]
+    )
+    run_sql = spark.sql
+    other_ran: list[str] = []
+
+    def other_run_first(statement: str) -> object:
+        if statement.startswith("ALTER TABLE") and not other_ran:
+            other_ran.append(statement)
+            run_sql(f"ALTER TABLE {table.sql} ADD COLUMNS (phone STRING)")
+            if found_by == "delta":
+                raise DeltaSays("DELTA_DUPLICATE_COLUMNS_FOUND")
+        return run_sql(statement)
+
+    monkeypatch.setattr(spark, "sql", other_run_first)
+    columns = storage.add_missing_columns(spark, table, batch)
+    expected = [*declared.fieldNames(), "loyalty", "phone"]
+    assert other_ran
+    assert columns == expected
+    assert storage.read(spark, table).schema.fieldNames() == expected
