@@ -7,8 +7,11 @@ import functools
 import json
 import logging
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -109,6 +112,35 @@ def configure_logging(log_format: str) -> None:
     logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
+@contextmanager
+def logged_when_terminated(prog: str) -> Iterator[None]:
+    """A SIGTERM (a scheduler's timeout, a cancelled task) still ends the process at once,
+    as it would without the job (exit 143), but the job's log says so first: otherwise only
+    Spark's shutdown errors tell of it, and they read like a failure of the data. Left to a
+    handler already there (a platform's runner may have one)."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def say_and_stop(signum: int, frame: object) -> None:
+        logging.getLogger("lakehouse").error(
+            "%s stopped by SIGTERM before it finished: every table stays at a committed "
+            "version; rerun the date(s) to complete the work",
+            prog,
+        )
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, say_and_stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def parse_args(argv: Sequence[str], prog: str = "daily.py") -> tuple[Settings, list[date]]:
     """Validated settings and the dates to run, or `UsageError` naming the problem."""
     settings, days, _ = _parse(argv, prog)
@@ -204,7 +236,10 @@ def _in_session(
     # Imported here so that a bad command line never pays for (or waits on) a JVM.
     from lakehouse.session import job_session
 
-    with job_session(f"{settings.app_name}{app}", settings.spark_conf, remote=args.remote) as spark:
+    with (
+        logged_when_terminated(prog),
+        job_session(f"{settings.app_name}{app}", settings.spark_conf, remote=args.remote) as spark,
+    ):
         try:
             return work(spark)
         except UsageError:

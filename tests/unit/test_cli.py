@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from datetime import date
@@ -12,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from lakehouse import restore, session
-from lakehouse.cli import _parse, main, maintenance_main, parse_args, restore_main
+from lakehouse.cli import (
+    _parse,
+    logged_when_terminated,
+    main,
+    maintenance_main,
+    parse_args,
+    restore_main,
+)
 from lakehouse.config import load_settings, parse_run_date
 from lakehouse.errors import InvalidRunDateError, UsageError
 from lakehouse.storage import date_predicate
@@ -363,3 +371,38 @@ def test_a_connect_url_reaches_the_session_and_local_paths_are_the_servers(
     )
     monkeypatch.setenv("SPARK_REMOTE", "sc://env:1")
     assert _parse(argv, "daily.py")[2].remote == "sc://env:1"
+
+
+def test_a_sigterm_is_said_in_the_job_s_log_and_still_ends_the_process_at_once() -> None:
+    """What a scheduler's timeout sends: the process ends by the signal, as without the job,
+    after one line of the job's own naming it."""
+    script = (
+        "import os, signal, time\n"
+        "from lakehouse.cli import configure_logging, logged_when_terminated\n"
+        "configure_logging('text')\n"
+        "with logged_when_terminated('daily.py'):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(30)\n"
+        "    print('not stopped')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (proc.returncode, proc.stdout) == (-signal.SIGTERM, "")
+    assert proc.stderr.endswith(
+        " ERROR lakehouse: daily.py stopped by SIGTERM before it finished: every table stays at "
+        "a committed version; rerun the date(s) to complete the work\n"
+    )
+
+
+def test_a_sigterm_handler_already_there_is_left_to_handle_it() -> None:
+    def platforms(signum: int, frame: object) -> None:
+        raise AssertionError("not sent here")
+
+    before = signal.signal(signal.SIGTERM, platforms)
+    try:
+        with logged_when_terminated("daily.py"):
+            assert signal.getsignal(signal.SIGTERM) is platforms
+        assert signal.getsignal(signal.SIGTERM) is platforms
+    finally:
+        signal.signal(signal.SIGTERM, before)
