@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from lakehouse.config import STEPS, Settings, load_settings, parse_run_date
 from lakehouse.errors import QualityThresholdError, UsageError
-from lakehouse.files import is_uri
+from lakehouse.files import local_path
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -126,19 +126,22 @@ def logged_when_terminated(prog: str) -> Iterator[None]:
         return
 
     def say_and_stop(signum: int, frame: object) -> None:
-        logging.getLogger("lakehouse").error(
-            "%s stopped by SIGTERM before it finished: every table stays at a committed "
-            "version; rerun the date(s) to complete the work",
-            prog,
-        )
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+        try:
+            logging.getLogger("lakehouse").error(
+                "%s stopped by SIGTERM before it finished: every table stays at a committed "
+                "version; run it again to complete the work",
+                prog,
+            )
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, say_and_stop)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if signal.getsignal(signal.SIGTERM) is say_and_stop:  # not one installed meanwhile
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def parse_args(argv: Sequence[str], prog: str = "daily.py") -> tuple[Settings, list[date]]:
@@ -179,11 +182,10 @@ def _parse(argv: Sequence[str], prog: str) -> tuple[Settings, list[date], argpar
 def _check_folder(what: str, path: str, remote: str | None, *, must_exist: bool) -> None:
     """A local folder the job reads or writes under is a folder. Over Spark Connect the paths
     are the server's, and a URI's are another file system's: this machine cannot check them."""
-    if remote is not None or is_uri(path):
+    local = None if remote is not None else local_path(path)
+    if local is None or os.path.isdir(local):
         return
-    if os.path.isdir(path):
-        return
-    if os.path.exists(path):
+    if os.path.exists(local):
         raise UsageError(f"{what} {path!r} is a file, not a folder")
     if must_exist:
         raise UsageError(f"{what} {path!r} does not exist")

@@ -18,7 +18,7 @@ CREATION_RACE = frozenset(
     }
 )
 # Columns another run added to the table since this run read its schema: Spark says so as
-# it plans the ALTER TABLE, Delta as it commits it.
+# it plans the ALTER TABLE, Delta when its transaction reads the table anew.
 COLUMN_ADDED_MEANWHILE = frozenset({"FIELD_ALREADY_EXISTS", "DELTA_DUPLICATE_COLUMNS_FOUND"})
 # A commit that lost to another writer's.
 LOST_COMMIT = frozenset(

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from lakehouse.errors import ConfigError, InvalidRunDateError, UsageError
-from lakehouse.files import is_uri
+from lakehouse.files import is_relative_uri, is_uri
 from lakehouse.lineage import OpenLineage, merge_conf, openlineage_conf
 from lakehouse.sources import SOURCE_NAMES
 from lakehouse.warehouse import LAYERS, Catalog, Warehouse, default_schemas
@@ -89,9 +89,12 @@ def parse_run_date(text: str) -> date:
         raise InvalidRunDateError(text) from exc
 
 
-def _resolve(path: str, base: Path) -> str:
+def _resolve(what: str, path: str, base: Path) -> str:
+    """A URI as it is; a local path made absolute against `base`."""
     if is_uri(path):
         return path.rstrip("/")
+    if is_relative_uri(path):
+        raise ConfigError(f"{what} {path!r}: after its scheme a path starts with '/' (file:/x)")
     p = Path(path).expanduser()
     return str(p if p.is_absolute() else (base / p).resolve())
 
@@ -135,11 +138,15 @@ def load_settings(
     catalog = _catalog(values["catalog"], where) if "catalog" in values else None
     spark_conf = {str(k): _conf_value(v) for k, v in values.get("spark_conf", {}).items()}
     return Settings(
-        landing=_resolve(landing, Path.cwd()) if landing else _resolve(values["landing"], base),
+        landing=(
+            _resolve("--landing", landing, Path.cwd())
+            if landing
+            else _resolve(f"config {where!r}: landing", values["landing"], base)
+        ),
         warehouse=(
-            _resolve(warehouse, Path.cwd())
+            _resolve("--warehouse", warehouse, Path.cwd())
             if warehouse
-            else _resolve(values["warehouse"], base)
+            else _resolve(f"config {where!r}: warehouse", values["warehouse"], base)
             if "warehouse" in values
             else ""
         ),

@@ -12,7 +12,7 @@ import stat
 import time
 import uuid
 from collections.abc import Sequence
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
@@ -55,15 +55,15 @@ def _hidden(path: str) -> bool:
 def folder_key(path: str) -> str:
     """A folder as one string however it is spelled: the file index says `file:///x`, the
     config `/x`."""
-    path = path.rstrip("/")
-    for prefix in ("file://", "file:"):
-        if path.startswith(prefix):
-            return path[len(prefix) :] or "/"
-    return path
+    local = local_path(path)
+    return (path if local is None else local).rstrip("/") or "/"
 
 
 # A scheme of two letters or more, then a slash: `s3a://b/x`, `dbfs:/x`, `file:/x`.
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
+# A scheme and no slash after it (`file:x`): a URI with a relative path, which Hadoop's
+# paths refuse, and no local path either.
+_SCHEME_WITHOUT_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:(?!/)")
 
 
 def is_uri(path: str) -> bool:
@@ -72,14 +72,25 @@ def is_uri(path: str) -> bool:
     return bool(_URI.match(path))
 
 
+def is_relative_uri(path: str) -> bool:
+    """`file:x`, `s3a:bucket`: a scheme with no absolute path after it."""
+    return bool(_SCHEME_WITHOUT_PATH.match(path))
+
+
 def local_path(path: str) -> str | None:
-    """`path` as this machine's file system names it: a `file:` URI, or a path with no
-    scheme; None for another file system's (HDFS, object storage, DBFS), which Python does
-    not reach."""
+    """`path` as this machine's file system names it: a `file:` URI (`file:/x`, `file:///x`,
+    `file://localhost/x`), or a path with no scheme; None for another machine's or another
+    file system's (HDFS, object storage, DBFS), which Python does not reach. Written out by
+    hand: a URI parser would take a `#` or `?` in a folder's name for a fragment or query."""
     if not is_uri(path):
         return path
-    parts = urlsplit(path)
-    return parts.path if parts.scheme == "file" and parts.netloc in ("", "localhost") else None
+    scheme, _, rest = path.partition(":")
+    if scheme.lower() != "file":
+        return None
+    if not rest.startswith("//"):
+        return rest
+    host, _, folder = rest[2:].partition("/")
+    return f"/{folder}" if host in ("", "localhost") else None
 
 
 def remove_abandoned_folder(path: str, *, idle_seconds: float) -> bool:

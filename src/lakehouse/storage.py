@@ -170,33 +170,35 @@ def add_missing_columns(
     table: Table,
     schema: T.StructType,
     current: T.StructType | None = None,
-    *,
-    retried: bool = False,
 ) -> list[str]:
     """Evolve the table to hold every column of `schema` (a metadata-only commit); returns
     the table's columns after it. `current`: the table's schema, when the caller has read it.
 
     A column the table does not declare (a source's drift) goes after the declared ones, in
     sorted order among the others: so a table's columns do not depend on the order in which
-    dates, and the drift they bring, were run. Two runs adding a column at once: the one
-    that finds it there already reads the table again."""
+    dates, and the drift they bring, were run. Other runs adding some of the columns
+    meanwhile: the table is read again and what is still missing added, for as long as each
+    look finds columns added since the one before (a duplicate nobody added is raised)."""
     current = current or read(spark, table).schema
-    known = {name.lower() for name in current.fieldNames()}  # as Spark resolves names
-    missing = [f for f in schema.fields if f.name.lower() not in known]
-    if not missing:
-        return current.fieldNames()
-    if not table.declared:
-        empty = spark.createDataFrame([], T.StructType(current.fields + missing))
-        append(empty, table, merge_schema=True)
-        return current.fieldNames() + [f.name for f in missing]
-    columns, added = placed_columns(current.fieldNames(), table.declared, missing)
-    try:
-        spark.sql(f"ALTER TABLE {table.sql} ADD COLUMNS ({', '.join(added)})")
-    except AnalysisException as exc:
-        if not conditions.is_column_added_meanwhile(exc) or retried:
-            raise
-        return add_missing_columns(spark, table, schema, retried=True)
-    return columns
+    while True:
+        known = {name.lower() for name in current.fieldNames()}  # as Spark resolves names
+        missing = [f for f in schema.fields if f.name.lower() not in known]
+        if not missing:
+            return current.fieldNames()
+        if not table.declared:
+            empty = spark.createDataFrame([], T.StructType(current.fields + missing))
+            append(empty, table, merge_schema=True)
+            return current.fieldNames() + [f.name for f in missing]
+        columns, added = placed_columns(current.fieldNames(), table.declared, missing)
+        try:
+            spark.sql(f"ALTER TABLE {table.sql} ADD COLUMNS ({', '.join(added)})")
+            return columns
+        except AnalysisException as exc:
+            if not conditions.is_column_added_meanwhile(exc):
+                raise
+            seen, current = current, read(spark, table).schema
+            if len(current.fields) <= len(seen.fields):
+                raise
 
 
 def placed_columns(

@@ -11,7 +11,8 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from lakehouse import concurrency, ddl, storage
+from lakehouse import concurrency, conditions, ddl, storage
+from lakehouse.conditions import is_column_added_meanwhile
 from lakehouse.ddl import ABANDONED_LOG_AFTER_SECONDS, ensure_table, ensure_tables
 from lakehouse.errors import NotADeltaTableError, TableCreationInProgressError
 from lakehouse.sources import APP_EVENTS, CRM
@@ -112,32 +113,74 @@ def test_a_folder_holding_other_files_is_not_made_a_table(
     assert [p.name for p in table_dir.iterdir()] == ["notes.txt"]
 
 
-@pytest.mark.parametrize("found_by", ["spark", "delta"])
-def test_a_drifted_column_another_run_added_meanwhile_is_taken_as_there(
-    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, found_by: str
+@pytest.mark.parametrize(
+    ("found_by", "others_add"),
+    [
+        ("FIELD_ALREADY_EXISTS", ["phone"]),
+        ("DELTA_DUPLICATE_COLUMNS_FOUND", ["phone"]),
+        ("FIELD_ALREADY_EXISTS", ["phone", "loyalty"]),  # a third run, one look later
+    ],
+)
+def test_a_drifted_column_other_runs_added_meanwhile_is_taken_as_there(
+    spark: SparkSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    found_by: str,
+    others_add: list[str],
 ) -> None:
-    """Two runs bringing the same drifted column: the other's ALTER TABLE lands between this
-    run's look at the schema and its own. Spark finds the column there as it plans the
-    statement; Delta, when the other's commit lands while this one commits."""
+    """Runs bringing the same drifted columns: another run's ALTER TABLE lands between this
+    run's look at the schema and its own, at each of its looks. Spark finds the column there
+    as it plans the statement (FIELD_ALREADY_EXISTS); Delta, when its transaction reads the
+    table anew (DELTA_DUPLICATE_COLUMNS_FOUND, raised here for it)."""
     table = bronze_spec(CRM).table(by_path(fresh_warehouse(spark, tmp_path / "wh")))
     declared = storage.read(spark, table).schema
     batch = T.StructType(
         [*declared.fields, *(T.StructField(c, T.StringType()) for c in ("phone", "loyalty"))]
     )
     run_sql = spark.sql
-    other_ran: list[str] = []
+    waiting = list(others_add)
+    caught: list[str | None] = []
 
-    def other_run_first(statement: str) -> object:
-        if statement.startswith("ALTER TABLE") and not other_ran:
-            other_ran.append(statement)
-            run_sql(f"ALTER TABLE {table.sql} ADD COLUMNS (phone STRING)")
-            if found_by == "delta":
-                raise DeltaSays("DELTA_DUPLICATE_COLUMNS_FOUND")
+    def another_run_first(statement: str) -> object:
+        if statement.startswith("ALTER TABLE") and waiting:
+            column = T.StructField(waiting.pop(0), T.StringType())
+            now = storage.read(spark, table).schema.fieldNames()
+            _, added = storage.placed_columns(now, table.declared, [column])
+            run_sql(f"ALTER TABLE {table.sql} ADD COLUMNS ({', '.join(added)})")
+            if found_by == "DELTA_DUPLICATE_COLUMNS_FOUND":
+                raise DeltaSays(found_by)
         return run_sql(statement)
 
-    monkeypatch.setattr(spark, "sql", other_run_first)
+    def recorded(exc: BaseException) -> bool:
+        caught.append(conditions.condition_of(exc))
+        return is_column_added_meanwhile(exc)
+
+    monkeypatch.setattr(spark, "sql", another_run_first)
+    monkeypatch.setattr(conditions, "is_column_added_meanwhile", recorded)
     columns = storage.add_missing_columns(spark, table, batch)
     expected = [*declared.fieldNames(), "loyalty", "phone"]
-    assert other_ran
+    assert caught == [found_by] * len(others_add)
     assert columns == expected
     assert storage.read(spark, table).schema.fieldNames() == expected
+
+
+def test_a_duplicate_column_no_other_run_added_is_raised(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = bronze_spec(CRM).table(by_path(fresh_warehouse(spark, tmp_path / "wh")))
+    declared = storage.read(spark, table).schema
+    batch = T.StructType([*declared.fields, T.StructField("phone", T.StringType())])
+    run_sql = spark.sql
+    statements: list[str] = []
+
+    def duplicate(statement: str) -> object:
+        if statement.startswith("ALTER TABLE"):
+            statements.append(statement)
+            raise DeltaSays("DELTA_DUPLICATE_COLUMNS_FOUND")
+        return run_sql(statement)
+
+    monkeypatch.setattr(spark, "sql", duplicate)
+    with pytest.raises(DeltaSays):
+        storage.add_missing_columns(spark, table, batch)
+    assert len(statements) == 1
+    assert storage.read(spark, table).schema == declared

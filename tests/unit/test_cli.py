@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -64,24 +65,33 @@ def test_missing_run_date_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--run-date" in err
 
 
-def test_missing_landing_root_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    missing = tmp_path / "nowhere"
-    code, err = _exit_and_message(["--run-date", "2025-03-01", "--landing", str(missing)], capsys)
+# A local folder as a path, and as the `file:` URIs Spark takes for it.
+SPELLINGS = [pytest.param("", id="path"), pytest.param("file:", id="file:/"), "file://"]
+
+
+@pytest.mark.parametrize("scheme", SPELLINGS)
+def test_missing_landing_root_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scheme: str
+) -> None:
+    missing = f"{scheme}{tmp_path / 'nowhere'}"
+    code, err = _exit_and_message(["--run-date", "2025-03-01", "--landing", missing], capsys)
     assert (code, err.count("\n")) == (2, 1)
     assert f"landing root '{missing}' does not exist" in err
 
 
+@pytest.mark.parametrize("scheme", SPELLINGS)
 @pytest.mark.parametrize(
     ("option", "what"), [("--landing", "landing root"), ("--warehouse", "warehouse")]
 )
 def test_a_file_for_a_folder_exits_2_naming_it(
-    option: str, what: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    option: str, what: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], scheme: str
 ) -> None:
     """Not Spark's thousands of lines of a failed write under a file."""
     a_file = tmp_path / "a_file"
     a_file.write_text("")
-    code, err = _exit_and_message(["--run-date", "2025-03-01", option, str(a_file)], capsys)
-    assert (code, err) == (2, f"daily.py: error: {what} '{a_file}' is a file, not a folder\n")
+    given = f"{scheme}{a_file}"
+    code, err = _exit_and_message(["--run-date", "2025-03-01", option, given], capsys)
+    assert (code, err) == (2, f"daily.py: error: {what} '{given}' is a file, not a folder\n")
 
 
 @pytest.mark.parametrize(
@@ -92,6 +102,7 @@ def test_a_file_for_a_folder_exits_2_naming_it(
         ("landing: [unclosed", "not valid YAML"),
         ("landing: a\nwarehouse: b\nwarehuose: c\n", "unknown key 'warehuose'"),
         ("landing: a\n", "missing key 'warehouse'"),
+        ("landing: file:land\nwarehouse: b\n", "landing 'file:land': after its scheme a path"),
         ("landing: a\nwarehouse: 3\n", "key 'warehouse' must be a str, got int"),
         ("- a\n- b\n", "top level must be a mapping"),
         ("landing: a\nwarehouse: b\nspark_conf: [1]\n", "key 'spark_conf' must be a dict"),
@@ -378,11 +389,12 @@ def test_a_sigterm_is_said_in_the_job_s_log_and_still_ends_the_process_at_once()
     after one line of the job's own naming it."""
     script = (
         "import os, signal, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_DFL)  # whatever the test runner ignores\n"
         "from lakehouse.cli import configure_logging, logged_when_terminated\n"
         "configure_logging('text')\n"
         "with logged_when_terminated('daily.py'):\n"
         "    os.kill(os.getpid(), signal.SIGTERM)\n"
-        "    time.sleep(30)\n"
+        "    time.sleep(10)\n"
         "    print('not stopped')\n"
     )
     proc = subprocess.run(
@@ -391,11 +403,15 @@ def test_a_sigterm_is_said_in_the_job_s_log_and_still_ends_the_process_at_once()
     assert (proc.returncode, proc.stdout) == (-signal.SIGTERM, "")
     assert proc.stderr.endswith(
         " ERROR lakehouse: daily.py stopped by SIGTERM before it finished: every table stays at "
-        "a committed version; rerun the date(s) to complete the work\n"
+        "a committed version; run it again to complete the work\n"
     )
 
 
-def test_a_sigterm_handler_already_there_is_left_to_handle_it() -> None:
+def test_the_sigterm_line_leaves_other_handlers_and_threads_alone() -> None:
+    """A handler already there (a platform's runner) is left to handle the signal; off the
+    main thread (a notebook's worker) Python allows no handler; after the job, the signal's
+    default is back."""
+
     def platforms(signum: int, frame: object) -> None:
         raise AssertionError("not sent here")
 
@@ -404,5 +420,19 @@ def test_a_sigterm_handler_already_there_is_left_to_handle_it() -> None:
         with logged_when_terminated("daily.py"):
             assert signal.getsignal(signal.SIGTERM) is platforms
         assert signal.getsignal(signal.SIGTERM) is platforms
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        seen: list[object] = []
+
+        def in_a_thread() -> None:
+            with logged_when_terminated("daily.py"):
+                seen.append(signal.getsignal(signal.SIGTERM))
+
+        worker = threading.Thread(target=in_a_thread)
+        worker.start()
+        worker.join()
+        assert seen == [signal.SIG_DFL]
+        with logged_when_terminated("daily.py"):
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     finally:
         signal.signal(signal.SIGTERM, before)

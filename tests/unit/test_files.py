@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from lakehouse import files
-from lakehouse.files import local_path, remove_abandoned_folder
+from lakehouse.files import (
+    folder_key,
+    is_relative_uri,
+    is_uri,
+    local_path,
+    remove_abandoned_folder,
+)
 from tests.fakes import abandoned_log, last_changed
 
 IDLE = 10.0
@@ -93,6 +99,8 @@ def test_a_folder_made_anew_between_the_look_and_the_removal_is_put_back(
         ("file:///data/wh/_delta_log", "/data/wh/_delta_log"),
         ("file://localhost/data/wh", "/data/wh"),
         ("file://otherhost/data/wh", None),
+        ("FILE:/data/wh", "/data/wh"),
+        ("file:/data/a#b?c/wh", "/data/a#b?c/wh"),  # characters a URI parser would split at
         ("wh/_delta_log", "wh/_delta_log"),
         ("s3a://bucket/wh/_delta_log", None),
         ("abfss://c@account.dfs.core.windows.net/wh", None),
@@ -102,3 +110,37 @@ def test_a_folder_made_anew_between_the_look_and_the_removal_is_put_back(
 )
 def test_only_paths_on_this_machine_are_local(path: str, local: str | None) -> None:
     assert local_path(path) == local
+
+
+@pytest.mark.parametrize(
+    ("path", "uri", "relative_uri"),
+    [
+        ("s3:/bucket/x", True, False),
+        ("S3A://bucket/x", True, False),
+        ("dbfs:/mnt/x", True, False),
+        ("file:relative", False, True),  # refused: Hadoop's paths cannot take it
+        ("backup:2024/x", False, True),
+        ("C:/data", False, False),  # a one-letter scheme is a drive letter
+        ("~/data", False, False),
+        ("data/x:y", False, False),
+    ],
+)
+def test_a_path_names_its_file_system_by_a_scheme_and_a_slash(
+    path: str, uri: bool, relative_uri: bool
+) -> None:
+    assert (is_uri(path), is_relative_uri(path)) == (uri, relative_uri)
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ("file:///data/wh/", "/data/wh"),
+        ("file:/data/wh", "/data/wh"),
+        ("file://localhost/data/wh", "/data/wh"),
+        ("/data/wh/", "/data/wh"),
+        ("s3a://bucket/wh/", "s3a://bucket/wh"),
+        ("file:/", "/"),
+    ],
+)
+def test_a_folder_has_one_key_however_it_is_spelled(path: str, key: str) -> None:
+    assert folder_key(path) == key
