@@ -98,8 +98,9 @@ def _remove_abandoned_log(table_path: str) -> None:
     """A run killed between making a table's log folder and writing its first commit leaves
     the folder without a commit, and Delta then takes any later creation there for another
     run's creation in progress: remove such a folder once it has been idle long enough that
-    no live run can be writing into it. On the local disk only: object storage keeps no
-    empty folder."""
+    no live run can be writing into it. Only where this process sees the tables' disk (a
+    local or mounted one); elsewhere the folder stays an error whose message says to remove
+    it."""
     folder = local_path(f"{table_path}/_delta_log")
     if folder is not None and remove_abandoned_folder(
         folder, idle_seconds=ABANDONED_LOG_AFTER_SECONDS
