@@ -39,20 +39,25 @@ def drifted_columns(source: Source, columns: list[str]) -> list[str]:
     return sorted(c for c in columns if c not in known)
 
 
+_DRIFTED = "_drifted"
+
+
 def drifted_names(source: Source, columns: list[str]) -> dict[str, str]:
     """Each drifted column's name from silver on. One named like a column the job derives
-    itself (`load_date` in the CRM, `event_date` in events) becomes `<name>_drifted`, so it
-    can never collide with it; bronze and quarantine keep it as it arrived."""
+    itself (`load_date` in the CRM, `event_date` in events), with any number of `_drifted`
+    after it, gains one `_drifted` more: so it can never collide with the derived column nor
+    with another drifted one, and a name means the same column on every date, whatever
+    arrives beside it. Bronze and quarantine keep it as it arrived."""
     derived = {f.name for spec in tables_of(source) for f in spec.schema.fields}
     if source.event_time:
         derived.add(EVENT_DATE)
     derived -= set(source.column_names)
     names: dict[str, str] = {}
     for column in columns:
-        name = column
-        while name in derived:
-            name += "_drifted"
-        names[column] = name
+        base = column
+        while base.endswith(_DRIFTED):
+            base = base.removesuffix(_DRIFTED)
+        names[column] = column + _DRIFTED if base in derived else column
     return names
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 from pyspark.sql import types as T
 
 from lakehouse.config import load_settings
+from lakehouse.silver import drifted_names
+from lakehouse.sources import APP_EVENTS, CRM
 from lakehouse.storage import placed_columns
 from lakehouse.warehouse import Table
 from tests.paths import ROOT
@@ -71,3 +73,21 @@ def test_drifted_columns_end_sorted_after_the_declared_ones_whatever_the_order_o
     # a declared column an older table lacks goes after the declared ones it has
     older, _ = _added_one_date_at_a_time(declared, [["_ingest_date"]], [*declared[:2], "phone"])
     assert older == [*declared[:2], "_ingest_date", "phone"]
+
+
+def test_a_drifted_column_named_like_a_derived_one_keeps_one_name_on_every_date() -> None:
+    """`load_date` is the job's own column in the CRM's silver: a drifted one of that name,
+    and one already called `load_date_drifted`, each get a name of their own, the same on a
+    date that brings them together as on dates that bring one."""
+    together = drifted_names(CRM, ["load_date", "load_date_drifted", "phone"])
+    assert together == {
+        "load_date": "load_date_drifted",
+        "load_date_drifted": "load_date_drifted_drifted",
+        "phone": "phone",
+    }
+    for column, name in together.items():
+        assert drifted_names(CRM, [column]) == {column: name}
+    assert drifted_names(APP_EVENTS, ["event_date", "load_date"]) == {
+        "event_date": "event_date_drifted",
+        "load_date": "load_date",
+    }
