@@ -180,11 +180,7 @@ def add_missing_columns(
     meanwhile: the table is read again and what is still missing added, for as long as each
     look finds columns added since the one before (a duplicate nobody added is raised)."""
     current = current or read(spark, table).schema
-    while True:
-        known = {name.lower() for name in current.fieldNames()}  # as Spark resolves names
-        missing = [f for f in schema.fields if f.name.lower() not in known]
-        if not missing:
-            return current.fieldNames()
+    while missing := _missing_fields(schema, current):
         if not table.declared:
             empty = spark.createDataFrame([], T.StructType(current.fields + missing))
             append(empty, table, merge_schema=True)
@@ -199,6 +195,12 @@ def add_missing_columns(
             seen, current = current, read(spark, table).schema
             if len(current.fields) <= len(seen.fields):
                 raise
+    return current.fieldNames()
+
+
+def _missing_fields(schema: T.StructType, current: T.StructType) -> list[T.StructField]:
+    known = {name.lower() for name in current.fieldNames()}  # as Spark resolves names
+    return [f for f in schema.fields if f.name.lower() not in known]
 
 
 def placed_columns(

@@ -17,6 +17,7 @@ from lakehouse.ddl import ABANDONED_LOG_AFTER_SECONDS, ensure_table, ensure_tabl
 from lakehouse.errors import NotADeltaTableError, TableCreationInProgressError
 from lakehouse.sources import APP_EVENTS, CRM
 from lakehouse.tables import GOLD_TABLES, RUN_LOG, all_specs, bronze_spec, silver_spec
+from lakehouse.warehouse import Table
 from tests.fakes import DeltaSays, abandoned_log
 from tests.helpers import by_path, fresh_warehouse
 
@@ -113,6 +114,13 @@ def test_a_folder_holding_other_files_is_not_made_a_table(
     assert [p.name for p in table_dir.iterdir()] == ["notes.txt"]
 
 
+@pytest.fixture
+def crm_bronze(spark: SparkSession, tmp_path: Path) -> tuple[Table, T.StructType]:
+    """A fresh warehouse's CRM bronze table, and its declared schema."""
+    table = bronze_spec(CRM).table(by_path(fresh_warehouse(spark, tmp_path / "wh")))
+    return table, storage.read(spark, table).schema
+
+
 @pytest.mark.parametrize(
     ("found_by", "others_add"),
     [
@@ -123,7 +131,7 @@ def test_a_folder_holding_other_files_is_not_made_a_table(
 )
 def test_a_drifted_column_other_runs_added_meanwhile_is_taken_as_there(
     spark: SparkSession,
-    tmp_path: Path,
+    crm_bronze: tuple[Table, T.StructType],
     monkeypatch: pytest.MonkeyPatch,
     found_by: str,
     others_add: list[str],
@@ -132,8 +140,7 @@ def test_a_drifted_column_other_runs_added_meanwhile_is_taken_as_there(
     run's look at the schema and its own, at each of its looks. Spark finds the column there
     as it plans the statement (FIELD_ALREADY_EXISTS); Delta, when its transaction reads the
     table anew (DELTA_DUPLICATE_COLUMNS_FOUND, raised here for it)."""
-    table = bronze_spec(CRM).table(by_path(fresh_warehouse(spark, tmp_path / "wh")))
-    declared = storage.read(spark, table).schema
+    table, declared = crm_bronze
     batch = T.StructType(
         [*declared.fields, *(T.StructField(c, T.StringType()) for c in ("phone", "loyalty"))]
     )
@@ -165,10 +172,9 @@ def test_a_drifted_column_other_runs_added_meanwhile_is_taken_as_there(
 
 
 def test_a_duplicate_column_no_other_run_added_is_raised(
-    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spark: SparkSession, crm_bronze: tuple[Table, T.StructType], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    table = bronze_spec(CRM).table(by_path(fresh_warehouse(spark, tmp_path / "wh")))
-    declared = storage.read(spark, table).schema
+    table, declared = crm_bronze
     batch = T.StructType([*declared.fields, T.StructField("phone", T.StringType())])
     run_sql = spark.sql
     statements: list[str] = []
