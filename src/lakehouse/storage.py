@@ -16,7 +16,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse import conditions, sql
-from lakehouse.concurrency import at_once
+from lakehouse.concurrency import ATTEMPTS, at_once
+from lakehouse.errors import ConcurrentRunError
 from lakehouse.files import folder_key, glob_literal, list_files, split_common_parent
 from lakehouse.warehouse import Table
 
@@ -178,24 +179,63 @@ def add_missing_columns(
     sorted order among the others: so a table's columns do not depend on the order in which
     dates, and the drift they bring, were run. Other runs adding some of the columns
     meanwhile: the table is read again and what is still missing added, for as long as each
-    look finds columns added since the one before (a duplicate nobody added is raised)."""
+    look finds columns added since the one before (a duplicate nobody added is raised).
+    A column placed against an older look than the table's (another run's landed in between)
+    is moved into that order afterwards, by whichever run looks last."""
     current = current or read(spark, table).schema
     while missing := _missing_fields(schema, current):
         if not table.declared:
             empty = spark.createDataFrame([], T.StructType(current.fields + missing))
             append(empty, table, merge_schema=True)
             return current.fieldNames() + [f.name for f in missing]
-        columns, added = placed_columns(current.fieldNames(), table.declared, missing)
+        _, added = placed_columns(current.fieldNames(), table.declared, missing)
+        seen = current
         try:
             spark.sql(f"ALTER TABLE {table.sql} ADD COLUMNS ({', '.join(added)})")
-            return columns
         except AnalysisException as exc:
             if not conditions.is_column_added_meanwhile(exc):
                 raise
-            seen, current = current, read(spark, table).schema
+            current = read(spark, table).schema
             if len(current.fields) <= len(seen.fields):
                 raise
-    return current.fieldNames()
+            continue
+        current = read(spark, table).schema
+    return _drift_in_order(spark, table, current.fieldNames())
+
+
+def _drift_in_order(spark: SparkSession, table: Table, columns: list[str]) -> list[str]:
+    """Move drifted columns out of order into place: each look after the moves may find
+    another run's column placed meanwhile, so the last run to add one leaves the order."""
+    for _ in range(ATTEMPTS):
+        moves = drift_moves(columns, table.declared)
+        if not moves:
+            return columns
+        for column, after in moves:
+            spark.sql(
+                f"ALTER TABLE {table.sql} ALTER COLUMN {sql.ident(column)} AFTER {sql.ident(after)}"
+            )
+        columns = read(spark, table).schema.fieldNames()
+    raise ConcurrentRunError(
+        f"{table.sql}: other runs kept adding columns while this one put them in order; "
+        "rerun this date when they have finished"
+    )
+
+
+def drift_moves(columns: Sequence[str], declared: Sequence[str]) -> list[tuple[str, str]]:
+    """The `ALTER COLUMN ... AFTER` moves, in turn, that leave the drifted columns sorted
+    after the declared ones (none for a table already so)."""
+    kept = set(declared)
+    order = list(columns)
+    previous = next((c for c in reversed(order) if c in kept), None)
+    moves = []
+    for column in sorted(c for c in order if c not in kept):
+        at = order.index(column)
+        if previous is not None and (at == 0 or order[at - 1] != previous):
+            order.remove(column)
+            order.insert(order.index(previous) + 1, column)
+            moves.append((column, previous))
+        previous = column
+    return moves
 
 
 def _missing_fields(schema: T.StructType, current: T.StructType) -> list[T.StructField]:

@@ -190,3 +190,22 @@ def test_a_duplicate_column_no_other_run_added_is_raised(
         storage.add_missing_columns(spark, table, batch)
     assert len(statements) == 1
     assert storage.read(spark, table).schema == declared
+
+
+def test_a_column_placed_against_an_older_look_is_moved_into_order(
+    spark: SparkSession, crm_bronze: tuple[Table, T.StructType]
+) -> None:
+    """Two runs look at the table, one bringing `loyalty`, the other `phone`; the `phone`
+    run's ALTER TABLE, placed against its look, lands second: `phone` goes in before
+    `loyalty`, and is put back in order (a column moved keeps its values)."""
+    table, declared = crm_bronze
+    with_drift = [*declared.fields, T.StructField("loyalty", T.StringType())]
+    storage.add_missing_columns(spark, table, T.StructType(with_drift))
+    spark.sql(f"INSERT INTO {table.sql} (customer_id, loyalty) VALUES ('C1', 'gold')")
+    phone = T.StructType([*declared.fields, T.StructField("phone", T.StringType())])
+    columns = storage.add_missing_columns(spark, table, phone, current=declared)
+    expected = [*declared.fieldNames(), "loyalty", "phone"]
+    assert columns == expected
+    stored = storage.read(spark, table)
+    assert stored.columns == expected
+    assert stored.select("customer_id", "loyalty", "phone").collect() == [("C1", "gold", None)]

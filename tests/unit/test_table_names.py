@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import permutations
 from pathlib import Path
 
 from pyspark.sql import types as T
@@ -9,7 +10,7 @@ from pyspark.sql import types as T
 from lakehouse.config import load_settings
 from lakehouse.silver import drifted_names
 from lakehouse.sources import APP_EVENTS, CRM
-from lakehouse.storage import placed_columns
+from lakehouse.storage import drift_moves, placed_columns
 from lakehouse.warehouse import Table
 from tests.paths import ROOT
 
@@ -73,6 +74,21 @@ def test_drifted_columns_end_sorted_after_the_declared_ones_whatever_the_order_o
     # a declared column an older table lacks goes after the declared ones it has
     older, _ = _added_one_date_at_a_time(declared, [["_ingest_date"]], [*declared[:2], "phone"])
     assert older == [*declared[:2], "_ingest_date", "phone"]
+
+
+def test_drifted_columns_out_of_order_are_moved_into_it_whatever_their_order() -> None:
+    """Runs placing columns against older looks leave drift in any order; the moves, applied
+    as Delta's `ALTER COLUMN c AFTER p` does, sort it and leave the declared columns be."""
+    declared = ["customer_id", "updated_at", "_ingest_date"]
+    for drift in permutations(["Zip", "loyalty", "phone"]):
+        columns = [*declared, *drift]
+        for column, after in drift_moves(columns, declared):
+            columns.remove(column)
+            columns.insert(columns.index(after) + 1, column)
+        assert columns == [*declared, "Zip", "loyalty", "phone"], drift
+    assert drift_moves([*declared, "Zip", "phone"], declared) == []
+    assert drift_moves([*declared, "phone", "loyalty"], declared) == [("loyalty", "_ingest_date")]
+    assert drift_moves(["phone", *declared], declared) == [("phone", "_ingest_date")]
 
 
 def test_a_drifted_column_named_like_a_derived_one_keeps_one_name_on_every_date() -> None:
