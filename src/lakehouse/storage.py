@@ -189,17 +189,16 @@ def add_missing_columns(
             append(empty, table, merge_schema=True)
             return current.fieldNames() + [f.name for f in missing]
         _, added = placed_columns(current.fieldNames(), table.declared, missing)
-        seen = current
+        seen, added_meanwhile = len(current.fields), None
         try:
             spark.sql(f"ALTER TABLE {table.sql} ADD COLUMNS ({', '.join(added)})")
         except AnalysisException as exc:
             if not conditions.is_column_added_meanwhile(exc):
                 raise
-            current = read(spark, table).schema
-            if len(current.fields) <= len(seen.fields):
-                raise
-            continue
+            added_meanwhile = exc
         current = read(spark, table).schema
+        if added_meanwhile is not None and len(current.fields) <= seen:
+            raise added_meanwhile
     return _drift_in_order(spark, table, current.fieldNames())
 
 
@@ -222,19 +221,18 @@ def _drift_in_order(spark: SparkSession, table: Table, columns: list[str]) -> li
 
 
 def drift_moves(columns: Sequence[str], declared: Sequence[str]) -> list[tuple[str, str]]:
-    """The `ALTER COLUMN ... AFTER` moves, in turn, that leave the drifted columns sorted
-    after the declared ones (none for a table already so)."""
+    """The `ALTER COLUMN ... AFTER` moves, in turn, that put the table's columns in order
+    (none for a table already so)."""
     kept = set(declared)
+    target = ordered_columns(columns, declared)
     order = list(columns)
-    previous = next((c for c in reversed(order) if c in kept), None)
     moves = []
-    for column in sorted(c for c in order if c not in kept):
-        at = order.index(column)
-        if previous is not None and (at == 0 or order[at - 1] != previous):
+    for at, column in enumerate(target[1:], start=1):
+        where = order.index(column)
+        if column not in kept and (where == 0 or order[where - 1] != target[at - 1]):
             order.remove(column)
-            order.insert(order.index(previous) + 1, column)
-            moves.append((column, previous))
-        previous = column
+            order.insert(order.index(target[at - 1]) + 1, column)
+            moves.append((column, target[at - 1]))
     return moves
 
 
@@ -243,24 +241,27 @@ def _missing_fields(schema: T.StructType, current: T.StructType) -> list[T.Struc
     return [f for f in schema.fields if f.name.lower() not in known]
 
 
+def ordered_columns(columns: Sequence[str], declared: Sequence[str]) -> list[str]:
+    """A table's columns in the order they belong in: the declared ones as the table has
+    them, then its drift sorted, so the order does not depend on which runs brought what."""
+    kept = set(declared)
+    return [c for c in columns if c in kept] + sorted(c for c in columns if c not in kept)
+
+
 def placed_columns(
     columns: Sequence[str], declared: Sequence[str], missing: Sequence[T.StructField]
 ) -> tuple[list[str], list[str]]:
     """Where each missing column goes (`ADD COLUMNS` items with their `FIRST`/`AFTER`), and
-    the table's columns then: after the last declared column or the last drifted one that
-    sorts before it."""
+    the table's columns then: after the column it follows in `ordered_columns`."""
+    target = ordered_columns([*columns, *(f.name for f in missing)], declared)
     placed = list(columns)
     added = []
-    for field in sorted(missing, key=lambda f: f.name):
-        before = [
-            i
-            for i, c in enumerate(placed)
-            if c in declared or (field.name not in declared and c < field.name)
-        ]
-        at = before[-1] + 1 if before else 0
-        position = f"AFTER {sql.ident(placed[at - 1])}" if at else "FIRST"
+    for field in sorted(missing, key=lambda f: target.index(f.name)):
+        at = target.index(field.name)
+        after = target[at - 1] if at else None
+        position = "FIRST" if after is None else f"AFTER {sql.ident(after)}"
         added.append(f"{sql.ident(field.name)} {field.dataType.simpleString()} {position}")
-        placed.insert(at, field.name)
+        placed.insert(0 if after is None else placed.index(after) + 1, field.name)
     return placed, added
 
 
