@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from lakehouse.config import STEPS, Settings, load_settings, parse_run_date
-from lakehouse.errors import QualityThresholdError, UsageError
+from lakehouse.errors import NoSessionError, QualityThresholdError, UsageError
 from lakehouse.files import local_path
 
 if TYPE_CHECKING:
@@ -238,17 +238,24 @@ def _in_session(
     # Imported here so that a bad command line never pays for (or waits on) a JVM.
     from lakehouse.session import job_session
 
-    with (
-        logged_when_terminated(prog),
-        job_session(f"{settings.app_name}{app}", settings.spark_conf, remote=args.remote) as spark,
-    ):
-        try:
-            return work(spark)
-        except UsageError:
-            raise  # said as a usage error by the entry point
-        except Exception:
-            logging.getLogger("lakehouse").exception("%s failed", prog)
-            return 1
+    log = logging.getLogger("lakehouse")
+    try:
+        with (
+            logged_when_terminated(prog),
+            job_session(
+                f"{settings.app_name}{app}", settings.spark_conf, remote=args.remote
+            ) as spark,
+        ):
+            try:
+                return work(spark)
+            except UsageError:
+                raise  # said as a usage error by the entry point
+            except Exception:
+                log.exception("%s failed", prog)
+                return 1
+    except NoSessionError as exc:
+        log.error("%s failed: %s", prog, exc)
+        return 1
 
 
 @_entry_point("daily.py")

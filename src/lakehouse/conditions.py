@@ -72,6 +72,15 @@ def invalid_setting(exc: BaseException) -> str | None:
     return f"{name}: {value!r} is not a valid value" + (f" (expected {kind})" if kind else "")
 
 
+def connect_status(exc: BaseException) -> str | None:
+    """The gRPC status of a Spark Connect call the server never answered with an error
+    condition of its own (`UNAVAILABLE`: nothing answers at the address), else None."""
+    status = getattr(exc, "getGrpcStatusCode", None)
+    if status is None or condition_of(exc) is not None:
+        return None
+    return str(getattr(status(), "name", status()))
+
+
 def is_missing_table(exc: BaseException) -> bool:
     return condition_of(exc) in MISSING_TABLE
 

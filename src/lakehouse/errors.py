@@ -43,6 +43,12 @@ class QualityThresholdError(LakehouseError):
     """A source's share of quarantined rows is over its configured threshold."""
 
 
+class NoSessionError(LakehouseError):
+    """No Spark to run in: the local JVM did not start, or the Spark Connect server did not
+    give a session. Said in one line of the job's log: a traceback of the client's retries
+    tells less."""
+
+
 class ConcurrentRunError(LakehouseError):
     """Another run kept winning the commit race on a table; rerunning later is safe."""
 

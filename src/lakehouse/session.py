@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pyspark.sql import SparkSession
 
 from lakehouse import conditions
-from lakehouse.errors import ConfigError
+from lakehouse.errors import ConfigError, NoSessionError
 from lakehouse.lineage import merge_conf
 
 SCALA_BINARY = "2.13"
+# Where a Spark Connect URL without a port points (Spark Connect's own default).
+CONNECT_PORT = 15002
 
 # What every session needs, wherever it runs: Delta's SQL extensions and catalog, and
 # timestamps read as naive UTC wall-clock times on every machine.
@@ -199,6 +203,11 @@ def build_session(
     """
     remote = remote or os.environ.get("SPARK_REMOTE")
     if remote:
+        logging.getLogger("lakehouse").info(
+            "connecting to the Spark Connect server at %s (one that does not answer is "
+            "retried for ten minutes or more, as Spark Connect retries)",
+            connect_endpoint(remote),
+        )
         builder = SparkSession.builder.remote(remote).appName(app_name)
         for key, value in runtime_conf({**BASE_CONF, **(spark_conf or {})}).items():
             builder = builder.config(key, value)
@@ -215,6 +224,41 @@ def build_session(
     return builder.getOrCreate()
 
 
+def connect_endpoint(remote: str) -> str:
+    """`host:port` of a Spark Connect URL, for the log: its parameters (a token) stay out."""
+    parts = urlsplit("//" + remote.removeprefix("sc://"))
+    host = parts.hostname or ""
+    try:
+        port = parts.port or CONNECT_PORT
+    except ValueError:  # not a number: the client will say so
+        return parts.netloc
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _stop(session: SparkSession | None, *, tell_the_server: bool) -> None:
+    """Stop a session that failed to start. PySpark keeps a Connect session it could not
+    open as the active one, and at exit would release it on the server and clear the server's
+    caches, each call with the full retries: twenty minutes more for a server that never
+    answered. Such a session is closed without a word to the server."""
+    if session is None:
+        return
+    if not tell_the_server:
+        session.release_session_on_close = False  # type: ignore[attr-defined]  # Connect's
+    session.stop()
+
+
+def _why_no_session(exc: Exception, remote: str | None) -> str:
+    status = conditions.connect_status(exc) if remote else None
+    if remote and status is not None:
+        unanswered = " (nothing answered there, after Spark Connect's retries)"
+        return (
+            f"no session from the Spark Connect server at {connect_endpoint(remote)}: "
+            f"gRPC {status}{unanswered if status == 'UNAVAILABLE' else ''}"
+        )
+    first_line = next(iter(str(exc).strip().splitlines()), "") or type(exc).__name__
+    return f"Spark did not start: {first_line}"
+
+
 @contextmanager
 def job_session(
     app_name: str, spark_conf: Mapping[str, str] | None = None, *, remote: str | None = None
@@ -223,6 +267,7 @@ def job_session(
     it: a session a platform handed over (a notebook, a Databricks wheel task) is the
     platform's to stop."""
     started_here = not session_running()
+    remote = remote or os.environ.get("SPARK_REMOTE")
     spark = None
     try:
         spark = build_session(app_name, spark_conf, remote=remote)
@@ -231,10 +276,11 @@ def job_session(
         spark.conf.get("spark.sql.session.timeZone")
     except Exception as exc:
         problem = conditions.invalid_setting(exc)
-        if started_here and spark is not None:
-            spark.stop()
+        if started_here:
+            unanswered = remote is not None and conditions.connect_status(exc) is not None
+            _stop(spark or SparkSession.getActiveSession(), tell_the_server=not unanswered)
         if problem is None:
-            raise
+            raise NoSessionError(_why_no_session(exc, remote)) from exc
         raise ConfigError(f"spark_conf: {problem}") from None
     try:
         yield spark

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -12,6 +13,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql.connect.client.retries import DefaultPolicy
 
 from lakehouse import restore, session
 from lakehouse.cli import (
@@ -24,6 +27,7 @@ from lakehouse.cli import (
 )
 from lakehouse.config import load_settings, parse_run_date
 from lakehouse.errors import InvalidRunDateError, UsageError
+from lakehouse.session import connect_endpoint
 from lakehouse.storage import date_predicate
 from tests.paths import ROOT
 
@@ -436,3 +440,90 @@ def test_the_sigterm_line_leaves_other_handlers_and_threads_alone() -> None:
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def _job_lines(err: str) -> list[str]:
+    """The job's own log lines (what follows `lakehouse: `), without the engine's."""
+    return [line.split(" lakehouse: ", 1)[1] for line in err.splitlines() if " lakehouse: " in line]
+
+
+@pytest.mark.filterwarnings("ignore:.*RETRIES_EXCEEDED:UserWarning")
+def test_a_connect_server_that_does_not_answer_is_one_logged_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing listens at the address: once Spark Connect's retries are spent (none here;
+    ten minutes or more by default), the job's log names the server in one line, with no
+    traceback and no token from the URL, and the run fails with exit 1."""
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    # PySpark marks its process as a Connect client in the environment, which must be undone
+    # afterwards, or this worker's later sessions (and the processes it starts) would be
+    # Connect's too: monkeypatch restores only a variable it has set, so it sets it first.
+    monkeypatch.setenv("SPARK_CONNECT_MODE_ENABLED", "")
+    monkeypatch.delenv("SPARK_CONNECT_MODE_ENABLED")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again below: nothing listens there
+    spent_at_once = DefaultPolicy.__init__
+    monkeypatch.setattr(
+        DefaultPolicy,
+        "__init__",
+        lambda self, **given: spent_at_once(self, **{**given, "max_retries": 0}),
+    )
+    remote = f"sc://127.0.0.1:{port}/;token=not-for-the-log"
+
+    code = main(["--run-date", "2025-03-01", "--remote", remote])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert _job_lines(err) == [
+        f"connecting to the Spark Connect server at 127.0.0.1:{port} (one that does not "
+        "answer is retried for ten minutes or more, as Spark Connect retries)",
+        f"daily.py failed: no session from the Spark Connect server at 127.0.0.1:{port}: "
+        "gRPC UNAVAILABLE (nothing answered there, after Spark Connect's retries)",
+    ]
+    assert "Traceback" not in err
+    assert "not-for-the-log" not in err
+    # Closed, with nothing left for the process's exit to retry against the server.
+    assert SparkSession.getActiveSession() is None
+
+
+def test_a_jvm_that_cannot_start_is_one_logged_line_and_exit_1(tmp_path: Path) -> None:
+    """No Java where JAVA_HOME points: the run fails with exit 1 and the job's log says
+    Spark did not start, in one line after Java's own complaint, not a traceback."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "jobs" / "daily.py"),
+            "--run-date",
+            "2025-03-01",
+            "--warehouse",
+            str(tmp_path / "wh"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "JAVA_HOME": str(tmp_path / "no-java")},
+    )
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert _job_lines(proc.stderr) == [
+        "daily.py failed: Spark did not start: [JAVA_GATEWAY_EXITED] Java gateway process "
+        "exited before sending its port number."
+    ]
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "wh").exists()
+
+
+@pytest.mark.parametrize(
+    ("remote", "endpoint"),
+    [
+        ("sc://h", "h:15002"),
+        (
+            "sc://dbc-1.cloud.databricks.com:443/;token=dapi123;x-databricks-cluster-id=c",
+            "dbc-1.cloud.databricks.com:443",
+        ),
+        ("sc://[::1]:15003", "[::1]:15003"),
+    ],
+)
+def test_the_connect_endpoint_logged_is_host_and_port_alone(remote: str, endpoint: str) -> None:
+    assert connect_endpoint(remote) == endpoint
