@@ -75,10 +75,11 @@ def invalid_setting(exc: BaseException) -> str | None:
 def connect_status(exc: BaseException) -> str | None:
     """The gRPC status of a Spark Connect call the server never answered with an error
     condition of its own (`UNAVAILABLE`: nothing answers at the address), else None."""
-    status = getattr(exc, "getGrpcStatusCode", None)
-    if status is None or condition_of(exc) is not None:
+    status_of = getattr(exc, "getGrpcStatusCode", None)
+    if status_of is None or condition_of(exc) is not None:
         return None
-    return str(getattr(status(), "name", status()))
+    status = status_of()
+    return str(getattr(status, "name", status))
 
 
 def is_missing_table(exc: BaseException) -> bool:

@@ -247,8 +247,7 @@ def _stop(session: SparkSession | None, *, tell_the_server: bool) -> None:
     session.stop()
 
 
-def _why_no_session(exc: Exception, remote: str | None) -> str:
-    status = conditions.connect_status(exc) if remote else None
+def _why_no_session(exc: Exception, remote: str | None, status: str | None) -> str:
     if remote and status is not None:
         unanswered = " (nothing answered there, after Spark Connect's retries)"
         return (
@@ -276,11 +275,11 @@ def job_session(
         spark.conf.get("spark.sql.session.timeZone")
     except Exception as exc:
         problem = conditions.invalid_setting(exc)
+        status = conditions.connect_status(exc) if remote else None
         if started_here:
-            unanswered = remote is not None and conditions.connect_status(exc) is not None
-            _stop(spark or SparkSession.getActiveSession(), tell_the_server=not unanswered)
+            _stop(spark or SparkSession.getActiveSession(), tell_the_server=status is None)
         if problem is None:
-            raise NoSessionError(_why_no_session(exc, remote)) from exc
+            raise NoSessionError(_why_no_session(exc, remote, status)) from exc
         raise ConfigError(f"spark_conf: {problem}") from None
     try:
         yield spark
