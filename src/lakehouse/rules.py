@@ -9,10 +9,13 @@ from lakehouse import sql
 from lakehouse.sources import Column, Kind, Source
 from lakehouse.tables import INGEST_DATE, RECORD_HASH, SOURCE_FILE, SPARK_TYPES
 
-_INT = r"^[+-]?[0-9]+$"
-_DECIMAL = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
-_TS_MINUTES = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}$"
-_TS_SECONDS = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}$"
+# Java's regular expressions (Spark's `rlike`): each ends in `\z`, the end of the text, since
+# `$` also matches before a final line break, which Spark's casts then ignore.
+_INT = r"^[+-]?[0-9]+\z"
+_DECIMAL = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\z"
+_OVER_TWO_FRACTIONAL_DIGITS = r"\.[0-9]{3,}\z"
+_TS_MINUTES = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}\z"
+_TS_SECONDS = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}\z"
 
 
 def _blank(value: SparkColumn) -> SparkColumn:
@@ -49,7 +52,7 @@ def parse_value(column: Column, raw: SparkColumn) -> SparkColumn:
         return F.when(value.rlike(_INT), value.try_cast(SPARK_TYPES[Kind.KEY]))
     if column.kind is Kind.DECIMAL:
         return F.when(
-            value.rlike(_DECIMAL) & ~value.rlike(r"\.[0-9]{3,}$"),
+            value.rlike(_DECIMAL) & ~value.rlike(_OVER_TWO_FRACTIONAL_DIGITS),
             value.try_cast(SPARK_TYPES[Kind.DECIMAL]),
         )
     if column.kind is Kind.TIMESTAMP:
@@ -84,7 +87,7 @@ def failure_reason(column: Column, raw: SparkColumn) -> SparkColumn | None:
         return _first_failure(
             (_blank(raw), f"{name}: missing"),
             (~value.rlike(_DECIMAL), f"{name}: not a decimal"),
-            (value.rlike(r"\.[0-9]{3,}$"), f"{name}: more than two fractional digits"),
+            (value.rlike(_OVER_TWO_FRACTIONAL_DIGITS), f"{name}: more than two fractional digits"),
             (number < F.lit(0), f"{name}: negative"),
             (value.try_cast(SPARK_TYPES[Kind.DECIMAL]).isNull(), f"{name}: out of range"),
         )

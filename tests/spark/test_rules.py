@@ -59,6 +59,11 @@ def test_order_rules_name_the_column_and_the_rule(spark: SparkSession) -> None:
         ("9", "10", "1", "placed", "01/03/2025 09:00"),
         ("99999999999", "10", "1", "placed", None),
         (None, "", None, None, ""),
+        # A line break or tab is not the spaces a value may have around it, at either end.
+        ("11\n", "10", "1", "placed", "2025-03-01 09:00"),
+        ("12", "\n10", "10.5\n", "placed", "2025-03-01 09:00\n"),
+        ("13", "10\t", "1.125\r\n", "placed", "2025-03-01 09:00:00\r"),
+        (" 14 ", "10", " 10.5 ", "placed", " 2025-03-01 09:00 "),
     ]
     got = reasons(bronze_rows(spark, ORDERS, rows).transform(with_reason(ORDERS)), "order_id")
     assert got == {
@@ -79,6 +84,12 @@ def test_order_rules_name_the_column_and_the_rule(spark: SparkSession) -> None:
         "99999999999": "order_id: integer out of range; updated_at: missing",
         None: "order_id: missing; customer_id: missing; order_total: missing; status: empty; "
         "updated_at: missing",
+        "11\n": "order_id: not an integer",
+        "12": "customer_id: not an integer; order_total: not a decimal; "
+        "updated_at: not a timestamp (YYYY-MM-DD HH:MM[:SS])",
+        "13": "customer_id: not an integer; order_total: not a decimal; "
+        "updated_at: not a timestamp (YYYY-MM-DD HH:MM[:SS])",
+        " 14 ": None,
     }
 
 
