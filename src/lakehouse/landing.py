@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import reduce
@@ -28,7 +29,7 @@ CSV_SUFFIXES = (".csv",)
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 _FOLDER = re.compile(r"ingest_date=\d{4}-\d{2}-\d{2}")
 _CORRUPT = "_corrupt_record"
-_REPLACEMENT_CHAR = "\ufffd"
+_NOT_UTF8 = "_not_utf8"
 
 
 @dataclass(frozen=True, order=True)
@@ -149,6 +150,27 @@ def _string_schema(names: list[str]) -> T.StructType:
     return T.StructType([T.StructField(n, T.StringType(), True) for n in names])
 
 
+def _judged_as_utf8(columns: list[str]) -> Callable[[DataFrame], DataFrame]:
+    """Each value's bytes, read one character per byte, taken back and read as UTF-8, with
+    `_not_utf8` telling whether any value of the row was not (such a value keeps U+FFFD
+    where its bad bytes were, as a UTF-8 reader would show them)."""
+
+    def judge(raw: DataFrame) -> DataFrame:
+        arrived = {c: F.encode(F.col(f"`{c}`"), "ISO-8859-1").cast("string") for c in columns}
+        not_utf8 = reduce(
+            lambda acc, c: acc | ~F.coalesce(F.is_valid_utf8(arrived[c]), F.lit(True)),
+            columns,
+            F.lit(False),
+        )
+        return raw.select(
+            *[F.make_valid_utf8(arrived[c]).alias(c) for c in columns],
+            not_utf8.alias(_NOT_UTF8),
+            _file_name().alias(SOURCE_FILE),
+        )
+
+    return judge
+
+
 def read_csv_group(
     spark: SparkSession, source: Source, files: list[LandedFile], header: list[str]
 ) -> DataFrame:
@@ -176,13 +198,17 @@ def read_csv_group(
         .option("header", True)
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", _CORRUPT)
-        .option("encoding", "UTF-8")
+        # Byte for byte: ISO-8859-1 reads each byte as one character, and CSV's commas,
+        # quotes and line breaks are the same bytes in UTF-8 (no byte of a multi-byte
+        # character is ASCII). Read as UTF-8, a byte that is not UTF-8 would become U+FFFD,
+        # which a file may hold as text too.
+        .option("encoding", "ISO-8859-1")
         # RFC 4180: a quote inside a quoted field is doubled (Spark's default escape is a
         # backslash), and a quoted field may hold a line break.
         .option("escape", '"')
         .option("multiLine", True)
         .csv([glob_literal(f.path) for f in files])
-        .select("*", _file_name().alias(SOURCE_FILE))
+        .transform(_judged_as_utf8([*positional, _CORRUPT]))
     )
     seen: dict[str, str] = {}
     for pos, name in named:
@@ -204,11 +230,6 @@ def read_csv_group(
         ).alias(name)
         for name, pos in seen.items()
     ]
-    any_replacement = reduce(
-        lambda acc, c: acc | F.coalesce(F.col(f"`{c}`").contains(_REPLACEMENT_CHAR), F.lit(False)),
-        [*positional, _CORRUPT],
-        F.lit(False),
-    )
     nameless_value = reduce(
         lambda acc, c: acc | F.col(f"`{c}`").isNotNull(), nameless, F.lit(False)
     )
@@ -216,7 +237,7 @@ def read_csv_group(
         F.lit(file_error)
         if file_error
         else F.when(F.col(_CORRUPT).isNotNull(), F.lit("record: wrong number of fields"))
-        .when(any_replacement, F.lit("record: not valid UTF-8"))
+        .when(F.col(_NOT_UTF8), F.lit("record: not valid UTF-8"))
         .when(nameless_value, F.lit(NAMELESS_VALUE))
     )
     whole_row = F.to_csv(F.struct(*[F.col(f"`{pos}`") for pos in positional]))

@@ -177,6 +177,8 @@ def test_header_problems_and_non_utf8_bytes(spark: SparkSession, tmp_path: Path)
     )
     (folder / "latin1.csv").write_bytes(
         b"ticket_id,customer_id,status,event_ts,ingested_at\n5,6,r\xe9solu,2025-03-05 09:00,x\n"
+        # U+FFFD written as text is UTF-8 like any other character, even beside a bad byte
+        b'7,8,"r\xc3\xa9solu \xef\xbf\xbd\n\xe2\x82\xac",2025-03-05 09:00,x\n'
     )
     (folder / "empty.csv").write_bytes(b"")
     write_csv(
@@ -188,13 +190,14 @@ def test_header_problems_and_non_utf8_bytes(spark: SparkSession, tmp_path: Path)
     )
     load(spark, landing, warehouse, TICKETS)
     got = {
-        r["_source_file"]: (r["ticket_id"], r["status"], r["_parse_error"])
+        (r["_source_file"], r["ticket_id"]): (r["status"], r["_parse_error"])
         for r in read(spark, bronze_spec(TICKETS), warehouse).collect()
     }
     assert got == {
-        "no_status.csv": ("1", None, "file: header lacks column(s) status"),
-        "twice.csv": ("3", "a", "file: header names column(s) twice: status"),
-        "latin1.csv": ("5", "r\ufffdsolu", "record: not valid UTF-8"),
+        ("no_status.csv", "1"): (None, "file: header lacks column(s) status"),
+        ("twice.csv", "3"): ("a", "file: header names column(s) twice: status"),
+        ("latin1.csv", "5"): ("r\ufffdsolu", "record: not valid UTF-8"),
+        ("latin1.csv", "7"): ("r\u00e9solu \ufffd\n\u20ac", None),
     }
 
 
