@@ -165,7 +165,7 @@ def _judged_as_utf8(columns: list[str]) -> Callable[[DataFrame], DataFrame]:
         return raw.select(
             *[F.make_valid_utf8(arrived[c]).alias(c) for c in columns],
             not_utf8.alias(_NOT_UTF8),
-            _file_name().alias(SOURCE_FILE),
+            SOURCE_FILE,
         )
 
     return judge
@@ -208,6 +208,7 @@ def read_csv_group(
         .option("escape", '"')
         .option("multiLine", True)
         .csv([glob_literal(f.path) for f in files])
+        .select("*", _file_name().alias(SOURCE_FILE))
         .transform(_judged_as_utf8([*positional, _CORRUPT]))
     )
     seen: dict[str, str] = {}
