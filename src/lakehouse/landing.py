@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from functools import reduce
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.errors import IllegalArgumentException
+from pyspark.sql import Column, DataFrame, DataFrameReader, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -49,6 +50,21 @@ def _file_name() -> Column:
     percent-encoded (`a b.csv` as `a%20b.csv`), which would not match the listed name, and
     bronze would load such a file again on every rerun. A `+` stays as it is."""
     return F.url_decode(F.replace(F.col("_metadata.file_name"), F.lit("+"), F.lit("%2B")))
+
+
+# Hadoop's local file system opens `.<name>.crc` beside every file it reads, and a `:` in the
+# name (`orders-10:00.csv`) makes that a path Hadoop refuses ("Relative path in absolute
+# URI"). Its raw form reads the file alone; set for the landing's reads only, and uncached,
+# so no other read of the session sees it. Other file systems ignore these options.
+_RAW_LOCAL_READ = {
+    "fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
+    "fs.file.impl.disable.cache": "true",
+}
+
+
+def _reader(spark: SparkSession) -> DataFrameReader:
+    """Spark's reader for landed files, whatever their names hold."""
+    return spark.read.options(**_RAW_LOCAL_READ)
 
 
 def day_folder(landing: str, source: Source, ingest_date: date) -> str:
@@ -93,7 +109,16 @@ def _warn_on_misnamed_folders(
     history)."""
     root = f"{landing.rstrip('/')}/{source.name}"
     pattern = f"{glob_literal(root)}/*{ingest_date.isoformat()}*"
-    folders = {path.rpartition("/")[0] for path in list_paths(spark, pattern)}
+    try:
+        found = list_paths(spark, pattern)
+    except IllegalArgumentException as exc:
+        # Hadoop's glob makes a path of every folder beside the ones it matches, and refuses
+        # a name it cannot (one holding a `:`). The look is only a courtesy: the day has
+        # nothing, and the run goes on.
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        log.warning("%s: could not look for folders named otherwise: %s", source.name, reason)
+        return
+    folders = {path.rpartition("/")[0] for path in found}
     for folder in sorted(folders):
         name = folder.rpartition("/")[2]
         if not _FOLDER.fullmatch(name):
@@ -109,7 +134,8 @@ def first_lines(spark: SparkSession, files: list[LandedFile]) -> dict[str, str]:
         return {}
     line = F.regexp_replace("value", "^\ufeff|\r$", "")
     rows = (
-        spark.read.text([glob_literal(f.path) for f in files])
+        _reader(spark)
+        .text([glob_literal(f.path) for f in files])
         .where(F.input_file_block_start() == 0)
         .select(
             _file_name().alias("name"),
@@ -194,7 +220,8 @@ def read_csv_group(
     named = [(pos, normalize_name(n)) for pos, n in fields if not is_nameless(n)]
     normalized = [name for _, name in named]
     raw = (
-        spark.read.schema(_string_schema([*positional, _CORRUPT]))
+        _reader(spark)
+        .schema(_string_schema([*positional, _CORRUPT]))
         .option("header", True)
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", _CORRUPT)
@@ -333,7 +360,8 @@ def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
     """Rows of JSON Lines files, every value the text it arrived as; a line that is not a JSON
     object keeps its raw text."""
     lines = (
-        spark.read.text([glob_literal(f.path) for f in files])
+        _reader(spark)
+        .text([glob_literal(f.path) for f in files])
         .select("value", _file_name().alias(SOURCE_FILE))
         .where(F.trim("value") != F.lit(""))
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 
@@ -388,19 +389,51 @@ def test_a_day_without_folders_loads_nothing(spark: SparkSession, tmp_path: Path
 def test_file_names_with_glob_characters_are_read_as_they_are(
     spark: SparkSession, tmp_path: Path
 ) -> None:
-    """Spark's readers expand globs and percent-encode file names: `g[1] {a,b}.csv` must still
-    be read, recorded under its own name, and not loaded again by a rerun."""
+    """Spark's readers expand globs and percent-encode file names, and Hadoop takes the text
+    before a `:` for a scheme: `g[1] {a,b}.csv` and `crm-10:00.csv` must still be read,
+    recorded under their own names, and not loaded again by a rerun."""
     landing, warehouse = tmp_path / "landing", tmp_path / "wh"
     write_csv(landing, CRM.name, DAY, "g[1] {a,b}.csv", f"{','.join(COLS[:5])}\n1,a,b,c,d")
     write_jsonl(landing, CRM.name, DAY, "h?*^+%.jsonl", [{"customer_id": "2", "tier": "t"}])
-    assert load(spark, landing, warehouse).files_loaded == 2
+    write_csv(landing, CRM.name, DAY, "crm-10:00.csv", f"{','.join(COLS[:5])}\n3,a,b,e,d")
+    write_jsonl(landing, CRM.name, DAY, "a:b.jsonl", [{"customer_id": "4", "tier": "u"}])
+    assert load(spark, landing, warehouse).files_loaded == 4
     got = read(spark, bronze_spec(CRM), warehouse).select("customer_id", "tier", "_source_file")
     expected = spark.createDataFrame(
-        [("1", "c", "g[1] {a,b}.csv"), ("2", "t", "h?*^+%.jsonl")],
+        [
+            ("1", "c", "g[1] {a,b}.csv"),
+            ("2", "t", "h?*^+%.jsonl"),
+            ("3", "e", "crm-10:00.csv"),
+            ("4", "u", "a:b.jsonl"),
+        ],
         "customer_id string, tier string, _source_file string",
     )
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
     assert load(spark, landing, warehouse).files_loaded == 0
+
+
+def test_day_folders_named_otherwise_are_ignored_and_said(
+    spark: SparkSession, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Files of the day in a folder not named `ingest_date=YYYY-MM-DD` are not loaded, and
+    the log says where they are; a folder whose name Hadoop's glob refuses (a `:` in it)
+    does not fail the day either."""
+    landing = tmp_path / "landing"
+    odd = landing / CRM.name / f"ingest_date={DAY}T10:00"
+    odd.mkdir(parents=True)
+    (odd / "a.csv").write_text(f"{','.join(COLS[:5])}\n1,a,b,c,d\n")
+    write_csv(landing, TICKETS.name, date(2025, 3, 4), "t.csv", "ticket_id\n1")
+    (landing / TICKETS.name / "2025-03-05").mkdir()
+    (landing / TICKETS.name / "2025-03-05" / "t.csv").write_text("ticket_id\n2\n")
+    with caplog.at_level(logging.WARNING, logger="lakehouse.landing"):
+        loaded = [load(spark, landing, tmp_path / s.name, source=s) for s in (CRM, TICKETS)]
+    assert [(r.files_seen, r.files_loaded, r.has_rows) for r in loaded] == [(0, 0, False)] * 2
+    assert [r.getMessage() for r in caplog.records] == [
+        "crm_customer_updates: could not look for folders named otherwise: "
+        "java.net.URISyntaxException: Relative path in absolute URI: "
+        f"ingest_date={DAY}T10:00",
+        "ticket_events: ignoring 2025-03-05: not an ingest_date=YYYY-MM-DD folder",
+    ]
 
 
 def test_csv_follows_rfc_4180_quoting(spark: SparkSession, tmp_path: Path) -> None:
