@@ -389,15 +389,19 @@ def merge_events(
 
     First arrival is kept, so in a forward run no incoming event outranks a stored one: then
     an insert-only MERGE (Delta's single pass, nothing rewritten) does it. The decision is
-    made on silver at version v; if silver is then at any other version than v + 1 (v when
-    nothing was inserted), another writer may have committed in between, and the step is
-    retried from the start on the newer silver.
+    made on silver at version v (after adding the columns the day's drift brings); if silver
+    is then at any other version than v + 1 (v when nothing was inserted), another writer may
+    have committed in between, and the step is retried from the start on the newer silver.
     """
     table = silver_spec(source).table(warehouse)
     version = storage.latest_version(spark, table)
+    stored = storage.read(spark, table, version)
+    if storage.add_missing_columns(spark, table, batch.schema, stored.schema) != stored.columns:
+        # The day's drift, added by this step before it looks: its commit is not another's.
+        version = storage.latest_version(spark, table)
+        stored = storage.read(spark, table, version)
     in_range = storage.key_range_filter(source.key[0], key_range)
-    stored = storage.read(spark, table, version).where(in_range(None))
-    changes = event_date_changes(source, batch, stored)
+    changes = event_date_changes(source, batch, stored.where(in_range(None)))
     if changes.moved_off:  # after the MERGE, silver no longer shows these: say so first
         pending.record(spark, warehouse, source, ingest_date, changes.moved_off, attempt_id)
     faults.point("before", "silver", source.name)

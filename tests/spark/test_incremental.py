@@ -5,6 +5,7 @@ writer commits to silver in between."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date
 from pathlib import Path
 
@@ -114,3 +115,24 @@ def test_a_commit_to_silver_between_the_look_and_the_insert_is_retried(
     assert committed == [1]
     kept = read(spark, silver_spec(APP_EVENTS), warehouse).select("event_id", "_ingest_date")
     assert [tuple(r) for r in kept.collect()] == [(7, D1)]
+
+
+def test_a_column_the_day_brings_is_the_steps_own_commit_not_another_runs(
+    spark: SparkSession, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Events bringing a column silver lacks: the step adds it before it looks at silver, so
+    the version check does not take that commit for another run's and the step runs once. On
+    both paths: new events (insert-only), and an earlier arrival outranking a stored event."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    settings = settings_for(spark, landing, warehouse)
+    event = _event(8, "view", "2025-05-01 08:00")
+    write_jsonl(landing, APP_EVENTS.name, D2, "a.jsonl", [{**event, "channel": "web"}])
+    write_jsonl(landing, APP_EVENTS.name, D1, "a.jsonl", [{**event, "device": "ios"}])
+    with caplog.at_level(logging.WARNING, logger="lakehouse.concurrency"):
+        run_date(spark, settings, D2)
+        run_date(spark, settings, D1)
+    assert [r.getMessage() for r in caplog.records] == []
+    kept = read(spark, silver_spec(APP_EVENTS), warehouse)
+    assert [
+        tuple(r) for r in kept.select("event_id", "_ingest_date", "channel", "device").collect()
+    ] == [(8, D1, None, "ios")]
