@@ -363,7 +363,7 @@ def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
         _reader(spark)
         .text([glob_literal(f.path) for f in files])
         .select("value", _file_name().alias(SOURCE_FILE))
-        .where(F.trim("value") != F.lit(""))
+        .where(~F.col("value").rlike(rf"^{_WS}\z"))  # a blank line, in JSON's whitespace
     )
     found = sorted(
         {

@@ -70,6 +70,7 @@ def test_csv_and_jsonl_side_by_side_with_drift_quotes_and_bad_lines(
             "{broken",
             "[1, 2]",
             "",
+            " \t ",  # JSON's whitespace alone: a blank line, as an empty one is
             '"just a string"',
             # Spark's JSON parser would take the first object of each of these lines.
             '{"customer_id": 104}{"customer_id": 105}',
