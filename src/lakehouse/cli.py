@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from lakehouse.config import STEPS, Settings, load_settings, parse_run_date
 from lakehouse.errors import NoSessionError, QualityThresholdError, UsageError
@@ -29,9 +29,41 @@ USAGE_EXIT = 2
 QUALITY_EXIT = 3  # data landed and was kept, but a source is over its quarantine threshold
 
 
+class _StoreOnce(argparse._StoreAction):
+    """An option's value, given at most once: argparse would let a second one win silently
+    (`--run-date A --run-date B` running B)."""
+
+    given = False
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if self.given:
+            parser.error(f"{'/'.join(self.option_strings)} given twice")
+        self.given = True
+        super().__call__(parser, namespace, values, option_string)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a bad command line is a `UsageError`, said by the entry point like any
-    other (one line, exit 2)."""
+    other (one line, exit 2), and an option with a value is given at most once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in (None, "store"):
+            self.register("action", name, _StoreOnce)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        for action in self._actions:
+            if isinstance(action, _StoreOnce):
+                action.given = False
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
