@@ -20,12 +20,13 @@ from pyspark.sql import SparkSession
 from lakehouse import conditions
 
 
-def list_files(spark: SparkSession, pattern: str) -> list[str]:
+def list_files(spark: SparkSession, pattern: str, *, nested: bool = False) -> list[str]:
     """The files under `pattern` (a path or a Hadoop glob; none when nothing matches), as
     decoded paths, sorted. Names starting with `_` or `.` are left out: Spark's listing leaves
     out most, but keeps a `_` name holding a `=` (`_part=1.csv`), which it takes for a
-    partition folder's."""
-    return _listing(spark, pattern) or []
+    partition folder's. Files in a folder below are listed when it is named like a partition
+    (`k=v`), or with `nested` whatever its name."""
+    return _listing(spark, pattern, nested=nested) or []
 
 
 def exists(spark: SparkSession, path: str) -> bool:
@@ -33,13 +34,16 @@ def exists(spark: SparkSession, path: str) -> bool:
     return _listing(spark, glob_literal(path)) is not None
 
 
-def _listing(spark: SparkSession, pattern: str) -> list[str] | None:
+def _listing(spark: SparkSession, pattern: str, *, nested: bool = False) -> list[str] | None:
     """Spark's own file index (the `binaryFile` source, asked only for its file list: no
     Spark job, no file opened). None: nothing there. The pattern goes in twice: Spark then
     skips its probe for a streaming sink's metadata, which logs a stack trace for every path
     that does not exist."""
     try:
-        found = spark.read.format("binaryFile").load([pattern, pattern]).inputFiles()
+        reader = spark.read.format("binaryFile")
+        if nested:
+            reader = reader.option("recursiveFileLookup", "true")
+        found = reader.load([pattern, pattern]).inputFiles()
     except AnalysisException as exc:
         if conditions.is_missing_path(exc):
             return None

@@ -80,7 +80,7 @@ def list_files(
     here = folder_key(folder)
     files: list[LandedFile] = []
     nested: set[str] = set()
-    for path in list_paths(spark, glob_literal(folder)):
+    for path in list_paths(spark, glob_literal(folder), nested=True):
         parent, _, name = path.rpartition("/")
         if folder_key(parent) != here:
             nested.add(folder_key(parent).removeprefix(here).strip("/"))
