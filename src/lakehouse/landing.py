@@ -290,9 +290,6 @@ _NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
 _STRING = r'"(?:[^"\\]++|\\.)*+"'
 _NESTED = rf'({_STRING})|([:,\[]\s*)[{{\[](?:[^{{}}\[\]"]++|{_STRING})*+[}}\]]'
 _MAY_NEST = r"[:,\[]\s*[{\[]"
-# Levels of nesting dropped; a number nested deeper than this under a key of the same name
-# as a top-level one could still be taken for it.
-_NESTING_LEVELS = 16
 _TOP_LEVEL = "_top_level"
 _KEYS = "_keys"
 _PARSED = "_parsed"
@@ -306,9 +303,18 @@ UNPARSEABLE_JSON = "record: unparseable JSON"
 
 
 def _top_level(line: Column) -> Column:
-    stripped = line
-    for _ in range(_NESTING_LEVELS):
-        stripped = F.regexp_replace(stripped, _NESTED, "$1$2")
+    """The line with every nested object and array dropped, innermost first, however deep:
+    one pass per bracket in the line bounds the levels, and a pass finding nothing nested left
+    only looks (so a long array of objects costs one real pass per level, not per bracket)."""
+    brackets = F.length(line) - F.length(F.translate(line, "{[", ""))
+    passes = F.sequence(F.lit(1), F.greatest(brackets, F.lit(1)))
+    stripped = F.aggregate(
+        passes,
+        line,
+        lambda text, _: F.when(
+            text.rlike(_MAY_NEST), F.regexp_replace(text, _NESTED, "$1$2")
+        ).otherwise(text),
+    )
     return F.when(line.rlike(_MAY_NEST), stripped).otherwise(line)
 
 

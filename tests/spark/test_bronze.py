@@ -552,7 +552,11 @@ def test_a_json_number_is_judged_by_its_text_as_a_csv_value_is(
     big = (
         f'{{"order_id":{_BIG_ID},"customer_id":7,"order_total":1,"status":"x","updated_at":"{ts}"}}'
     )
-    write_jsonl(landing, ORDERS.name, DAY, "b.jsonl", [*json_rows, big])
+    # Nested 40 levels deep, an object in an array in an object...: still read at its top level.
+    deep = '{"order_total": 3, "a": [' * 20 + "1" + "]}" * 20
+    deepest = f'{{"meta": {deep}, "order_id": 31, "customer_id": 7, "order_total": 12.50, '
+    deepest += f'"status": "placed", "updated_at": "{ts}"}}'
+    write_jsonl(landing, ORDERS.name, DAY, "b.jsonl", [*json_rows, big, deepest])
     # The key spelled with escapes is the same key, its number as written too.
     escaped = [
         f'{{"order_id": {i}, "customer_id": 7, "order\\u005Ftotal": {text}, '
@@ -592,7 +596,8 @@ def test_a_json_number_is_judged_by_its_text_as_a_csv_value_is(
                 for first in (1, 11, 21)
                 for i, (t, r) in enumerate(_NUMBERS, first)
                 if not r
-            ],
+            ]
+            + [(31, Decimal("12.50"))],
             "order_id int, order_total decimal(10,2)",
         ),
         ignore_row_order=True,
@@ -604,4 +609,4 @@ def test_a_json_number_is_judged_by_its_text_as_a_csv_value_is(
         .where("_source_file != 'a.csv'")
         .select("order_total")
         .collect()
-    ) == sorted([t for t, _ in _NUMBERS] * 2 + ["1"])
+    ) == sorted([t for t, _ in _NUMBERS] * 2 + ["1", "12.50"])
