@@ -55,16 +55,18 @@ def _file_name() -> Column:
 # Hadoop's local file system opens `.<name>.crc` beside every file it reads, and a `:` in the
 # name (`orders-10:00.csv`) makes that a path Hadoop refuses ("Relative path in absolute
 # URI"). Its raw form reads the file alone; set for the landing's reads only, and uncached,
-# so no other read of the session sees it. Other file systems ignore these options.
+# so no other read of the session sees it.
 _RAW_LOCAL_READ = {
     "fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
     "fs.file.impl.disable.cache": "true",
 }
 
 
-def _reader(spark: SparkSession) -> DataFrameReader:
-    """Spark's reader for landed files, whatever their names hold."""
-    return spark.read.options(**_RAW_LOCAL_READ)
+def _reader(spark: SparkSession, files: list[LandedFile]) -> DataFrameReader:
+    """Spark's reader for landed files, whatever their names hold (on a local disk; another
+    file system's reads are left as they are)."""
+    local = all(f.path.startswith("file:") for f in files)
+    return spark.read.options(**_RAW_LOCAL_READ) if local else spark.read
 
 
 def day_folder(landing: str, source: Source, ingest_date: date) -> str:
@@ -134,7 +136,7 @@ def first_lines(spark: SparkSession, files: list[LandedFile]) -> dict[str, str]:
         return {}
     line = F.regexp_replace("value", "^\ufeff|\r$", "")
     rows = (
-        _reader(spark)
+        _reader(spark, files)
         .text([glob_literal(f.path) for f in files])
         .where(F.input_file_block_start() == 0)
         .select(
@@ -220,7 +222,7 @@ def read_csv_group(
     named = [(pos, normalize_name(n)) for pos, n in fields if not is_nameless(n)]
     normalized = [name for _, name in named]
     raw = (
-        _reader(spark)
+        _reader(spark, files)
         .schema(_string_schema([*positional, _CORRUPT]))
         .option("header", True)
         .option("mode", "PERMISSIVE")
@@ -366,7 +368,7 @@ def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
     """Rows of JSON Lines files, every value the text it arrived as; a line that is not a JSON
     object keeps its raw text."""
     lines = (
-        _reader(spark)
+        _reader(spark, files)
         .text([glob_literal(f.path) for f in files])
         .select("value", _file_name().alias(SOURCE_FILE))
         .where(~F.col("value").rlike(rf"^{_WS}\z"))  # a blank line, in JSON's whitespace
