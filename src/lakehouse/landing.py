@@ -305,18 +305,28 @@ UNPARSEABLE_JSON = "record: unparseable JSON"
 
 
 def _top_level(line: Column) -> Column:
-    """The line with every nested object and array dropped, innermost first, however deep:
-    one pass per bracket in the line bounds the levels, and a pass finding nothing nested left
-    only looks (so a long array of objects costs one real pass per level, not per bracket)."""
-    brackets = F.length(line) - F.length(F.translate(line, "{[", ""))
+    """The line with every nested object and array dropped, innermost first, however deep.
+    Each pass drops every innermost level; from the first pass that changed nothing on, the
+    rest only carry the result. The passes are as many as the line's brackets outside its
+    strings, a bound on its levels (brackets inside strings, which no pass drops, would make
+    a long escaped JSON text cost a pass each)."""
+    structure = F.regexp_replace(line, _STRING, "")
+    brackets = F.length(structure) - F.length(F.translate(structure, "{[", ""))
     passes = F.sequence(F.lit(1), F.greatest(brackets, F.lit(1)))
-    stripped = F.aggregate(
-        passes,
-        line,
-        lambda text, _: F.when(
-            text.rlike(_MAY_NEST), F.regexp_replace(text, _NESTED, "$1$2")
-        ).otherwise(text),
-    )
+
+    def state(before: Column, text: Column, done: bool) -> Column:
+        return F.struct(before.alias("before"), text.alias("text"), F.lit(done).alias("done"))
+
+    def one_pass(now: Column, _: Column) -> Column:
+        before, text = now["before"], now["text"]
+        return (
+            F.when(now["done"], now)
+            .when(before.eqNullSafe(text), state(before, text, True))
+            .otherwise(state(text, F.regexp_replace(text, _NESTED, "$1$2"), False))
+        )
+
+    start = state(F.lit(None).cast("string"), line, False)
+    stripped = F.aggregate(passes, start, one_pass, lambda last: last["text"])
     return F.when(line.rlike(_MAY_NEST), stripped).otherwise(line)
 
 
@@ -371,7 +381,8 @@ def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
         _reader(spark, files)
         .text([glob_literal(f.path) for f in files])
         .select("value", _file_name().alias(SOURCE_FILE))
-        .where(~F.col("value").rlike(rf"^{_WS}\z"))  # a blank line, in JSON's whitespace
+        # A blank line, in JSON's whitespace (Hadoop's line reader drops a byte order mark).
+        .where(~F.col("value").rlike(rf"^{_WS}\z"))
     )
     found = sorted(
         {

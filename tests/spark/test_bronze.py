@@ -183,6 +183,7 @@ def test_header_problems_and_non_utf8_bytes(spark: SparkSession, tmp_path: Path)
         b'7,8,"r\xc3\xa9solu \xef\xbf\xbd\n\xe2\x82\xac",2025-03-05 09:00,x\n'
     )
     (folder / "empty.csv").write_bytes(b"")
+    (folder / "bom.jsonl").write_bytes(b"\xef\xbb\xbf \t\n")  # a byte order mark, blank: no row
     write_csv(
         landing,
         TICKETS.name,
