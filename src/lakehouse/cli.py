@@ -31,7 +31,8 @@ QUALITY_EXIT = 3  # data landed and was kept, but a source is over its quarantin
 
 class _StoreOnce(argparse._StoreAction):
     """An option's value, given at most once: argparse would let a second one win silently
-    (`--run-date A --run-date B` running B)."""
+    (`--run-date A --run-date B` running B). Each entry point builds its parser for the one
+    command line it parses."""
 
     given = False
 
@@ -56,14 +57,6 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         for name in (None, "store"):
             self.register("action", name, _StoreOnce)
-
-    def parse_known_args(  # type: ignore[override]
-        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
-    ) -> tuple[argparse.Namespace, list[str]]:
-        for action in self._actions:
-            if isinstance(action, _StoreOnce):
-                action.given = False
-        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)

@@ -14,7 +14,12 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TypeVar
 
 from lakehouse import conditions
-from lakehouse.errors import ConcurrentRunError, SilverMovedError, TableCreationInProgressError
+from lakehouse.errors import (
+    ConcurrentRunError,
+    SilverMovedError,
+    TableCreationInProgressError,
+    first_line,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,7 +46,6 @@ def retry_on_conflict(what: str, step: Callable[[], T], *, attempts: int = ATTEM
         except Exception as exc:
             if not is_conflict(exc):
                 raise
-            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if attempt == attempts:
                 raise ConcurrentRunError(
                     f"another run holds {what}: still conflicting after {attempts} attempts "
@@ -50,7 +54,7 @@ def retry_on_conflict(what: str, step: Callable[[], T], *, attempts: int = ATTEM
             log.warning(
                 "%s: a concurrent run committed first (%s); retry %d of %d",
                 what,
-                first_line[:200],
+                first_line(exc)[:200],
                 attempt,
                 attempts - 1,
             )

@@ -86,3 +86,9 @@ class NotADeltaTableError(LakehouseError):
             "(move them away, or point the warehouse elsewhere)"
         )
         self.path = path
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (Spark's run on with plans and stack traces), or
+    its type's name when it says nothing: what one line of the job's log can hold."""
+    return next(iter(str(exc).strip().splitlines()), "") or type(exc).__name__

@@ -19,6 +19,7 @@ from pyspark.sql import Column, DataFrame, DataFrameReader, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse.errors import first_line
 from lakehouse.files import folder_key, glob_literal
 from lakehouse.files import list_files as list_paths
 from lakehouse.sources import Source
@@ -117,8 +118,9 @@ def _warn_on_misnamed_folders(
         # Hadoop's glob makes a path of every folder beside the ones it matches, and refuses
         # a name it cannot (one holding a `:`). The look is only a courtesy: the day has
         # nothing, and the run goes on.
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        log.warning("%s: could not look for folders named otherwise: %s", source.name, reason)
+        log.warning(
+            "%s: could not look for folders named otherwise: %s", source.name, first_line(exc)
+        )
         return
     folders = {path.rpartition("/")[0] for path in found}
     for folder in sorted(folders):

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from pyspark.sql import SparkSession
 
 from lakehouse import conditions
-from lakehouse.errors import ConfigError, NoSessionError
+from lakehouse.errors import ConfigError, NoSessionError, first_line
 from lakehouse.lineage import merge_conf
 
 SCALA_BINARY = "2.13"
@@ -254,8 +254,7 @@ def _why_no_session(exc: Exception, remote: str | None, status: str | None) -> s
             f"no session from the Spark Connect server at {connect_endpoint(remote)}: "
             f"gRPC {status}{unanswered if status == 'UNAVAILABLE' else ''}"
         )
-    first_line = next(iter(str(exc).strip().splitlines()), "") or type(exc).__name__
-    return f"Spark did not start: {first_line}"
+    return f"Spark did not start: {first_line(exc)}"
 
 
 @contextmanager

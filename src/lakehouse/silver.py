@@ -417,7 +417,7 @@ def merge_events(
         expected = version + 1
     else:  # an insert-only MERGE that inserts nothing commits nothing
         already_there = sql.all_of([storage.key_condition(source.key), in_range("t")])
-        inserted = storage.insert_new(spark, table, batch, already_there)
+        inserted = storage.insert_new(spark, table, batch, already_there, current=stored.schema)
         expected = version + (1 if inserted else 0)
     after = storage.latest_version(spark, table)
     if after != expected:
