@@ -34,7 +34,10 @@ class BronzeResult:
     files_seen: int
     files_loaded: int
     has_rows: bool  # whether bronze may hold rows for the day (so later steps have work)
-    bronze_files: int = 0  # files of the day in bronze after this load
+    # The day's files known after this load: in bronze, or read and found to hold no row
+    # (a load step), else in bronze (`already_loaded`). What a rerun compares.
+    bronze_files: int = 0
+    rows_inserted: int = 0  # 0: bronze's partition is as this load found it
 
 
 def with_landing_metadata(
@@ -117,6 +120,7 @@ def load(
     done = _file_names(stored)
     new = [f for f in files if f.name not in done]
     raw = landing.read_files(spark, source, new) if new else None
+    inserted = 0
     if raw is not None:
         rows = raw.transform(with_landing_metadata(source, ingest_date, run_id))
         drifted = [f for f in rows.schema.fields if f.name not in stored.columns]
@@ -125,7 +129,7 @@ def load(
                 spark, quarantine_spec(source).table(warehouse), T.StructType(drifted)
             )
         faults.point("before", "bronze", source.name)
-        storage.insert_new(
+        inserted = storage.insert_new(
             spark,
             bronze_spec(source).table(warehouse),
             rows,
@@ -144,4 +148,5 @@ def load(
         len(new),
         has_rows=bool(done) or raw is not None,
         bronze_files=len(done) + len(new),
+        rows_inserted=inserted,
     )

@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 class BronzeOutcome:
     files_seen: int
     files_loaded: int
-    bronze_files: int  # files of the day in bronze after the step
+    bronze_files: int  # the day's files known after the step (lakehouse.bronze.BronzeResult)
     has_rows: bool  # bronze may hold rows of the day: the later steps have work
+    rows_inserted: int = 0
 
 
 @dataclass(frozen=True)
@@ -353,12 +354,7 @@ class _Attempt:
         outcome = replace(outcome, bronze=(landed := self._bronze(source)))
         if not landed.has_rows or ("silver" not in self.steps and "gold" not in self.steps):
             return outcome
-        if (
-            "silver" in self.steps
-            and "gold" in self.steps
-            and landed.files_loaded == 0
-            and landed.bronze_files in finished_bronze_files
-        ):
+        if _unchanged(self.steps, landed, finished_bronze_files):
             log.info(
                 "silver+gold %s %s: unchanged since a finished run, skipped", source.name, self.day
             )
@@ -402,7 +398,11 @@ class _Attempt:
             time.monotonic() - t0,
         )
         return BronzeOutcome(
-            loaded.files_seen, loaded.files_loaded, loaded.bronze_files, loaded.has_rows
+            loaded.files_seen,
+            loaded.files_loaded,
+            loaded.bronze_files,
+            loaded.has_rows,
+            loaded.rows_inserted,
         )
 
     def _silver(self, source: Source) -> SilverResult:
@@ -466,6 +466,26 @@ class _Attempt:
             time.monotonic() - t0,
         )
         return outcome
+
+
+def _unchanged(
+    steps: Sequence[str], landed: BronzeOutcome, finished_bronze_files: set[int]
+) -> bool:
+    """Whether silver and gold already reflect all of bronze's partition for the day: this
+    attempt's load inserted no row, and an attempt that finished both saw as many of the
+    day's files. Landed files only accrue, so equal counts mean the same files, and every
+    one of them holding rows was in bronze when that attempt ran silver and gold. Files
+    that hold no row count as seen, so they do not make every rerun redo the work. Only an
+    attempt that ran the load counts its files so; without one (`--steps silver,gold`)
+    bronze's own count would not match a finished attempt's seen files, and it is not
+    skipped."""
+    return (
+        "bronze" in steps
+        and "silver" in steps
+        and "gold" in steps
+        and landed.rows_inserted == 0
+        and landed.bronze_files in finished_bronze_files
+    )
 
 
 def _silver_outcome(result: SilverResult, wrote: bool) -> SilverOutcome:

@@ -266,7 +266,7 @@ RUN_LOG = TableSpec(
             T.StructField("duration_s", T.DoubleType()),
             T.StructField("files_seen", T.LongType()),
             T.StructField("files_loaded", T.LongType()),
-            T.StructField("bronze_files", T.LongType()),  # files of the day now in bronze
+            T.StructField("bronze_files", T.LongType()),  # the day's files known after the load
             T.StructField("rows_landed", T.LongType()),
             T.StructField("rows_quarantined", T.LongType()),
             T.StructField("quarantined_by_reason", T.MapType(_STR, T.LongType())),

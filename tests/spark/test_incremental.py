@@ -1,12 +1,14 @@
-"""What a day's run of event data recomputes: only the event dates whose silver rows change,
-through an insert-only MERGE when nothing stored is outranked, and safely when another
-writer commits to silver in between."""
+"""What a day's run recomputes: only the event dates whose silver rows change, through an
+insert-only MERGE when nothing stored is outranked, and safely when another writer commits
+to silver in between; and nothing on a rerun that finds no new row, files holding no row
+included."""
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -14,11 +16,21 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import faults, storage
+from lakehouse import faults, ops, storage
 from lakehouse.run import run_date
-from lakehouse.sources import APP_EVENTS
-from lakehouse.tables import FACT_APP_EVENTS_DAILY, silver_spec
-from tests.helpers import files_by_partition, read, settings_for, table_at, write_jsonl
+from lakehouse.sources import APP_EVENTS, ORDERS
+from lakehouse.tables import FACT_APP_EVENTS_DAILY, FACT_ORDER_CURRENT, silver_spec
+from tests.helpers import (
+    EVERY_TABLE_BUT_THE_RUN_LOG,
+    ORDER_HEADER,
+    files_by_partition,
+    gold_frames,
+    read,
+    settings_for,
+    table_at,
+    write_csv,
+    write_jsonl,
+)
 
 D = date
 D1, D2, D3 = D(2025, 5, 1), D(2025, 5, 2), D(2025, 5, 3)
@@ -136,3 +148,44 @@ def test_a_column_the_day_brings_is_the_steps_own_commit_not_another_runs(
     assert [
         tuple(r) for r in kept.select("event_id", "_ingest_date", "channel", "device").collect()
     ] == [(8, D1, None, "ios")]
+
+
+def test_a_rerun_past_files_holding_no_row_changes_nothing_and_skips_no_new_row(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """A header-only CSV and an empty JSON Lines file leave nothing in bronze. A rerun that
+    finds nothing new is unchanged all the same: no table but the run log gains a version.
+    Files then landed by a bronze step alone are not taken for done by a silver and gold
+    step after it, though bronze then holds as many files as that rerun saw."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    settings = settings_for(spark, landing, warehouse)
+    orders = [(1, 7, "10.00", "2025-05-01 08:00"), (2, 8, "20.50", "2025-05-01 09:00")]
+    lines = [f"{i},{c},{total},placed,{at}" for i, c, total, at in orders]
+    write_csv(landing, ORDERS.name, D1, "a.csv", f"{ORDER_HEADER}\n{lines[0]}")
+    write_csv(landing, ORDERS.name, D1, "header-only.csv", ORDER_HEADER)
+    write_jsonl(landing, ORDERS.name, D1, "empty.jsonl", [])
+    run_date(spark, settings, D1)
+    before = ops.versions_of(spark, settings.tables, EVERY_TABLE_BUT_THE_RUN_LOG)
+
+    assert run_date(spark, settings, D1).statuses[ORDERS.name] == ops.UNCHANGED
+    assert ops.versions_of(spark, settings.tables, EVERY_TABLE_BUT_THE_RUN_LOG) == before
+
+    write_csv(landing, ORDERS.name, D1, "b.csv", f"{ORDER_HEADER}\n{lines[1]}")
+    write_csv(landing, ORDERS.name, D1, "c.csv", f"{ORDER_HEADER}\n{lines[1]}")
+    run_date(spark, settings, D1, steps=("bronze",))
+    after_bronze = run_date(spark, settings, D1, steps=("silver", "gold"))
+    assert after_bronze.statuses[ORDERS.name] == ops.SUCCEEDED
+    expected = gold_frames(
+        spark,
+        {
+            FACT_ORDER_CURRENT.name: [
+                (i, c, Decimal(total), "placed", datetime.fromisoformat(at), D1)
+                for i, c, total, at in orders
+            ]
+        },
+    )
+    assert_df_equality(
+        read(spark, FACT_ORDER_CURRENT, warehouse),
+        expected[FACT_ORDER_CURRENT.name],
+        ignore_row_order=True,
+    )
