@@ -17,7 +17,7 @@ SAMPLE_DATES := 2025-03-01 2025-03-02 2025-03-03 2025-03-04
 export JAVA_HOME := $(shell scripts/java-home.sh)
 
 .DEFAULT_GOAL := help
-.PHONY: help install readers run report maintenance bench bench-horizon test test-unit test-spark test-fast cluster-test connect-test wheel lint format typecheck clean
+.PHONY: help install readers run report maintenance bench bench-horizon test test-unit test-spark test-fast cluster-test connect-test wheel lint format clean
 # Two workers, each with its Spark session; the tests that share a warehouse share a worker.
 WORKERS := -n 2 --dist loadgroup
 

@@ -46,7 +46,7 @@ BASE_CONF: dict[str, str] = {
 LOCAL_JVM_OPTIONS = "-XX:+UseSerialGC"
 # A spark-submit in local mode is one short process (a date, or a few): the quick first
 # compiler only, whose code is ready long before the optimising one's would pay back (a cold
-# sample date: about a sixth less time; measured in docs/benchmark.md).
+# sample date: about a sixth less time).
 SHORT_RUN_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
 # Spark's and Delta's classes as a cold run loads them, archived once by `make install`
 # (`LAKEHOUSE_CDS_DUMP`): a JVM maps them instead of loading and verifying each again. An
