@@ -103,7 +103,10 @@ def maintain_table(
             f"the retention of {spec.qualified_name}",
             lambda: storage.set_retention(spark, table, retain_hours),
         )
-        storage.vacuum(spark, table)
+        # VACUUM commits its start and its end: a run's commit in between can conflict.
+        concurrency.retry_on_conflict(
+            f"VACUUM of {spec.qualified_name}", lambda: storage.vacuum(spark, table)
+        )
     result = TableMaintenance(
         spec.qualified_name,
         removed,
