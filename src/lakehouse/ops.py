@@ -9,7 +9,7 @@ from datetime import date
 from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import sql, storage
+from lakehouse import concurrency, sql, storage
 from lakehouse.sources import Source
 from lakehouse.tables import RUN_LOG, TableSpec, recorded_tables
 from lakehouse.warehouse import Warehouse
@@ -33,12 +33,17 @@ def row(values: Mapping[str, object]) -> tuple[object, ...]:
 
 
 def append(spark: SparkSession, warehouse: Warehouse, rows: Sequence[Mapping[str, object]]) -> None:
-    """One commit for the whole attempt; the table is append-only."""
+    """One commit for the whole attempt; the table is append-only. A blind append still
+    conflicts with a metadata commit in between (maintenance setting the table's retention):
+    then nothing was written, and it is appended again."""
     if not rows:
         return
     frame = spark.createDataFrame([row(values) for values in rows], RUN_LOG.schema)
     # mergeSchema: a run log written by an older release gains the newer columns.
-    storage.append(frame, RUN_LOG.table(warehouse), merge_schema=True)
+    concurrency.retry_on_conflict(
+        "the run log",
+        lambda: storage.append(frame, RUN_LOG.table(warehouse), merge_schema=True),
+    )
 
 
 def versions_for(source: Source, versions: dict[str, int]) -> dict[str, int]:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import faults, pending, restore, storage
+from lakehouse import faults, ops, pending, restore, storage
 from lakehouse.ddl import ensure_table
 from lakehouse.errors import InjectedFault
 from lakehouse.maintenance import (
@@ -42,6 +42,7 @@ from lakehouse.warehouse import Table
 from tests import scenario
 from tests.fakes import DeltaSays
 from tests.helpers import (
+    assert_same_rows,
     assert_same_tables,
     by_path,
     copy_warehouse,
@@ -216,6 +217,35 @@ def test_a_vacuum_that_loses_its_commit_to_a_daily_run_is_run_again(
     history = spark.sql(f"DESCRIBE HISTORY {table.sql}").orderBy("version").collect()
     operations = [r["operation"] for r in history]
     assert [op for op in operations if op.startswith("VACUUM")] == ["VACUUM START", "VACUUM END"]
+
+
+def test_a_run_log_append_that_loses_to_a_metadata_commit_is_appended_again_once(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blind append conflicts with a metadata commit in between (maintenance setting the
+    run log's retention beside a run): the attempt's rows are appended again, once."""
+    warehouse = by_path(tmp_path / "wh")
+    ensure_table(spark, RUN_LOG, warehouse)
+    real_append = storage.append
+    appends: list[str] = []
+
+    def append(frame: DataFrame, table: Table, *, merge_schema: bool = False) -> None:
+        appends.append(table.sql)
+        if len(appends) == 1:
+            raise DeltaSays("DELTA_METADATA_CHANGED")
+        real_append(frame, table, merge_schema=merge_schema)
+
+    monkeypatch.setattr(storage, "append", append)
+    monkeypatch.setattr("lakehouse.concurrency.time.sleep", lambda _: None)
+    rows = [
+        {"run_id": "r1", "run_date": date(2025, 3, 1), "source": s.name, "status": ops.SUCCEEDED}
+        for s in SOURCES
+    ]
+    ops.append(spark, warehouse, rows)
+    assert_same_rows(
+        read(spark, RUN_LOG, warehouse),
+        spark.createDataFrame([ops.row(r) for r in rows], RUN_LOG.schema),
+    )
 
 
 def _retentions(
