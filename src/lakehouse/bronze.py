@@ -34,10 +34,10 @@ class BronzeResult:
     files_seen: int
     files_loaded: int
     has_rows: bool  # whether bronze may hold rows for the day (so later steps have work)
-    # The day's files known after this load: in bronze, or read and found to hold no row
-    # (a load step), else in bronze (`already_loaded`). What a rerun compares.
+    # The day's files known after this load: in bronze, or read and found to hold no row.
     bronze_files: int = 0
-    rows_inserted: int = 0  # 0: bronze's partition is as this load found it
+    in_bronze: int = 0  # the day's files in bronze as this load found them, before its insert
+    rows_inserted: int = 0
 
 
 def with_landing_metadata(
@@ -90,7 +90,7 @@ def already_loaded(
 ) -> BronzeResult:
     """What bronze holds for the day, for a run that does not load (`--steps silver,gold`)."""
     files = len(loaded_file_names(spark, warehouse, source, ingest_date))
-    return BronzeResult(source.name, 0, 0, has_rows=files > 0, bronze_files=files)
+    return BronzeResult(source.name, 0, 0, has_rows=files > 0, bronze_files=files, in_bronze=files)
 
 
 def load(
@@ -148,5 +148,6 @@ def load(
         len(new),
         has_rows=bool(done) or raw is not None,
         bronze_files=len(done) + len(new),
+        in_bronze=len(done),
         rows_inserted=inserted,
     )

@@ -92,9 +92,15 @@ def _live_rows_of(
 def processed_file_counts(
     spark: SparkSession, warehouse: Warehouse, day: date
 ) -> dict[str, set[int]]:
-    """For each source, the bronze file counts that a finished attempt of `day` covered."""
+    """For each source, the counts of bronze files whose rows the silver and gold steps of a
+    finished attempt of `day` read (rows from before that count was kept have none)."""
     out: dict[str, set[int]] = {}
-    for r in _live_rows_of(spark, warehouse, day, ["source", "bronze_files", "steps"]):
-        if r["status"] in (SUCCEEDED, UNCHANGED) and _both_steps_done(r["steps"]):
-            out.setdefault(r["source"], set()).add(int(r["bronze_files"]))
+    for r in _live_rows_of(spark, warehouse, day, ["source", "bronze_files_read", "steps"]):
+        read = r["bronze_files_read"]
+        if (
+            read is not None
+            and r["status"] in (SUCCEEDED, UNCHANGED)
+            and _both_steps_done(r["steps"])
+        ):
+            out.setdefault(r["source"], set()).add(int(read))
     return out

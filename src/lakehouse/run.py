@@ -34,6 +34,7 @@ class BronzeOutcome:
     files_loaded: int
     bronze_files: int  # the day's files known after the step (lakehouse.bronze.BronzeResult)
     has_rows: bool  # bronze may hold rows of the day: the later steps have work
+    in_bronze: int = 0  # the day's files in bronze as the step found them
     rows_inserted: int = 0
 
 
@@ -121,6 +122,7 @@ def log_values(
         "table_versions": dict(versions_after),
         "steps": list(outcome.steps),
         "silver_event_dates": list(s.event_dates) if s and s.wrote else [],
+        "bronze_files_read": c.files if c else (b.in_bronze if b and outcome.skipped else None),
     }
 
 
@@ -402,6 +404,7 @@ class _Attempt:
             loaded.files_loaded,
             loaded.bronze_files,
             loaded.has_rows,
+            loaded.in_bronze,
             loaded.rows_inserted,
         )
 
@@ -472,19 +475,15 @@ def _unchanged(
     steps: Sequence[str], landed: BronzeOutcome, finished_bronze_files: set[int]
 ) -> bool:
     """Whether silver and gold already reflect all of bronze's partition for the day: this
-    attempt's load inserted no row, and an attempt that finished both saw as many of the
-    day's files. Landed files only accrue, so equal counts mean the same files, and every
-    one of them holding rows was in bronze when that attempt ran silver and gold. Files
-    that hold no row count as seen, so they do not make every rerun redo the work. Only an
-    attempt that ran the load counts its files so; without one (`--steps silver,gold`)
-    bronze's own count would not match a finished attempt's seen files, and it is not
-    skipped."""
+    attempt's load inserted no row, and bronze held as many of the day's files as an attempt
+    that finished both read. Bronze only gains files, each with all its rows in one commit,
+    and that attempt read them before this one looked: equal counts mean the same files.
+    Files holding no row never reach bronze, so they count for nothing either way."""
     return (
-        "bronze" in steps
-        and "silver" in steps
+        "silver" in steps
         and "gold" in steps
         and landed.rows_inserted == 0
-        and landed.bronze_files in finished_bronze_files
+        and landed.in_bronze in finished_bronze_files
     )
 
 

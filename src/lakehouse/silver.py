@@ -178,6 +178,7 @@ class SilverCounts:
     lag_days_p95: int | None = None
     # the smallest and largest value of the (first) business key among the valid rows
     key_range: tuple[int, int] | None = None
+    files: int = 0  # the day's files in bronze: the source files of its rows
 
     @property
     def quarantined(self) -> int:
@@ -235,10 +236,12 @@ def count_rows(source: Source, day: DayBatch) -> SilverCounts:
     """Two aggregations over the two materialised sets, so `landed = valid + quarantined`
     is a cross-check between them: one over every bronze row by reason, one over the valid
     rows (with the events' lateness figures)."""
-    by_reason = {
-        (r[0] if r[0] is not None else ""): int(r[1])
-        for r in day.checked.groupBy(REASON).count().collect()
-    }
+    reasons = (
+        day.checked.groupBy(REASON)
+        .agg(F.count(F.lit(1)).alias("rows"), F.collect_set(SOURCE_FILE).alias("files"))
+        .collect()
+    )
+    by_reason = {(r[REASON] if r[REASON] is not None else ""): int(r["rows"]) for r in reasons}
     valid_by_reason = by_reason.pop("", 0)
     figures = [
         F.count(F.lit(1)).alias("valid"),
@@ -268,6 +271,7 @@ def count_rows(source: Source, day: DayBatch) -> SilverCounts:
         lag_days_p50=pct[0] if pct else None,
         lag_days_p95=pct[1] if pct else None,
         key_range=(late["key_min"], late["key_max"]) if late["key_min"] is not None else None,
+        files=len({f for r in reasons for f in r["files"]}),
     )
 
 

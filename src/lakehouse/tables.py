@@ -266,7 +266,8 @@ RUN_LOG = TableSpec(
             T.StructField("duration_s", T.DoubleType()),
             T.StructField("files_seen", T.LongType()),
             T.StructField("files_loaded", T.LongType()),
-            T.StructField("bronze_files", T.LongType()),  # the day's files known after the load
+            # the day's files known after the load: in bronze, or read and found to hold no row
+            T.StructField("bronze_files", T.LongType()),
             T.StructField("rows_landed", T.LongType()),
             T.StructField("rows_quarantined", T.LongType()),
             T.StructField("quarantined_by_reason", T.MapType(_STR, T.LongType())),
@@ -287,6 +288,9 @@ RUN_LOG = TableSpec(
             T.StructField("steps", T.ArrayType(_STR)),  # the layers this attempt ran
             T.StructField("silver_event_dates", T.ArrayType(T.DateType())),
             T.StructField("undid_runs", T.ArrayType(_STR)),  # status "restore" only
+            # the day's files in bronze that the attempt's silver and gold read (a skipped
+            # attempt: as its load found them): what a rerun compares (lakehouse.run)
+            T.StructField("bronze_files_read", T.LongType()),
         ]
     ),
     partition_by=(),

@@ -17,6 +17,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import faults, ops, storage
+from lakehouse.config import STEPS
 from lakehouse.run import run_date
 from lakehouse.sources import APP_EVENTS, ORDERS
 from lakehouse.tables import FACT_APP_EVENTS_DAILY, FACT_ORDER_CURRENT, silver_spec
@@ -150,31 +151,41 @@ def test_a_column_the_day_brings_is_the_steps_own_commit_not_another_runs(
     ] == [(8, D1, None, "ios")]
 
 
-def test_a_rerun_past_files_holding_no_row_changes_nothing_and_skips_no_new_row(
+def test_a_rerun_skips_only_what_silver_and_gold_have_read_files_holding_no_row_aside(
     spark: SparkSession, tmp_path: Path
 ) -> None:
-    """A header-only CSV and an empty JSON Lines file leave nothing in bronze. A rerun that
-    finds nothing new is unchanged all the same: no table but the run log gains a version.
-    Files then landed by a bronze step alone are not taken for done by a silver and gold
-    step after it, though bronze then holds as many files as that rerun saw."""
+    """A header-only CSV and an empty JSON Lines file leave nothing in bronze: a rerun that
+    finds nothing new is unchanged all the same (no table but the run log gains a version).
+    Rows a bronze step alone landed are never taken for done: the header-only file written
+    anew with a row (its name not yet in bronze, so loaded), then a new file, each count as
+    many files as an earlier attempt saw. A silver and gold step finding nothing new in
+    bronze is unchanged too, and a load that inserts rows never is."""
     landing, warehouse = tmp_path / "landing", tmp_path / "wh"
     settings = settings_for(spark, landing, warehouse)
-    orders = [(1, 7, "10.00", "2025-05-01 08:00"), (2, 8, "20.50", "2025-05-01 09:00")]
+    orders = [(i, 6 + i, f"{10 * i}.50", f"2025-05-01 0{i}:00") for i in (1, 2, 3, 4)]
     lines = [f"{i},{c},{total},placed,{at}" for i, c, total, at in orders]
     write_csv(landing, ORDERS.name, D1, "a.csv", f"{ORDER_HEADER}\n{lines[0]}")
-    write_csv(landing, ORDERS.name, D1, "header-only.csv", ORDER_HEADER)
+    write_csv(landing, ORDERS.name, D1, "b.csv", ORDER_HEADER)
     write_jsonl(landing, ORDERS.name, D1, "empty.jsonl", [])
-    run_date(spark, settings, D1)
-    before = ops.versions_of(spark, settings.tables, EVERY_TABLE_BUT_THE_RUN_LOG)
 
-    assert run_date(spark, settings, D1).statuses[ORDERS.name] == ops.UNCHANGED
+    def status(*steps: str) -> str:
+        return run_date(spark, settings, D1, steps=steps or STEPS).statuses[ORDERS.name]
+
+    assert status() == ops.SUCCEEDED
+    before = ops.versions_of(spark, settings.tables, EVERY_TABLE_BUT_THE_RUN_LOG)
+    assert status() == ops.UNCHANGED
     assert ops.versions_of(spark, settings.tables, EVERY_TABLE_BUT_THE_RUN_LOG) == before
 
     write_csv(landing, ORDERS.name, D1, "b.csv", f"{ORDER_HEADER}\n{lines[1]}")
-    write_csv(landing, ORDERS.name, D1, "c.csv", f"{ORDER_HEADER}\n{lines[1]}")
-    run_date(spark, settings, D1, steps=("bronze",))
-    after_bronze = run_date(spark, settings, D1, steps=("silver", "gold"))
-    assert after_bronze.statuses[ORDERS.name] == ops.SUCCEEDED
+    assert status("bronze") == ops.SUCCEEDED
+    assert status() == ops.SUCCEEDED
+    write_csv(landing, ORDERS.name, D1, "c.csv", f"{ORDER_HEADER}\n{lines[2]}")
+    assert status("bronze") == ops.SUCCEEDED
+    assert status("silver", "gold") == ops.SUCCEEDED
+    assert status("silver", "gold") == ops.UNCHANGED
+    write_csv(landing, ORDERS.name, D1, "d.csv", f"{ORDER_HEADER}\n{lines[3]}")
+    assert status() == ops.SUCCEEDED
+
     expected = gold_frames(
         spark,
         {
