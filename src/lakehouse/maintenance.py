@@ -103,7 +103,7 @@ def maintain_table(
             f"the retention of {spec.qualified_name}",
             lambda: storage.set_retention(spark, table, retain_hours),
         )
-        # VACUUM commits its start and its end: a run's commit in between can conflict.
+        # VACUUM commits (its start, its end): a run's metadata commit meanwhile conflicts.
         concurrency.retry_on_conflict(
             f"VACUUM of {spec.qualified_name}", lambda: storage.vacuum(spark, table)
         )

@@ -163,8 +163,8 @@ def run_date(
     the day, so each is a pure function of committed data and a rerun heals a crash.
 
     `steps` runs a subset of the layers (a scheduler's separate tasks); each is idempotent on
-    its own. A source with no new file since an attempt that finished silver and gold is not
-    processed again: the run log says they already reflect every file of the day.
+    its own. A source whose load adds no row, with bronze holding no file beyond those an
+    attempt that finished silver and gold read, is not processed again (`_unchanged`).
     """
     steps = tuple(s for s in STEPS if s in steps)
     result = RunResult(run_id=run_id or new_run_id(day), run_date=day)
