@@ -18,6 +18,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
 from lakehouse import bronze, concurrency, conditions, faults, gold, ops, pending, silver
+from lakehouse.bronze import BronzeResult
 from lakehouse.config import STEPS, Settings
 from lakehouse.ddl import ensure_tables
 from lakehouse.errors import ConcurrentRunError, InjectedFault, QualityThresholdError
@@ -26,16 +27,6 @@ from lakehouse.sources import SOURCES, Source
 from lakehouse.tables import all_specs
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class BronzeOutcome:
-    files_seen: int
-    files_loaded: int
-    bronze_files: int  # the day's files known after the step (lakehouse.bronze.BronzeResult)
-    has_rows: bool  # bronze may hold rows of the day: the later steps have work
-    in_bronze: int = 0  # the day's files in bronze as the step found them
-    rows_inserted: int = 0
 
 
 @dataclass(frozen=True)
@@ -60,7 +51,7 @@ class SourceOutcome:
     started_at: datetime  # for people reading the log; never an identity
     steps: tuple[str, ...]
     seconds: float = 0.0
-    bronze: BronzeOutcome | None = None
+    bronze: BronzeResult | None = None
     skipped: bool = False  # unchanged since an attempt that finished silver and gold
     silver: SilverOutcome | None = None
     gold: GoldOutcome | None = None
@@ -374,7 +365,7 @@ class _Attempt:
             moved = moved.and_attempt(self.run_id)
         return replace(outcome, gold=self._gold(source, result, moved))
 
-    def _bronze(self, source: Source) -> BronzeOutcome:
+    def _bronze(self, source: Source) -> BronzeResult:
         """Land the day's new files, or only see what bronze already holds for the day."""
         t0 = time.monotonic()
         if "bronze" in self.steps:
@@ -399,14 +390,7 @@ class _Attempt:
             loaded.files_loaded,
             time.monotonic() - t0,
         )
-        return BronzeOutcome(
-            loaded.files_seen,
-            loaded.files_loaded,
-            loaded.bronze_files,
-            loaded.has_rows,
-            loaded.in_bronze,
-            loaded.rows_inserted,
-        )
+        return loaded
 
     def _silver(self, source: Source) -> SilverResult:
         """The day's batch from bronze, written to silver unless gold runs alone."""
@@ -471,9 +455,7 @@ class _Attempt:
         return outcome
 
 
-def _unchanged(
-    steps: Sequence[str], landed: BronzeOutcome, finished_bronze_files: set[int]
-) -> bool:
+def _unchanged(steps: Sequence[str], landed: BronzeResult, finished_bronze_files: set[int]) -> bool:
     """Whether silver and gold already reflect all of bronze's partition for the day: this
     attempt's load inserted no row, and bronze held as many of the day's files as an attempt
     that finished both read. Bronze only gains files, each with all its rows in one commit,

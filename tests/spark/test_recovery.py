@@ -9,10 +9,11 @@ from collections.abc import Iterable
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 from chispa import assert_df_equality
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import faults, ops, pending, restore, storage
@@ -38,7 +39,6 @@ from lakehouse.tables import (
     recorded_tables,
     tables_of,
 )
-from lakehouse.warehouse import Table
 from tests import scenario
 from tests.fakes import DeltaSays
 from tests.helpers import (
@@ -190,6 +190,23 @@ def test_maintenance_beside_a_daily_run_changes_no_table(
     }
 
 
+def _losing_once(monkeypatch: pytest.MonkeyPatch, write: str) -> list[str]:
+    """`storage.<write>` loses its first commit to another writer's metadata commit (Delta's
+    condition), then writes; the tables of its calls, in order."""
+    real = getattr(storage, write)
+    calls: list[str] = []
+
+    def losing(*args: Any, **kwargs: Any) -> None:
+        calls.append(args[1].sql)  # (spark or frame, table, ...)
+        if len(calls) == 1:
+            raise DeltaSays("DELTA_METADATA_CHANGED")
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(storage, write, losing)
+    monkeypatch.setattr("lakehouse.concurrency.time.sleep", lambda _: None)
+    return calls
+
+
 def test_a_vacuum_that_loses_its_commit_to_a_daily_run_is_run_again(
     spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -198,17 +215,7 @@ def test_a_vacuum_that_loses_its_commit_to_a_daily_run_is_run_again(
     as it does beside a run: the table's maintenance runs it again instead of failing."""
     warehouse = by_path(tmp_path / "wh")
     ensure_table(spark, PENDING_EVENT_DATES, warehouse)
-    real_vacuum = storage.vacuum
-    vacuums: list[str] = []
-
-    def vacuum(session: SparkSession, table: Table) -> None:
-        vacuums.append(table.sql)
-        if len(vacuums) == 1:
-            raise DeltaSays("DELTA_METADATA_CHANGED")
-        real_vacuum(session, table)
-
-    monkeypatch.setattr(storage, "vacuum", vacuum)
-    monkeypatch.setattr("lakehouse.concurrency.time.sleep", lambda _: None)
+    vacuums = _losing_once(monkeypatch, "vacuum")
     table = PENDING_EVENT_DATES.table(warehouse)
     done = maintain_table(
         spark, PENDING_EVENT_DATES, warehouse, retain_hours=MIN_RETAIN_HOURS, vacuum=True
@@ -226,17 +233,7 @@ def test_a_run_log_append_that_loses_to_a_metadata_commit_is_appended_again_once
     run log's retention beside a run): the attempt's rows are appended again, once."""
     warehouse = by_path(tmp_path / "wh")
     ensure_table(spark, RUN_LOG, warehouse)
-    real_append = storage.append
-    appends: list[str] = []
-
-    def append(frame: DataFrame, table: Table, *, merge_schema: bool = False) -> None:
-        appends.append(table.sql)
-        if len(appends) == 1:
-            raise DeltaSays("DELTA_METADATA_CHANGED")
-        real_append(frame, table, merge_schema=merge_schema)
-
-    monkeypatch.setattr(storage, "append", append)
-    monkeypatch.setattr("lakehouse.concurrency.time.sleep", lambda _: None)
+    _losing_once(monkeypatch, "append")
     rows = [
         {"run_id": "r1", "run_date": date(2025, 3, 1), "source": s.name, "status": ops.SUCCEEDED}
         for s in SOURCES
