@@ -88,7 +88,8 @@ def _file_names(stored: DataFrame) -> set[str]:
 def already_loaded(
     spark: SparkSession, warehouse: Warehouse, source: Source, ingest_date: date
 ) -> BronzeResult:
-    """What bronze holds for the day, for a run that does not load (`--steps silver,gold`)."""
+    """What bronze holds for the day, for a run that does not load (`--steps silver,gold`) or
+    finds nothing in the landing zone."""
     files = len(loaded_file_names(spark, warehouse, source, ingest_date))
     return BronzeResult(source.name, 0, 0, has_rows=files > 0, bronze_files=files, in_bronze=files)
 
@@ -115,7 +116,9 @@ def load(
     """
     files = landing.list_files(spark, landing_root, source, ingest_date)
     if not files:
-        return BronzeResult(source.name, 0, 0, has_rows=False)
+        # Bronze may still hold the day: an earlier attempt landed it, stopped before gold,
+        # and the landing folder was archived since. Later steps then complete it from bronze.
+        return already_loaded(spark, warehouse, source, ingest_date)
     stored = partition(spark, warehouse, source, ingest_date)
     done = _file_names(stored)
     new = [f for f in files if f.name not in done]

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 SUCCEEDED = "succeeded"  # silver and gold hold every bronze file of the day counted here
 UNCHANGED = "unchanged"  # nothing new since a succeeded attempt: silver and gold skipped
-NO_DATA = "no_data"  # no landing folder or file for the source on this date
+NO_DATA = "no_data"  # nothing for the source on this date, in the landing zone or bronze
 REJECTED = "rejected"  # over its quarantine threshold: bronze and quarantine only
 FAILED = "failed"
 RESTORE = "restore"  # not a run: jobs/restore.py took the tables back (see `undid_runs`)

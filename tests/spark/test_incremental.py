@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +20,7 @@ from pyspark.sql import functions as F
 from lakehouse import faults, ops, storage
 from lakehouse.config import STEPS
 from lakehouse.run import run_date
-from lakehouse.sources import APP_EVENTS, ORDERS
+from lakehouse.sources import APP_EVENTS, ORDERS, SOURCES
 from lakehouse.tables import FACT_APP_EVENTS_DAILY, FACT_ORDER_CURRENT, silver_spec
 from tests.helpers import (
     EVERY_TABLE_BUT_THE_RUN_LOG,
@@ -192,6 +193,40 @@ def test_a_rerun_skips_only_what_silver_and_gold_have_read_files_holding_no_row_
             FACT_ORDER_CURRENT.name: [
                 (i, c, Decimal(total), "placed", datetime.fromisoformat(at), D1)
                 for i, c, total, at in orders
+            ]
+        },
+    )
+    assert_df_equality(
+        read(spark, FACT_ORDER_CURRENT, warehouse),
+        expected[FACT_ORDER_CURRENT.name],
+        ignore_row_order=True,
+    )
+
+
+def test_a_day_bronze_holds_is_completed_after_its_landing_folder_is_gone(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """A bronze step alone lands the day, then the landing folder is archived: a rerun finds
+    no file to load, takes the day from bronze into silver and gold, and the next rerun is
+    unchanged. A source that never had the day stays without data."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    settings = settings_for(spark, landing, warehouse)
+    write_csv(
+        landing, ORDERS.name, D1, "a.csv", f"{ORDER_HEADER}\n1,7,10.50,placed,2025-05-01 01:00"
+    )
+    run_date(spark, settings, D1, steps=("bronze",))
+    shutil.rmtree(landing / ORDERS.name)
+
+    assert run_date(spark, settings, D1).statuses == {
+        **{s.name: ops.NO_DATA for s in SOURCES},
+        ORDERS.name: ops.SUCCEEDED,
+    }
+    assert run_date(spark, settings, D1).statuses[ORDERS.name] == ops.UNCHANGED
+    expected = gold_frames(
+        spark,
+        {
+            FACT_ORDER_CURRENT.name: [
+                (1, 7, Decimal("10.50"), "placed", datetime(2025, 5, 1, 1), D1)
             ]
         },
     )
