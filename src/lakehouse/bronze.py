@@ -118,6 +118,9 @@ def load(
     if not files:
         # Bronze may still hold the day: an earlier attempt landed it, stopped before gold,
         # and the landing folder was archived since. Later steps then complete it from bronze.
+        # The partition's file listing (one Spark job) settles the usual case, an empty one.
+        if not partition(spark, warehouse, source, ingest_date).inputFiles():
+            return BronzeResult(source.name, 0, 0, has_rows=False)
         return already_loaded(spark, warehouse, source, ingest_date)
     stored = partition(spark, warehouse, source, ingest_date)
     done = _file_names(stored)

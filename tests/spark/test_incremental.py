@@ -1,7 +1,7 @@
 """What a day's run recomputes: only the event dates whose silver rows change, through an
 insert-only MERGE when nothing stored is outranked, and safely when another writer commits
-to silver in between; and nothing on a rerun that finds no new row, files holding no row
-included."""
+to silver in between; nothing on a rerun that finds no new row, files holding no row
+included; and what bronze holds of a day whose landing folder is gone."""
 
 from __future__ import annotations
 
@@ -25,9 +25,11 @@ from lakehouse.tables import FACT_APP_EVENTS_DAILY, FACT_ORDER_CURRENT, silver_s
 from tests.helpers import (
     EVERY_TABLE_BUT_THE_RUN_LOG,
     ORDER_HEADER,
+    assert_same_tables,
     files_by_partition,
     gold_frames,
     read,
+    run_all,
     settings_for,
     table_at,
     write_csv,
@@ -207,13 +209,14 @@ def test_a_day_bronze_holds_is_completed_after_its_landing_folder_is_gone(
     spark: SparkSession, tmp_path: Path
 ) -> None:
     """A bronze step alone lands the day, then the landing folder is archived: a rerun finds
-    no file to load, takes the day from bronze into silver and gold, and the next rerun is
-    unchanged. A source that never had the day stays without data."""
-    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    no file to load and takes the day from bronze into silver and gold, every table as one
+    run with the folder there leaves it; the next rerun is unchanged (no table but the run
+    log gains a version). A source that never had the day stays without data."""
+    landing, warehouse, plain = tmp_path / "landing", tmp_path / "wh", tmp_path / "plain"
     settings = settings_for(spark, landing, warehouse)
-    write_csv(
-        landing, ORDERS.name, D1, "a.csv", f"{ORDER_HEADER}\n1,7,10.50,placed,2025-05-01 01:00"
-    )
+    order = ("1", "7", "10.50", "placed", "2025-05-01 01:00")
+    write_csv(landing, ORDERS.name, D1, "a.csv", f"{ORDER_HEADER}\n{','.join(order)}")
+    run_all(spark, landing, plain, [D1])
     run_date(spark, settings, D1, steps=("bronze",))
     shutil.rmtree(landing / ORDERS.name)
 
@@ -221,7 +224,7 @@ def test_a_day_bronze_holds_is_completed_after_its_landing_folder_is_gone(
         **{s.name: ops.NO_DATA for s in SOURCES},
         ORDERS.name: ops.SUCCEEDED,
     }
-    assert run_date(spark, settings, D1).statuses[ORDERS.name] == ops.UNCHANGED
+    assert_same_tables(spark, plain, warehouse)
     expected = gold_frames(
         spark,
         {
@@ -235,3 +238,6 @@ def test_a_day_bronze_holds_is_completed_after_its_landing_folder_is_gone(
         expected[FACT_ORDER_CURRENT.name],
         ignore_row_order=True,
     )
+    before = ops.versions_of(spark, settings.tables, EVERY_TABLE_BUT_THE_RUN_LOG)
+    assert run_date(spark, settings, D1).statuses[ORDERS.name] == ops.UNCHANGED
+    assert ops.versions_of(spark, settings.tables, EVERY_TABLE_BUT_THE_RUN_LOG) == before
