@@ -75,12 +75,6 @@ def partition(
     return storage.read(spark, table).where(F.col(INGEST_DATE) == sql.date_value(ingest_date))
 
 
-def loaded_file_names(
-    spark: SparkSession, warehouse: Warehouse, source: Source, ingest_date: date
-) -> set[str]:
-    return _file_names(partition(spark, warehouse, source, ingest_date))
-
-
 def _file_names(stored: DataFrame) -> set[str]:
     return {str(r[0]) for r in stored.select(SOURCE_FILE).distinct().collect()}
 
@@ -88,9 +82,13 @@ def _file_names(stored: DataFrame) -> set[str]:
 def already_loaded(
     spark: SparkSession, warehouse: Warehouse, source: Source, ingest_date: date
 ) -> BronzeResult:
-    """What bronze holds for the day, for a run that does not load (`--steps silver,gold`) or
-    finds nothing in the landing zone."""
-    files = len(loaded_file_names(spark, warehouse, source, ingest_date))
+    """What bronze holds for the day, for a run that does not load (`--steps silver,gold`)."""
+    return _held(source, partition(spark, warehouse, source, ingest_date))
+
+
+def _held(source: Source, stored: DataFrame) -> BronzeResult:
+    """Bronze's partition for the day as the later steps will read it, with nothing loaded."""
+    files = len(_file_names(stored))
     return BronzeResult(source.name, 0, 0, has_rows=files > 0, bronze_files=files, in_bronze=files)
 
 
@@ -115,14 +113,14 @@ def load(
     leaves nothing for a rerun to miss.
     """
     files = landing.list_files(spark, landing_root, source, ingest_date)
+    stored = partition(spark, warehouse, source, ingest_date)
     if not files:
         # Bronze may still hold the day: an earlier attempt landed it, stopped before gold,
         # and the landing folder was archived since. Later steps then complete it from bronze.
         # The partition's file listing (one Spark job) settles the usual case, an empty one.
-        if not partition(spark, warehouse, source, ingest_date).inputFiles():
+        if not stored.inputFiles():
             return BronzeResult(source.name, 0, 0, has_rows=False)
-        return already_loaded(spark, warehouse, source, ingest_date)
-    stored = partition(spark, warehouse, source, ingest_date)
+        return _held(source, stored)
     done = _file_names(stored)
     new = [f for f in files if f.name not in done]
     raw = landing.read_files(spark, source, new) if new else None
