@@ -17,7 +17,7 @@ SAMPLE_DATES := 2025-03-01 2025-03-02 2025-03-03 2025-03-04
 export JAVA_HOME := $(shell scripts/java-home.sh)
 
 .DEFAULT_GOAL := help
-.PHONY: help install readers run report maintenance bench bench-horizon test test-unit test-spark test-fast cluster-test connect-test wheel lint format clean
+.PHONY: help install readers run report maintenance bench bench-horizon fuzz test test-unit test-spark test-fast cluster-test connect-test wheel lint format clean
 # Two workers, each with its Spark session; the tests that share a warehouse share a worker.
 WORKERS := -n 2 --dist loadgroup
 
@@ -75,6 +75,9 @@ $(BENCHED): $(INSTALLED)
 
 bench: install $(BENCHED) ## the sample warm and cold, N generated days, 100 days of history: make bench [SCALE=0.1] [DAYS=10]
 	$(PY) bench/run_bench.py --scale $(or $(SCALE),0.1) --days $(or $(DAYS),10)
+
+fuzz: $(TESTED) $(BENCHED) ## hostile small days in random run orders, gold against the DuckDB reference: make fuzz [SEEDS=5]
+	$(PY) bench/fuzz.py --seeds $(or $(SEEDS),5)
 
 bench-horizon: install $(BENCHED) ## day 101 after 100 days of history against day 2: make bench-horizon [DAYS=100]
 	$(PY) bench/run_bench.py --no-sample --no-scale --no-duckdb --horizon $(or $(DAYS),100)

@@ -421,6 +421,8 @@ def _parsed(kind: Kind, raw: str) -> str:
             f"CASE WHEN {raw} IS NULL OR {v} = '' THEN false WHEN lower({v}) = 'true' THEN true "
             f"WHEN lower({v}) = 'false' THEN false END"
         )
+    if kind is Kind.TEXT:  # an empty text is no value (CSV has no null): a JSON "" too
+        return f"nullif({raw}, '')"
     return raw
 
 
