@@ -42,7 +42,7 @@ from lakehouse.tables import GOLD_TABLES, quarantine_spec  # noqa: E402
 
 START = date(2025, 4, 1)
 TIMES = ("08:00", "08:00:00", "09:30", "23:59:59", "00:00")
-NAMES = ("Ann", "Bob, Jr.", 'Cy "C" Lee', "Dee")
+NAMES = ("Ann", "Bob, Jr.", 'Cy "C" Lee', "Dee", "Eve\nTwo lines", " Flo ")
 TIERS = ("bronze", "gold", "")
 ORDER_TOTALS = ("10", "10.5", "10.50", "0.00", "99.99", "7.")
 ORDER_STATUSES = ("placed", "paid", "shipped")
@@ -77,7 +77,8 @@ def _row(source: str, rng: random.Random, day: date) -> dict[str, str]:
         return row
     if source == "order_updates":
         return {
-            "order_id": str(rng.randint(1, 5)),
+            "order_id": rng.choice(("", " ", "+", "0")) * (rng.random() < 0.1)
+            + str(rng.randint(1, 5)),
             "customer_id": str(rng.randint(1, 3)),
             "order_total": rng.choice(ORDER_TOTALS),
             "status": rng.choice(ORDER_STATUSES),
@@ -113,11 +114,13 @@ def _write_file(
     """CSV or JSON Lines; a file holds at most one record per key and ranking time, so no tie
     is left to chance (the contract calls those exact duplicates)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    end = rng.choice(("\n", "\n", "\r\n"))
+    bom = "\ufeff" if rng.random() < 0.1 else ""
     if path.suffix == ".jsonl":
-        lines = [json.dumps(r) for r in rows]
+        lines = [json.dumps({k: _json_value(k, v, rng) for k, v in r.items()}) for r in rows]
         if rng.random() < 0.3:
             lines.append(rng.choice(("{broken", "[1, 2]", '"text"')))
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        path.write_text(bom + end.join(lines) + end, encoding="utf-8", newline="")
         return
     header = sorted(
         {k for r in rows for k in r}, key=lambda k: list(rows[0]).index(k) if k in rows[0] else 99
@@ -130,7 +133,18 @@ def _write_file(
         lines.append(",".join(_csv_field(v) for v in values))
     if short_line and rng.random() < 0.3:
         lines.append("1,too,few")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text(bom + end.join(lines) + end, encoding="utf-8", newline="")
+
+
+def _json_value(column: str, value: str, rng: random.Random) -> object:
+    """A key or amount sometimes as a JSON number (whose text is the same), else the string."""
+    if column.endswith("_id") and value.isdigit() and rng.random() < 0.5:
+        return int(value)
+    if column == "order_total" and rng.random() < 0.5:
+        number = float(value) if value.replace(".", "", 1).isdigit() else None
+        if number is not None and json.dumps(number) == value:
+            return number
+    return value
 
 
 def _identity(source: str, row: dict[str, str]) -> tuple[str, ...]:
