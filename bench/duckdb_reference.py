@@ -88,10 +88,11 @@ CRM = Source(
         ("tier", Kind.TEXT),
         ("updated_at", Kind.TIMESTAMP),
         ("is_deleted", Kind.FLAG),
+        ("phone", Kind.TEXT),  # the contract's example of a drifted column, kept in gold
     ),
     key=("customer_id",),
     mutable=True,
-    optional=("is_deleted",),
+    optional=("is_deleted", "phone"),
 )
 ORDERS = Source(
     "order_updates",
@@ -142,6 +143,7 @@ GOLD: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
             ("tier", "VARCHAR"),
             ("last_updated_at", "TIMESTAMP"),
             ("load_date", "DATE"),
+            ("phone", "VARCHAR"),
         ),
         ("customer_id",),
     ),
@@ -657,7 +659,7 @@ def _update_gold(con: duckdb.DuckDBPyConnection, source: Source, dates: list[dat
             con,
             "dim_customer_current",
             "SELECT customer_id, full_name, email, tier, updated_at AS last_updated_at, "
-            f"_ingest_date AS load_date, is_deleted FROM {CRM.silver} "
+            f"_ingest_date AS load_date, phone, is_deleted FROM {CRM.silver} "
             "SEMI JOIN _batch USING (customer_id)",
             "s.is_deleted",
         )
@@ -744,13 +746,17 @@ def export_gold(con: duckdb.DuckDBPyConnection, out_dir: Path) -> None:
 def compare_gold(con: duckdb.DuckDBPyConnection, spark_gold_dir: Path) -> dict[str, int]:
     """Per gold table, the rows in one result but not the other (a multiset symmetric
     difference), both sides cast to the declared types; the Spark side is read from
-    `spark_gold_dir/<table>/*.parquet`."""
+    `spark_gold_dir/<table>/*.parquet`. A drifted column the job's gold lacks (no file ever
+    brought it) is null there."""
     diffs: dict[str, int] = {}
     for table, (columns, _) in GOLD.items():
+        files = f"read_parquet({_lit(str(spark_gold_dir / table / '*.parquet'))})"
+        present = {str(r[0]) for r in con.sql(f"DESCRIBE SELECT * FROM {files}").fetchall()}
         cast = ", ".join(f"CAST({_q(n)} AS {t}) AS {_q(n)}" for n, t in columns)
-        spark = (
-            f"SELECT {cast} FROM read_parquet({_lit(str(spark_gold_dir / table / '*.parquet'))})"
+        spark_cast = ", ".join(
+            f"CAST({_q(n) if n in present else 'NULL'} AS {t}) AS {_q(n)}" for n, t in columns
         )
+        spark = f"SELECT {spark_cast} FROM {files}"
         ours = f"SELECT {cast} FROM {table}"
         row = con.sql(
             f"SELECT (SELECT count(*) FROM ({spark} EXCEPT ALL {ours})) + "

@@ -8,11 +8,11 @@ values and landing days late, CSV and JSON Lines side by side, drifted and missi
 columns, bad rows of every kind, files that land after their date has run. The job then runs
 the dates in a random order in one Spark session, some twice, some also cut short after
 bronze or silver (as a crash leaves them), the rest sometimes run as a task of its own. Its
-gold must equal, row for row in the columns the contract names, `bench/duckdb_reference.py`
-run once over the dates in order (an independent implementation of the rules), and its
-quarantine must hold as many bad rows per source, date, file and reason. Each seed prints
-its schedule, then per table how many rows differ; any difference makes the run exit 1. The
-data of each seed stays under `--work` for a closer look.
+gold must equal, row for row in the columns the contract names and the drifted `phone`,
+`bench/duckdb_reference.py` run once over the dates in order (an independent implementation
+of the rules), and its quarantine must hold as many bad rows per source, date, file and
+reason. Each seed prints its schedule, then per table how many rows differ; any difference
+makes the run exit 1. The data of each seed stays under `--work` for a closer look.
 
     python bench/fuzz.py [--seeds 5] [--first-seed 1] [--days 5] [--work .bench/fuzz]
 """
