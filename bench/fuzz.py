@@ -232,8 +232,9 @@ def schedule(
     days: list[date], late: set[date], rng: random.Random
 ) -> list[tuple[date, tuple[str, ...]]]:
     """Every date run whole at least once, some twice, some also cut short after bronze or
-    silver (a crash, or a task of its own), in a random order. A date with held-back files
-    has them land after one of its runs, and is run whole again later."""
+    silver (as a crash leaves them) with the rest sometimes run as a task of its own, in a
+    random order. A date with held-back files has them land after one of its runs, and is run
+    whole again later."""
     runs = [(d, STEPS) for d in days] + [(d, STEPS) for d in days if rng.random() < 0.3]
     for day in days:
         if rng.random() < 0.3:  # cut short, and sometimes the rest run as a task of its own
