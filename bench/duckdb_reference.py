@@ -728,6 +728,21 @@ def run_day(con: duckdb.DuckDBPyConnection, landing: Path, day: date) -> dict[st
     return steps
 
 
+def run_days(
+    db_path: Path, landing: Path, days: list[date]
+) -> tuple[duckdb.DuckDBPyConnection, list[float]]:
+    """A fresh reference database run over `days` in order: the open connection, and each
+    day's seconds."""
+    db_path.unlink(missing_ok=True)
+    con = connect(db_path)
+    seconds = []
+    for day in days:
+        start = time.perf_counter()
+        run_day(con, landing, day)
+        seconds.append(time.perf_counter() - start)
+    return con, seconds
+
+
 # ---------------------------------------------------------------------------------------------
 # Output
 # ---------------------------------------------------------------------------------------------

@@ -35,11 +35,13 @@ from pyspark.sql import SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from bench import duckdb_reference  # noqa: E402
+from bench.run_bench import export_gold  # noqa: E402
 from lakehouse.config import STEPS, Settings  # noqa: E402
+from lakehouse.landing import day_folder  # noqa: E402
 from lakehouse.run import run_date  # noqa: E402
 from lakehouse.session import LOCAL_TEST_CONF, build_session  # noqa: E402
 from lakehouse.sources import SOURCES  # noqa: E402
-from lakehouse.tables import GOLD_TABLES, quarantine_spec  # noqa: E402
+from lakehouse.tables import quarantine_spec  # noqa: E402
 
 # The tests' settings, but with three tasks per shuffle and per file read, so that a pick that
 # depends on partitioning shows.
@@ -174,10 +176,12 @@ def _identity(source: str, row: dict[str, str]) -> tuple[str, ...]:
 
 
 def generate(landing: Path, days: list[date], rng: random.Random) -> None:
-    for source in (s.name for s in SOURCES):
+    for spec in SOURCES:
+        source = spec.name
         for day in days:
             if rng.random() < 0.2:
                 continue  # no folder: nothing new that day
+            folder = Path(day_folder(str(landing), spec, day))
             for n in range(rng.randint(1, 3)):
                 rows: dict[tuple[str, ...], dict[str, str]] = {}
                 for _ in range(rng.randint(0, 6)):
@@ -188,15 +192,11 @@ def generate(landing: Path, days: list[date], rng: random.Random) -> None:
                     rows.setdefault(_identity(source, row), row)
                 suffix = rng.choice((".csv", ".jsonl"))
                 _write_file(
-                    folder(landing, source, day) / f"part-{n}{suffix}",
+                    folder / f"part-{n}{suffix}",
                     list(rows.values()) or [_row(source, rng, day)],
                     rng,
                 )
-            _write_odd_files(folder(landing, source, day), source, rng, day)
-
-
-def folder(landing: Path, source: str, day: date) -> Path:
-    return landing / source / f"ingest_date={day.isoformat()}"
+            _write_odd_files(folder, source, rng, day)
 
 
 def _write_odd_files(path: Path, source: str, rng: random.Random, day: date) -> None:
@@ -253,18 +253,9 @@ def schedule(
 def differences(
     spark: SparkSession, warehouse: Path, landing: Path, days: list[date], work: Path
 ) -> dict[str, int]:
-    gold_dir = work / "spark_gold"
-    shutil.rmtree(gold_dir, ignore_errors=True)
-    for spec in GOLD_TABLES:
-        spark.read.format("delta").load(spec.path(str(warehouse))).write.parquet(
-            str(gold_dir / spec.name)
-        )
-    db = work / "reference.duckdb"
-    db.unlink(missing_ok=True)
-    con = duckdb_reference.connect(db)
-    for day in days:
-        duckdb_reference.run_day(con, landing, day)
-    diffs = duckdb_reference.compare_gold(con, gold_dir)
+    export_gold(spark, str(warehouse), work / "spark_gold")
+    con, _ = duckdb_reference.run_days(work / "reference.duckdb", landing, days)
+    diffs = duckdb_reference.compare_gold(con, work / "spark_gold")
     # Quarantine: every bad row once, with its date, file and reason.
     # The reference's CSV reader drops a line with the wrong field count; the job keeps it.
     ours = [

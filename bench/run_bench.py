@@ -193,6 +193,14 @@ def rebuild_gold(spark: SparkSession, warehouse: str, out: str) -> None:
             save(frame, spec)
 
 
+def export_gold(spark: SparkSession, warehouse: str, out: Path) -> None:
+    """The job's gold tables as plain Parquet under `out/<table>`, which
+    `duckdb_reference.compare_gold` reads."""
+    shutil.rmtree(out, ignore_errors=True)
+    for spec in GOLD_TABLES:
+        spark.read.format("delta").load(spec.path(warehouse)).write.parquet(str(out / spec.name))
+
+
 class StepTimes(logging.Handler):
     """Collects the job's own step lines (`bronze|silver|gold <source> <date>: ... (N s)`):
     where a day's time goes, per layer and source, without timing anything twice."""
@@ -508,19 +516,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench import duckdb_reference
 
             gold_dir = args.work / "spark_gold"
-            shutil.rmtree(gold_dir, ignore_errors=True)
-            for spec in GOLD_TABLES:
-                spark.read.format("delta").load(spec.path(warehouse)).write.parquet(
-                    str(gold_dir / spec.name)
-                )
-            db = args.work / "reference.duckdb"
-            db.unlink(missing_ok=True)
-            con = duckdb_reference.connect(db)
-            duck_days = []
-            for day in days:
-                t0 = time.monotonic()
-                duckdb_reference.run_day(con, landing, day)
-                duck_days.append(time.monotonic() - t0)
+            export_gold(spark, warehouse, gold_dir)
+            con, duck_days = duckdb_reference.run_days(
+                args.work / "reference.duckdb", landing, days
+            )
             report["duckdb_per_day_s"] = duck_days
             report["duckdb_differing_rows"] = duckdb_reference.compare_gold(con, gold_dir)
             report["spark_to_duckdb_per_day"] = [
