@@ -10,9 +10,9 @@ the dates in a random order in one Spark session, some twice, some also cut shor
 bronze or silver (as a crash leaves them), the rest sometimes run as a task of its own. Its
 gold must equal, row for row in the columns the contract names and the drifted `phone`,
 `bench/duckdb_reference.py` run once over the dates in order (an independent implementation
-of the rules), and its quarantine must hold as many bad rows per source, date, file and
-reason. Each seed prints its schedule, then per table how many rows differ; any difference
-makes the run exit 1. The data of each seed stays under `--work` for a closer look.
+of the rules), and its quarantine must hold the same bad rows: source, date, file, reason
+and raw values. Each seed prints its schedule, then per table how many rows differ; any
+difference makes the run exit 1. The data of each seed stays under `--work` for a closer look.
 
     python bench/fuzz.py [--seeds 5] [--first-seed 1] [--days 5] [--work .bench/fuzz]
 """
@@ -40,7 +40,7 @@ from lakehouse.config import STEPS, Settings  # noqa: E402
 from lakehouse.landing import day_folder  # noqa: E402
 from lakehouse.run import run_date  # noqa: E402
 from lakehouse.session import LOCAL_TEST_CONF, build_session  # noqa: E402
-from lakehouse.sources import SOURCES  # noqa: E402
+from lakehouse.sources import SOURCES, Source  # noqa: E402
 from lakehouse.tables import quarantine_spec  # noqa: E402
 
 # The tests' settings, but with three tasks per shuffle and per file read, so that a pick that
@@ -250,26 +250,49 @@ def schedule(
     return runs
 
 
+def _line_level(reason: str) -> bool:
+    return reason.startswith("record:")
+
+
+def _raw(source: Source, values: dict[str, object]) -> tuple[object, ...]:
+    """A bad row's raw values as the comparison sees them."""
+    if _line_level(str(values["_reason"])):
+        return ("_raw_record", values["_raw_record"])
+    return tuple((c, values.get(c)) for c in source.column_names if values.get(c) is not None)
+
+
+def _reference_values(reason: str, record: str) -> dict[str, object]:
+    """The reference keeps a bad row as one text: the line itself, or a JSON object of its
+    raw values by column."""
+    if _line_level(reason):
+        return {"_reason": reason, "_raw_record": record}
+    return {"_reason": reason, **json.loads(record)}
+
+
 def differences(
     spark: SparkSession, warehouse: Path, landing: Path, days: list[date], work: Path
 ) -> dict[str, int]:
     export_gold(spark, str(warehouse), work / "spark_gold")
     con, _ = duckdb_reference.run_days(work / "reference.duckdb", landing, days)
     diffs = duckdb_reference.compare_gold(con, work / "spark_gold")
-    # Quarantine: every bad row once, with its date, file and reason.
+    # Quarantine: every bad row once, with its date, file, reason and raw values (the line as
+    # it came for a line that could not be read as a record, else the schema's columns as text).
     # The reference's CSV reader drops a line with the wrong field count; the job keeps it.
     ours = [
-        (s.name, r["_ingest_date"], r["_source_file"], r["_reason"])
+        (s.name, r["_ingest_date"], r["_source_file"], r["_reason"], _raw(s, r.asDict()))
         for s in SOURCES
         for r in spark.read.format("delta")
         .load(quarantine_spec(s).path(str(warehouse)))
         .where(F.col("_reason") != "record: wrong number of fields")
-        .select("_ingest_date", "_source_file", "_reason")
         .collect()
     ]
-    theirs = con.sql(
-        "SELECT source, _ingest_date, _source_file, _reason FROM quarantine"
-    ).fetchall()
+    by_name = {s.name: s for s in SOURCES}
+    theirs = [
+        (name, day, file, reason, _raw(by_name[name], _reference_values(reason, record)))
+        for name, day, file, record, reason in con.sql(
+            "SELECT source, _ingest_date, _source_file, _raw_record, _reason FROM quarantine"
+        ).fetchall()
+    ]
     ours_, theirs_ = Counter(ours), Counter(theirs)
     diffs["quarantine"] = sum(((ours_ - theirs_) + (theirs_ - ours_)).values())
     con.close()
