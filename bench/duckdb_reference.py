@@ -88,11 +88,14 @@ CRM = Source(
         ("tier", Kind.TEXT),
         ("updated_at", Kind.TIMESTAMP),
         ("is_deleted", Kind.FLAG),
-        ("phone", Kind.TEXT),  # the contract's example of a drifted column, kept in gold
+        # Drifted columns the bench and the fuzz write, kept in gold: the contract's example
+        # and a second one.
+        ("loyalty_id", Kind.TEXT),
+        ("phone", Kind.TEXT),
     ),
     key=("customer_id",),
     mutable=True,
-    optional=("is_deleted", "phone"),
+    optional=("is_deleted", "loyalty_id", "phone"),
 )
 ORDERS = Source(
     "order_updates",
@@ -143,6 +146,7 @@ GOLD: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
             ("tier", "VARCHAR"),
             ("last_updated_at", "TIMESTAMP"),
             ("load_date", "DATE"),
+            ("loyalty_id", "VARCHAR"),
             ("phone", "VARCHAR"),
         ),
         ("customer_id",),
@@ -659,7 +663,7 @@ def _update_gold(con: duckdb.DuckDBPyConnection, source: Source, dates: list[dat
             con,
             "dim_customer_current",
             "SELECT customer_id, full_name, email, tier, updated_at AS last_updated_at, "
-            f"_ingest_date AS load_date, phone, is_deleted FROM {CRM.silver} "
+            f"_ingest_date AS load_date, loyalty_id, phone, is_deleted FROM {CRM.silver} "
             "SEMI JOIN _batch USING (customer_id)",
             "s.is_deleted",
         )

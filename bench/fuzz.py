@@ -8,7 +8,7 @@ values and landing days late, CSV and JSON Lines side by side, drifted and missi
 columns, bad rows of every kind, files that land after their date has run. The job then runs
 the dates in a random order in one Spark session, some twice, some also cut short after
 bronze or silver (as a crash leaves them), the rest sometimes run as a task of its own. Its
-gold must equal, row for row in the columns the contract names and the drifted `phone`,
+gold must equal, row for row in the columns the contract names and the drifted CRM columns,
 `bench/duckdb_reference.py` run once over the dates in order (an independent implementation
 of the rules), and its quarantine must hold the same bad rows: source, date, file, reason
 and raw values. Each seed prints its schedule, then per table how many rows differ; any
@@ -85,6 +85,10 @@ def _row(source: str, rng: random.Random, day: date) -> dict[str, str]:
         }
         if rng.random() < 0.25:
             row["is_deleted"] = rng.choice(("true", "TRUE", "false", ""))
+        if rng.random() < 0.5:  # drift in any format: a second drifted column, empty or a number
+            row["loyalty_id"] = rng.choice(("L1", "L2", "", "7"))
+        if rng.random() < 0.1:
+            row["phone"] = f"555-{rng.randint(0, 9)}"
         return row
     if source == "order_updates":
         return {
@@ -138,11 +142,11 @@ def _write_file(
     header = sorted(
         {k for r in rows for k in r}, key=lambda k: list(rows[0]).index(k) if k in rows[0] else 99
     )
-    if rng.random() < 0.3:
+    if "phone" not in header and rng.random() < 0.3:
         header.append("phone")
     lines = [",".join(header)]
     for r in rows:
-        values = [r.get(k, "") if k != "phone" else f"555-{rng.randint(0, 9)}" for k in header]
+        values = [r.get(k, f"555-{rng.randint(0, 9)}" if k == "phone" else "") for k in header]
         lines.append(",".join(_csv_field(v) for v in values))
     if short_line and rng.random() < 0.3:
         lines.append("1,too,few")
