@@ -88,8 +88,8 @@ CRM = Source(
         ("tier", Kind.TEXT),
         ("updated_at", Kind.TIMESTAMP),
         ("is_deleted", Kind.FLAG),
-        # Drifted columns the bench and the fuzz write, kept in gold: the contract's example
-        # and a second one.
+        # Drifted columns (bench/fuzz.py writes them), kept in gold as the contract says: its
+        # example and a second one.
         ("loyalty_id", Kind.TEXT),
         ("phone", Kind.TEXT),
     ),
