@@ -40,7 +40,7 @@ from lakehouse.config import STEPS, Settings  # noqa: E402
 from lakehouse.landing import day_folder  # noqa: E402
 from lakehouse.run import run_date  # noqa: E402
 from lakehouse.session import LOCAL_TEST_CONF, build_session  # noqa: E402
-from lakehouse.sources import SOURCES, Source  # noqa: E402
+from lakehouse.sources import SOURCES  # noqa: E402
 from lakehouse.tables import quarantine_spec  # noqa: E402
 
 # The tests' settings, but with three tasks per shuffle and per file read, so that a pick that
@@ -139,9 +139,7 @@ def _write_file(
             lines.append(rng.choice(("{broken", "[1, 2]", '"text"')))
         path.write_text(bom + end.join(lines) + end, encoding="utf-8", newline="")
         return
-    header = sorted(
-        {k for r in rows for k in r}, key=lambda k: list(rows[0]).index(k) if k in rows[0] else 99
-    )
+    header = list(dict.fromkeys(k for r in rows for k in r))  # first appearance: the same each run
     if "phone" not in header and rng.random() < 0.3:
         header.append("phone")
     lines = [",".join(header)]
@@ -258,11 +256,14 @@ def _line_level(reason: str) -> bool:
     return reason.startswith("record:")
 
 
-def _raw(source: Source, values: dict[str, object]) -> tuple[object, ...]:
-    """A bad row's raw values as the comparison sees them."""
+def _raw(values: dict[str, object]) -> tuple[object, ...]:
+    """A bad row's raw values as the comparison sees them: the line, or every column that
+    holds a value (drifted ones included; every `_` name is the job's or the reference's own)."""
     if _line_level(str(values["_reason"])):
         return ("_raw_record", values["_raw_record"])
-    return tuple((c, values.get(c)) for c in source.column_names if values.get(c) is not None)
+    return tuple(
+        sorted((c, v) for c, v in values.items() if not c.startswith("_") and v is not None)
+    )
 
 
 def _reference_values(reason: str, record: str) -> dict[str, object]:
@@ -280,19 +281,18 @@ def differences(
     con, _ = duckdb_reference.run_days(work / "reference.duckdb", landing, days)
     diffs = duckdb_reference.compare_gold(con, work / "spark_gold")
     # Quarantine: every bad row once, with its date, file, reason and raw values (the line as
-    # it came for a line that could not be read as a record, else the schema's columns as text).
+    # it came for a line that could not be read as a record, else its columns as text).
     # The reference's CSV reader drops a line with the wrong field count; the job keeps it.
     ours = [
-        (s.name, r["_ingest_date"], r["_source_file"], r["_reason"], _raw(s, r.asDict()))
+        (s.name, r["_ingest_date"], r["_source_file"], r["_reason"], _raw(r.asDict()))
         for s in SOURCES
         for r in spark.read.format("delta")
         .load(quarantine_spec(s).path(str(warehouse)))
         .where(F.col("_reason") != "record: wrong number of fields")
         .collect()
     ]
-    by_name = {s.name: s for s in SOURCES}
     theirs = [
-        (name, day, file, reason, _raw(by_name[name], _reference_values(reason, record)))
+        (name, day, file, reason, _raw(_reference_values(reason, record)))
         for name, day, file, record, reason in con.sql(
             "SELECT source, _ingest_date, _source_file, _raw_record, _reason FROM quarantine"
         ).fetchall()
