@@ -256,22 +256,19 @@ def _line_level(reason: str) -> bool:
     return reason.startswith("record:")
 
 
-def _raw(values: dict[str, object]) -> tuple[object, ...]:
-    """A bad row's raw values as the comparison sees them: the line, or every column that
-    holds a value (drifted ones included; every `_` name is the job's or the reference's own)."""
-    if _line_level(str(values["_reason"])):
-        return ("_raw_record", values["_raw_record"])
+def _raw(reason: str, line: object, columns: dict[str, object]) -> tuple[object, ...]:
+    """A bad row's raw values as the comparison sees them: the line, for a line that could not
+    be read as a record, else every column that holds a value (drifted ones included; every
+    `_` name is the job's or the reference's own)."""
+    if _line_level(reason):
+        return ("_raw_record", line)
     return tuple(
-        sorted((c, v) for c, v in values.items() if not c.startswith("_") and v is not None)
+        sorted((c, v) for c, v in columns.items() if not c.startswith("_") and v is not None)
     )
 
 
-def _reference_values(reason: str, record: str) -> dict[str, object]:
-    """The reference keeps a bad row as one text: the line itself, or a JSON object of its
-    raw values by column."""
-    if _line_level(reason):
-        return {"_reason": reason, "_raw_record": record}
-    return {"_reason": reason, **json.loads(record)}
+def _columns_of(reason: str, record: str) -> dict[str, object]:
+    return {} if _line_level(reason) else json.loads(record)
 
 
 def differences(
@@ -284,15 +281,23 @@ def differences(
     # it came for a line that could not be read as a record, else its columns as text).
     # The reference's CSV reader drops a line with the wrong field count; the job keeps it.
     ours = [
-        (s.name, r["_ingest_date"], r["_source_file"], r["_reason"], _raw(r.asDict()))
+        (
+            s.name,
+            r["_ingest_date"],
+            r["_source_file"],
+            r["_reason"],
+            _raw(r["_reason"], r["_raw_record"], r.asDict()),
+        )
         for s in SOURCES
         for r in spark.read.format("delta")
         .load(quarantine_spec(s).path(str(warehouse)))
         .where(F.col("_reason") != "record: wrong number of fields")
         .collect()
     ]
+    # The reference keeps a bad row's raw values as one text: the line, or a JSON object of
+    # its values by column.
     theirs = [
-        (name, day, file, reason, _raw(_reference_values(reason, record)))
+        (name, day, file, reason, _raw(reason, record, _columns_of(reason, record)))
         for name, day, file, record, reason in con.sql(
             "SELECT source, _ingest_date, _source_file, _raw_record, _reason FROM quarantine"
         ).fetchall()
