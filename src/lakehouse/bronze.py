@@ -37,7 +37,7 @@ class BronzeResult:
     # The day's files known after this load: in bronze, or read and found to hold no row.
     bronze_files: int = 0
     in_bronze: int = 0  # the day's files in bronze as this load found them, before its insert
-    rows_inserted: int = 0
+    rows_inserted: int | None = 0  # None: inserted, but Delta gave no count
 
 
 def with_landing_metadata(
@@ -124,7 +124,7 @@ def load(
     done = _file_names(stored)
     new = [f for f in files if f.name not in done]
     raw = landing.read_files(spark, source, new) if new else None
-    inserted = 0
+    inserted: int | None = 0
     if raw is not None:
         rows = raw.transform(with_landing_metadata(source, ingest_date, run_id))
         drifted = [f for f in rows.schema.fields if f.name not in stored.columns]

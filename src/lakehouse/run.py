@@ -460,7 +460,8 @@ def _unchanged(steps: Sequence[str], landed: BronzeResult, finished_bronze_files
     attempt's load inserted no row, and bronze held as many of the day's files as an attempt
     that finished both read. Bronze only gains files, each with all its rows in one commit,
     and that attempt read them before this one looked: equal counts mean the same files.
-    Files holding no row never reach bronze, so they count for nothing either way."""
+    Files holding no row never reach bronze, so they count for nothing either way. A load
+    whose count Delta did not give (None) may have inserted rows, so it is not unchanged."""
     return (
         "silver" in steps
         and "gold" in steps

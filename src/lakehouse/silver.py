@@ -422,6 +422,8 @@ def merge_events(
     else:  # an insert-only MERGE that inserts nothing commits nothing
         already_there = sql.all_of([storage.key_condition(source.key), in_range("t")])
         inserted = storage.insert_new(spark, table, batch, already_there, current=stored.schema)
+        # No count from Delta is taken as none inserted: if it did commit, the check below
+        # retries the step, which then finds its rows there and inserts nothing.
         expected = version + (1 if inserted else 0)
     after = storage.latest_version(spark, table)
     if after != expected:

@@ -306,10 +306,13 @@ def _values(target_columns: Sequence[str], source_columns: Sequence[str]) -> lis
 def _merge(
     spark: SparkSession, source: DataFrame, statement: Callable[[str], str]
 ) -> dict[str, int]:
-    """Run the MERGE that `statement` writes for the source's view name."""
+    """Run the MERGE that `statement` writes for the source's view name; Delta's row counts,
+    none at all when it returned no metrics row (unknown, which is not the same as 0)."""
     with _as_view(spark, source) as view:
         row = spark.sql(statement(view)).first()
-    metrics = row.asDict() if row is not None else {}
+    if row is None:
+        return {}
+    metrics = row.asDict()
     return {
         "inserted": int(metrics.get("num_inserted_rows") or 0),
         "updated": int(metrics.get("num_updated_rows") or 0),
@@ -334,7 +337,7 @@ def merge_by_key(
     rerun changes nothing; a target column the source lacks is set to null rather than kept.
     `delete_when` removes matched rows and keeps unmatched ones out. `control_columns` steer
     the MERGE (a deletion flag, say) and are not written. Conditions are SQL over the target
-    `t` and the source `s` (lakehouse.sql). Returns Delta's row counts.
+    `t` and the source `s` (lakehouse.sql). Returns Delta's row counts (none if it gave none).
     """
     data_fields = [f for f in source.schema.fields if f.name not in control_columns]
     target_cols = add_missing_columns(spark, table, T.StructType(data_fields))
@@ -373,9 +376,10 @@ def insert_new(
     already_there: str,
     *,
     current: T.StructType | None = None,
-) -> int:
+) -> int | None:
     """Insert the rows of `source` for which no target row satisfies `already_there` (SQL
     over the target `t` and the source `s`). `current`: the table's schema, when known.
+    Returns the rows inserted, or None when Delta did not say.
 
     An insert-only MERGE rather than an append: it reads the target, so two runs inserting the
     same rows at once conflict (one retries and finds them there) instead of both appending.
@@ -390,7 +394,7 @@ def insert_new(
             f"MERGE INTO {target} AS t USING {view} AS s ON {already_there}\n"
             f"WHEN NOT MATCHED THEN {insert}"
         ),
-    )["inserted"]
+    ).get("inserted")
 
 
 def date_predicate(column: str, dates: Iterable[date]) -> str:

@@ -118,7 +118,7 @@ def test_a_commit_to_silver_between_the_look_and_the_insert_is_retried(
         silver_spec(APP_EVENTS).schema,
     ).withColumn("event_ts", F.to_timestamp(F.lit("2025-05-01 08:00")))
     real_point = faults.point
-    committed: list[int] = []
+    committed: list[int | None] = []
 
     def point(when: str, step: str, source: str | None = None) -> None:
         if (when, step, source) == ("before", "silver", APP_EVENTS.name) and not committed:
