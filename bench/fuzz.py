@@ -121,8 +121,11 @@ def _row(source: str, rng: random.Random, day: date) -> dict[str, str]:
     }
 
 
-def _csv_field(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"' if any(c in value for c in ',"\n') else value
+def _csv_field(value: str, rng: random.Random) -> str:
+    """RFC 4180 quoting where a value needs it; an empty value sometimes quoted too (`""`)."""
+    if any(c in value for c in ',"\n') or (not value and rng.random() < 0.3):
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
 def _write_file(
@@ -145,7 +148,7 @@ def _write_file(
     lines = [",".join(header)]
     for r in rows:
         values = [r.get(k, f"555-{rng.randint(0, 9)}" if k == "phone" else "") for k in header]
-        lines.append(",".join(_csv_field(v) for v in values))
+        lines.append(",".join(_csv_field(v, rng) for v in values))
     if short_line and rng.random() < 0.3:
         lines.append("1,too,few")
     path.write_text(bom + end.join(lines) + end, encoding="utf-8", newline="")
