@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from pyspark.errors import AnalysisException
+from pyspark.sql import Row
 
 
 class DeltaSays(AnalysisException):
@@ -39,3 +42,17 @@ def last_changed(folder: Path, seconds_ago: float) -> None:
     when = time.time() - seconds_ago
     for path in (*folder.rglob("*"), folder):
         os.utime(path, (when, when), follow_symlinks=False)
+
+
+def session_answering(row: Row | None) -> Any:
+    """A session whose every SQL statement returns `row` as its only result row (None: no
+    row), with a catalog that drops temporary views."""
+    return SimpleNamespace(
+        sql=lambda statement: SimpleNamespace(first=lambda: row),
+        catalog=SimpleNamespace(dropTempView=lambda name: True),
+    )
+
+
+def frame() -> Any:
+    """A DataFrame that can only be named as a temporary view."""
+    return SimpleNamespace(createOrReplaceTempView=lambda name: None)

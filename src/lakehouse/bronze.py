@@ -37,7 +37,7 @@ class BronzeResult:
     # The day's files known after this load: in bronze, or read and found to hold no row.
     bronze_files: int = 0
     in_bronze: int = 0  # the day's files in bronze as this load found them, before its insert
-    rows_inserted: int | None = 0  # None: inserted, but Delta gave no count
+    rows_inserted: int | None = 0  # None: not known (Delta gave no count)
 
 
 def with_landing_metadata(

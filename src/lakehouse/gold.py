@@ -251,7 +251,8 @@ def update_daily(
 def update(
     spark: SparkSession, warehouse: Warehouse, result: SilverResult, source: Source
 ) -> dict[str, int]:
-    """Both kinds of gold table a source feeds; returns the current-state MERGE's row counts.
+    """Both kinds of gold table a source feeds; returns the current-state MERGE's row counts
+    (none when Delta gave none: unknown, not 0).
 
     Gold is computed from one pinned version of silver. If silver moved on while gold was
     being written (a concurrent run of another date committed), gold may mirror the older
@@ -262,10 +263,15 @@ def update(
     if source.history is not None:
         silver_tables.append(changes_spec(source).table(warehouse))
     totals = {"inserted": 0, "updated": 0, "deleted": 0}
+    counted = True  # False once a current-state MERGE returned no counts
 
     def write_from(silver: DataFrame, changes: DataFrame | None) -> None:
+        nonlocal counted
         faults.point("before", "gold_current", source.name)
-        for k, v in update_current(spark, warehouse, result, source, silver).items():
+        counts = update_current(spark, warehouse, result, source, silver)
+        if source.current is not None and not counts:
+            counted = False
+        for k, v in counts.items():
             totals[k] += v
         faults.point("after", "gold_current", source.name)
         if source.daily is not None:
@@ -284,7 +290,7 @@ def update(
 
     for attempt in range(1, concurrency.ATTEMPTS + 1):
         if concurrency.retry_on_conflict(f"gold of {source.name}", settled):
-            return totals
+            return totals if counted else {}
         log.info(
             "silver %s changed while gold was written (attempt %d): computing gold again",
             source.name,

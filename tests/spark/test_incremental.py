@@ -21,7 +21,7 @@ from lakehouse import faults, ops, storage
 from lakehouse.config import STEPS
 from lakehouse.run import run_date
 from lakehouse.sources import APP_EVENTS, ORDERS, SOURCES
-from lakehouse.tables import FACT_APP_EVENTS_DAILY, FACT_ORDER_CURRENT, silver_spec
+from lakehouse.tables import FACT_APP_EVENTS_DAILY, FACT_ORDER_CURRENT, RUN_LOG, silver_spec
 from tests.helpers import (
     EVERY_TABLE_BUT_THE_RUN_LOG,
     ORDER_HEADER,
@@ -154,6 +154,36 @@ def test_a_column_the_day_brings_is_the_steps_own_commit_not_another_runs(
     ] == [(8, D1, None, "ios")]
 
 
+def _placed_orders(count: int) -> list[tuple[int, int, str, str]]:
+    """Orders 1 to `count` of D1: (order_id, customer_id, order_total, updated_at)."""
+    return [(i, 6 + i, f"{10 * i}.50", f"2025-05-01 0{i}:00") for i in range(1, count + 1)]
+
+
+def _order_line(order: tuple[int, int, str, str]) -> str:
+    order_id, customer_id, total, at = order
+    return f"{order_id},{customer_id},{total},placed,{at}"
+
+
+def _assert_placed_orders(
+    spark: SparkSession, warehouse: Path, orders: list[tuple[int, int, str, str]]
+) -> None:
+    """fact_order_current holds exactly these orders of D1, each placed."""
+    expected = gold_frames(
+        spark,
+        {
+            FACT_ORDER_CURRENT.name: [
+                (i, c, Decimal(total), "placed", datetime.fromisoformat(at), D1)
+                for i, c, total, at in orders
+            ]
+        },
+    )
+    assert_df_equality(
+        read(spark, FACT_ORDER_CURRENT, warehouse),
+        expected[FACT_ORDER_CURRENT.name],
+        ignore_row_order=True,
+    )
+
+
 def test_a_rerun_skips_only_what_silver_and_gold_have_read_files_holding_no_row_aside(
     spark: SparkSession, tmp_path: Path
 ) -> None:
@@ -165,8 +195,8 @@ def test_a_rerun_skips_only_what_silver_and_gold_have_read_files_holding_no_row_
     bronze is unchanged too, and a load that inserts rows never is."""
     landing, warehouse = tmp_path / "landing", tmp_path / "wh"
     settings = settings_for(spark, landing, warehouse)
-    orders = [(i, 6 + i, f"{10 * i}.50", f"2025-05-01 0{i}:00") for i in (1, 2, 3, 4)]
-    lines = [f"{i},{c},{total},placed,{at}" for i, c, total, at in orders]
+    orders = _placed_orders(4)
+    lines = [_order_line(order) for order in orders]
     write_csv(landing, ORDERS.name, D1, "a.csv", f"{ORDER_HEADER}\n{lines[0]}")
     write_csv(landing, ORDERS.name, D1, "b.csv", ORDER_HEADER)
     write_jsonl(landing, ORDERS.name, D1, "empty.jsonl", [])
@@ -189,20 +219,33 @@ def test_a_rerun_skips_only_what_silver_and_gold_have_read_files_holding_no_row_
     write_csv(landing, ORDERS.name, D1, "d.csv", f"{ORDER_HEADER}\n{lines[3]}")
     assert status() == ops.SUCCEEDED
 
-    expected = gold_frames(
-        spark,
-        {
-            FACT_ORDER_CURRENT.name: [
-                (i, c, Decimal(total), "placed", datetime.fromisoformat(at), D1)
-                for i, c, total, at in orders
-            ]
-        },
+    _assert_placed_orders(spark, warehouse, orders)
+
+
+def test_merges_that_return_no_row_counts_neither_skip_a_late_file_nor_log_zeros(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where Delta's MERGEs return no row counts, a rerun cannot tell from its bronze insert
+    whether a late file brought rows: it is not taken for unchanged, so the file's orders
+    reach gold, and the run log leaves gold's counts unknown (null) rather than 0."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    settings = settings_for(spark, landing, warehouse)
+    orders = _placed_orders(2)
+    write_csv(landing, ORDERS.name, D1, "a.csv", f"{ORDER_HEADER}\n{_order_line(orders[0])}")
+    run_date(spark, settings, D1)
+    write_csv(landing, ORDERS.name, D1, "b.csv", f"{ORDER_HEADER}\n{_order_line(orders[1])}")
+    real_merge = storage._merge
+    monkeypatch.setattr(storage, "_merge", lambda *args: (real_merge(*args), {})[1])
+
+    rerun = run_date(spark, settings, D1)
+
+    assert rerun.statuses[ORDERS.name] == ops.SUCCEEDED
+    _assert_placed_orders(spark, warehouse, orders)
+    counts = ["gold_rows_inserted", "gold_rows_updated", "gold_rows_deleted"]
+    logged = read(spark, RUN_LOG, warehouse).where(
+        (F.col("run_id") == rerun.run_id) & (F.col("source") == ORDERS.name)
     )
-    assert_df_equality(
-        read(spark, FACT_ORDER_CURRENT, warehouse),
-        expected[FACT_ORDER_CURRENT.name],
-        ignore_row_order=True,
-    )
+    assert [tuple(r) for r in logged.select(*counts).collect()] == [(None, None, None)]
 
 
 def test_a_day_bronze_holds_is_completed_after_its_landing_folder_is_gone(
@@ -214,8 +257,8 @@ def test_a_day_bronze_holds_is_completed_after_its_landing_folder_is_gone(
     log gains a version). A source that never had the day stays without data."""
     landing, warehouse, plain = tmp_path / "landing", tmp_path / "wh", tmp_path / "plain"
     settings = settings_for(spark, landing, warehouse)
-    order = ("1", "7", "10.50", "placed", "2025-05-01 01:00")
-    write_csv(landing, ORDERS.name, D1, "a.csv", f"{ORDER_HEADER}\n{','.join(order)}")
+    (order,) = _placed_orders(1)
+    write_csv(landing, ORDERS.name, D1, "a.csv", f"{ORDER_HEADER}\n{_order_line(order)}")
     run_all(spark, landing, plain, [D1])
     run_date(spark, settings, D1, steps=("bronze",))
     shutil.rmtree(landing / ORDERS.name)
@@ -225,19 +268,7 @@ def test_a_day_bronze_holds_is_completed_after_its_landing_folder_is_gone(
         ORDERS.name: ops.SUCCEEDED,
     }
     assert_same_tables(spark, plain, warehouse)
-    expected = gold_frames(
-        spark,
-        {
-            FACT_ORDER_CURRENT.name: [
-                (1, 7, Decimal("10.50"), "placed", datetime(2025, 5, 1, 1), D1)
-            ]
-        },
-    )
-    assert_df_equality(
-        read(spark, FACT_ORDER_CURRENT, warehouse),
-        expected[FACT_ORDER_CURRENT.name],
-        ignore_row_order=True,
-    )
+    _assert_placed_orders(spark, warehouse, [order])
     before = ops.versions_of(spark, settings.tables, EVERY_TABLE_BUT_THE_RUN_LOG)
     assert run_date(spark, settings, D1).statuses[ORDERS.name] == ops.UNCHANGED
     assert ops.versions_of(spark, settings.tables, EVERY_TABLE_BUT_THE_RUN_LOG) == before

@@ -3,39 +3,25 @@ that landed a late file must not be taken for one that changed nothing."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any
-
 import pytest
 from pyspark.sql import Row
 
 from lakehouse import storage
 from lakehouse.bronze import BronzeResult
 from lakehouse.run import _unchanged
+from tests.fakes import frame, session_answering
 
 BOTH_STEPS = ["bronze", "silver", "gold"]
 
 
-def _session_answering(row: Row | None) -> Any:
-    """A session whose MERGE statement returns `row` as its only (or no) result row."""
-    return SimpleNamespace(
-        sql=lambda statement: SimpleNamespace(first=lambda: row),
-        catalog=SimpleNamespace(dropTempView=lambda name: True),
-    )
-
-
-def _frame() -> Any:
-    return SimpleNamespace(createOrReplaceTempView=lambda name: None)
-
-
 def test_delta_s_row_counts_are_read_from_the_merge_s_result_row() -> None:
     row = Row(num_affected_rows=5, num_updated_rows=2, num_deleted_rows=0, num_inserted_rows=3)
-    counts = storage._merge(_session_answering(row), _frame(), lambda view: f"MERGE {view}")
+    counts = storage._merge(session_answering(row), frame(), lambda view: f"MERGE {view}")
     assert counts == {"inserted": 3, "updated": 2, "deleted": 0}
 
 
 def test_a_merge_that_returned_no_row_has_no_counts() -> None:
-    assert storage._merge(_session_answering(None), _frame(), lambda view: "MERGE") == {}
+    assert storage._merge(session_answering(None), frame(), lambda view: "MERGE") == {}
 
 
 @pytest.mark.parametrize(("rows_inserted", "unchanged"), [(0, True), (None, False), (4, False)])
