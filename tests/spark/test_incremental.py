@@ -11,6 +11,7 @@ import shutil
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from chispa import assert_df_equality
@@ -235,7 +236,12 @@ def test_merges_that_return_no_row_counts_neither_skip_a_late_file_nor_log_zeros
     run_date(spark, settings, D1)
     write_csv(landing, ORDERS.name, D1, "b.csv", f"{ORDER_HEADER}\n{_order_line(orders[1])}")
     real_merge = storage._merge
-    monkeypatch.setattr(storage, "_merge", lambda *args: (real_merge(*args), {})[1])
+
+    def merge_without_counts(*args: Any) -> dict[str, int]:
+        real_merge(*args)
+        return {}
+
+    monkeypatch.setattr(storage, "_merge", merge_without_counts)
 
     rerun = run_date(spark, settings, D1)
 
