@@ -252,7 +252,7 @@ def update(
     spark: SparkSession, warehouse: Warehouse, result: SilverResult, source: Source
 ) -> dict[str, int]:
     """Both kinds of gold table a source feeds; returns the current-state MERGE's row counts
-    (none when Delta gave none: unknown, not 0).
+    (none when Delta did not give them all: unknown, not 0).
 
     Gold is computed from one pinned version of silver. If silver moved on while gold was
     being written (a concurrent run of another date committed), gold may mirror the older
@@ -262,14 +262,14 @@ def update(
     silver_tables = [silver_spec(source).table(warehouse)]
     if source.history is not None:
         silver_tables.append(changes_spec(source).table(warehouse))
-    totals = {"inserted": 0, "updated": 0, "deleted": 0}
-    counted = True  # False once a current-state MERGE returned no counts
+    totals = dict.fromkeys(storage.MERGE_COUNTS, 0)
+    counted = True  # False once a current-state MERGE returned not all of its counts
 
     def write_from(silver: DataFrame, changes: DataFrame | None) -> None:
         nonlocal counted
         faults.point("before", "gold_current", source.name)
         counts = update_current(spark, warehouse, result, source, silver)
-        if source.current is not None and not counts:
+        if source.current is not None and counts.keys() != totals.keys():
             counted = False
         for k, v in counts.items():
             totals[k] += v

@@ -303,20 +303,27 @@ def _values(target_columns: Sequence[str], source_columns: Sequence[str]) -> lis
     return [sql.column(c, "s") if c in source_columns else "NULL" for c in target_columns]
 
 
+# The row counts a MERGE returns, by the names the job uses, and Delta's column for each.
+MERGE_COUNTS = {
+    "inserted": "num_inserted_rows",
+    "updated": "num_updated_rows",
+    "deleted": "num_deleted_rows",
+}
+
+
 def _merge(
     spark: SparkSession, source: DataFrame, statement: Callable[[str], str]
 ) -> dict[str, int]:
-    """Run the MERGE that `statement` writes for the source's view name; Delta's row counts,
-    none at all when it returned no metrics row (unknown, which is not the same as 0)."""
+    """Run the MERGE that `statement` writes for the source's view name; Delta's row counts.
+    A count Delta did not give (no metrics row, or its column missing or null) is left out:
+    unknown, which is not the same as 0."""
     with _as_view(spark, source) as view:
         row = spark.sql(statement(view)).first()
-    if row is None:
-        return {}
-    metrics = row.asDict()
+    metrics = row.asDict() if row is not None else {}
     return {
-        "inserted": int(metrics.get("num_inserted_rows") or 0),
-        "updated": int(metrics.get("num_updated_rows") or 0),
-        "deleted": int(metrics.get("num_deleted_rows") or 0),
+        name: int(metrics[column])
+        for name, column in MERGE_COUNTS.items()
+        if metrics.get(column) is not None
     }
 
 
@@ -337,7 +344,7 @@ def merge_by_key(
     rerun changes nothing; a target column the source lacks is set to null rather than kept.
     `delete_when` removes matched rows and keeps unmatched ones out. `control_columns` steer
     the MERGE (a deletion flag, say) and are not written. Conditions are SQL over the target
-    `t` and the source `s` (lakehouse.sql). Returns Delta's row counts (none if it gave none).
+    `t` and the source `s` (lakehouse.sql). Returns the row counts Delta gave (`_merge`).
     """
     data_fields = [f for f in source.schema.fields if f.name not in control_columns]
     target_cols = add_missing_columns(spark, table, T.StructType(data_fields))

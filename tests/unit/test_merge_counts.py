@@ -24,6 +24,19 @@ def test_a_merge_that_returned_no_row_has_no_counts() -> None:
     assert storage._merge(session_answering(None), frame(), lambda view: "MERGE") == {}
 
 
+@pytest.mark.parametrize(
+    "row",
+    [
+        Row(num_affected_rows=2, num_updated_rows=2, num_deleted_rows=0, num_inserted_rows=None),
+        Row(num_affected_rows=2, num_updated_rows=2, num_deleted_rows=0),
+    ],
+    ids=["null", "missing"],
+)
+def test_a_count_delta_left_null_or_out_is_unknown_not_zero(row: Row) -> None:
+    counts = storage._merge(session_answering(row), frame(), lambda view: "MERGE")
+    assert counts == {"updated": 2, "deleted": 0}
+
+
 @pytest.mark.parametrize(("rows_inserted", "unchanged"), [(0, True), (None, False), (4, False)])
 def test_only_a_load_known_to_have_inserted_nothing_leaves_the_day_unchanged(
     rows_inserted: int | None, unchanged: bool
