@@ -129,7 +129,15 @@ def _warn_on_misnamed_folders(
             log.warning("%s: ignoring %s: not an ingest_date=YYYY-MM-DD folder", source.name, name)
 
 
-def first_lines(spark: SparkSession, files: list[LandedFile]) -> dict[str, str]:
+@dataclass(frozen=True)
+class CsvHead:
+    """A CSV file's header line, and its size in bytes: a bound on the fields of any line."""
+
+    line: str
+    size: int
+
+
+def first_lines(spark: SparkSession, files: list[LandedFile]) -> dict[str, CsvHead]:
     """The header line of each CSV file by file name, in one Spark job: its first line that is
     not empty (BOM and line end stripped), as Spark's CSV reader skips empty lines before the
     header; a file of empty lines has none. Only the first block of each file is read, and
@@ -144,14 +152,29 @@ def first_lines(spark: SparkSession, files: list[LandedFile]) -> dict[str, str]:
         .select(
             _file_name().alias("name"),
             line.alias("line"),
+            F.col("_metadata.file_size").alias("size"),
             F.monotonically_increasing_id().alias("i"),
         )
         .where(F.col("line") != F.lit(""))
         .groupBy("name")
-        .agg(F.min_by("line", "i").alias("line"))
+        .agg(F.min_by("line", "i").alias("line"), F.max("size").alias("size"))
         .collect()
     )
-    return {r["name"]: r["line"] for r in rows}
+    return {r["name"]: CsvHead(r["line"], r["size"]) for r in rows}
+
+
+# Spark's CSV parser holds at most `maxColumns` fields a line (20,480 by default) and fails the
+# whole read on a line with more, where a line of too many fields is a bad row like any other.
+# A line has at most one field more than its file has bytes, so that bound is taken for the
+# files' read, up to a cap: the parser allocates its arrays by it, once per file.
+_SPARK_MAX_COLUMNS = 20_480
+MAX_CSV_FIELDS = 1 << 20
+
+
+def csv_max_columns(file_sizes: list[int]) -> int:
+    """`maxColumns` for reading files of these sizes: enough for any line of theirs (up to
+    `MAX_CSV_FIELDS`), and never below Spark's default."""
+    return min(max(_SPARK_MAX_COLUMNS, max(file_sizes, default=0) + 1), MAX_CSV_FIELDS)
 
 
 # A value under a header field or JSON key that is empty: a spreadsheet's trailing empty
@@ -202,7 +225,11 @@ def _judged_as_utf8(columns: list[str]) -> Callable[[DataFrame], DataFrame]:
 
 
 def read_csv_group(
-    spark: SparkSession, source: Source, files: list[LandedFile], header: list[str]
+    spark: SparkSession,
+    source: Source,
+    files: list[LandedFile],
+    header: list[str],
+    max_columns: int,
 ) -> DataFrame:
     """Rows of CSV files sharing one header, every value a string.
 
@@ -238,6 +265,7 @@ def read_csv_group(
         # backslash), and a quoted field may hold a line break.
         .option("escape", '"')
         .option("multiLine", True)
+        .option("maxColumns", max_columns)
         .csv([glob_literal(f.path) for f in files])
         .select("*", _file_name().alias(SOURCE_FILE))
         .transform(_judged_as_utf8([*positional, _CORRUPT]))
@@ -455,15 +483,16 @@ def read_files(spark: SparkSession, source: Source, files: list[LandedFile]) -> 
     frames: list[DataFrame] = []
     by_header: dict[tuple[str, ...], list[LandedFile]] = {}
     csv_files = [f for f in files if f.is_csv]
-    headers = first_lines(spark, csv_files)
+    heads = first_lines(spark, csv_files)
     for f in csv_files:
-        line = headers.get(f.name)
-        if line is None:
+        head = heads.get(f.name)
+        if head is None:
             log.info("%s: %s is empty", source.name, f.name)
             continue
-        by_header.setdefault(tuple(parse_header(line)), []).append(f)
+        by_header.setdefault(tuple(parse_header(head.line)), []).append(f)
     for header, group in sorted(by_header.items(), key=lambda kv: kv[1][0].name):
-        frames.append(read_csv_group(spark, source, group, list(header)))
+        max_columns = csv_max_columns([heads[f.name].size for f in group])
+        frames.append(read_csv_group(spark, source, group, list(header), max_columns))
     jsonl = [f for f in files if not f.is_csv]
     if jsonl:
         frames.append(read_jsonl(spark, jsonl))

@@ -478,6 +478,37 @@ def test_csv_follows_rfc_4180_quoting(spark: SparkSession, tmp_path: Path) -> No
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_a_line_of_more_fields_than_spark_s_csv_parser_takes_is_a_bad_row(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """Spark's CSV parser fails the whole read on a line of more than 20,480 fields by
+    default: such a line is a bad row kept whole, and the file's other rows load."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    wide = ",".join(["9"] * 30_000)
+    write_csv(
+        landing,
+        CRM.name,
+        DAY,
+        "w.csv",
+        f"{','.join(COLS[:5])}\n"
+        "1,Ann,a@ex.com,gold,2025-03-05 09:00\n"
+        f"{wide}\n"
+        "2,Ben,b@ex.com,gold,2025-03-05 09:00\n",
+    )
+    load(spark, landing, warehouse)
+    got = read(spark, bronze_spec(CRM), warehouse).select(*COLS[:5], "_raw_record", "_parse_error")
+    expected = spark.createDataFrame(
+        [
+            ("1", "Ann", "a@ex.com", "gold", "2025-03-05 09:00", None, None),
+            # as a line of too few fields is: the first values under the header's names
+            ("9", "9", "9", "9", "9", wide, "record: wrong number of fields"),
+            ("2", "Ben", "b@ex.com", "gold", "2025-03-05 09:00", None, None),
+        ],
+        got.schema,
+    )
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
 def test_a_byte_order_mark_and_crlf_line_ends_are_read_as_any_other_file(
     spark: SparkSession, tmp_path: Path
 ) -> None:
