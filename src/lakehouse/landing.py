@@ -138,10 +138,10 @@ class CsvHead:
 
 
 def first_lines(spark: SparkSession, files: list[LandedFile]) -> dict[str, CsvHead]:
-    """The header line of each CSV file by file name, in one Spark job: its first line that is
-    not empty (BOM and line end stripped), as Spark's CSV reader skips empty lines before the
-    header; a file of empty lines has none. Only the first block of each file is read, and
-    within it the line read first."""
+    """The header line and size of each CSV file by file name, in one Spark job: its first
+    line that is not empty (BOM and line end stripped), as Spark's CSV reader skips empty lines
+    before the header; a file of empty lines has none. Only the first block of each file is
+    read, and within it the line read first."""
     if not files:
         return {}
     line = F.regexp_replace("value", "^\ufeff|\r$", "")
