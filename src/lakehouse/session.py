@@ -75,8 +75,8 @@ def short_run_jvm_options(archive: Path = CLASS_ARCHIVE) -> str:
 
 # Settings that keep local Spark quick on small data: few shuffle partitions, no UI.
 LOCAL_TEST_CONF: dict[str, str] = {
-    # A test's data is a few rows: one task per shuffle (on the sample's dates one, two and
-    # four are within the machine's noise of each other: docs/benchmark.md), the fewest tasks.
+    # A test's data is a few rows: one task per shuffle, as in conf/local.yaml (on the sample's
+    # dates half the tasks of four partitions, and less CPU: docs/benchmark.md).
     "spark.sql.shuffle.partitions": "1",
     "spark.default.parallelism": "2",
     "spark.ui.enabled": "false",
