@@ -496,7 +496,8 @@ def test_a_line_of_more_fields_than_spark_s_csv_parser_takes_is_a_bad_row(
         "2,Ben,b@ex.com,gold,2025-03-05 09:00\n",
     )
     load(spark, landing, warehouse)
-    got = read(spark, bronze_spec(CRM), warehouse).select(*COLS[:5], "_raw_record", "_parse_error")
+    columns = [*COLS[:5], "_raw_record", "_parse_error"]
+    got = read(spark, bronze_spec(CRM), warehouse).select(*columns)
     expected = spark.createDataFrame(
         [
             ("1", "Ann", "a@ex.com", "gold", "2025-03-05 09:00", None, None),
@@ -504,7 +505,7 @@ def test_a_line_of_more_fields_than_spark_s_csv_parser_takes_is_a_bad_row(
             ("9", "9", "9", "9", "9", wide, "record: wrong number of fields"),
             ("2", "Ben", "b@ex.com", "gold", "2025-03-05 09:00", None, None),
         ],
-        ", ".join(f"{c} string" for c in [*COLS[:5], "_raw_record", "_parse_error"]),
+        ", ".join(f"{c} string" for c in columns),
     )
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
