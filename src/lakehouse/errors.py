@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 
 class LakehouseError(Exception):
     """Base of every error the job raises on purpose."""
@@ -67,13 +69,18 @@ class TableCreationInProgressError(LakehouseError):
 
 class SilverMovedError(LakehouseError):
     """Another writer committed to a silver table between the step's look at it and its own
-    commit, so what the step decided from that look may be stale: a lost race, retried."""
+    commit, so what the step decided from that look may be stale: a lost race, retried.
+    `moved_off`: the event dates the step's own commit moved events off, which the step run
+    again can no longer see."""
 
-    def __init__(self, path: str, seen: int, now: int) -> None:
+    def __init__(
+        self, path: str, seen: int, now: int, moved_off: frozenset[date] = frozenset()
+    ) -> None:
         super().__init__(
             f"{path}: another run committed while this step wrote (saw version {seen}, "
             f"now {now}); the step is computed again"
         )
+        self.moved_off = moved_off
 
 
 class NotADeltaTableError(LakehouseError):

@@ -21,7 +21,12 @@ from lakehouse import bronze, concurrency, conditions, faults, gold, ops, pendin
 from lakehouse.bronze import BronzeResult
 from lakehouse.config import STEPS, Settings
 from lakehouse.ddl import ensure_tables
-from lakehouse.errors import ConcurrentRunError, InjectedFault, QualityThresholdError
+from lakehouse.errors import (
+    ConcurrentRunError,
+    InjectedFault,
+    QualityThresholdError,
+    SilverMovedError,
+)
 from lakehouse.silver import SilverCounts, SilverResult
 from lakehouse.sources import SOURCES, Source
 from lakehouse.tables import all_specs
@@ -347,7 +352,7 @@ class _Attempt:
         outcome = replace(outcome, bronze=(landed := self._bronze(source)))
         if not landed.has_rows or ("silver" not in self.steps and "gold" not in self.steps):
             return outcome
-        if _unchanged(self.steps, landed, finished_bronze_files):
+        if _unchanged(self.steps, landed, finished_bronze_files, moved):
             log.info(
                 "silver+gold %s %s: unchanged since a finished run, skipped", source.name, self.day
             )
@@ -361,7 +366,7 @@ class _Attempt:
             return outcome
         if "gold" not in self.steps:
             return outcome
-        if result.recorded_pending:
+        if result.moved_off:
             moved = moved.and_attempt(self.run_id)
         return replace(outcome, gold=self._gold(source, result, moved))
 
@@ -396,6 +401,9 @@ class _Attempt:
         """The day's batch from bronze, written to silver unless gold runs alone."""
         t0 = time.monotonic()
         warehouse = self.settings.tables
+        # A pass run again after another writer's commit finds the events an earlier pass
+        # moved already moved: the dates they left are known only from that earlier pass.
+        moved_off: set[date] = set()
 
         def step() -> SilverResult:
             day, counts = silver.read_day(
@@ -403,18 +411,30 @@ class _Attempt:
             )
             if "silver" not in self.steps:
                 return silver.for_gold_alone(self.spark, warehouse, source, day, counts)
-            return silver.write(
-                self.spark,
-                warehouse,
-                source,
-                day,
-                counts,
-                self.day,
-                max_quarantined_share=self.settings.max_quarantined_share.get(source.name),
-                attempt_id=self.run_id,
-            )
+            try:
+                written = silver.write(
+                    self.spark,
+                    warehouse,
+                    source,
+                    day,
+                    counts,
+                    self.day,
+                    max_quarantined_share=self.settings.max_quarantined_share.get(source.name),
+                    attempt_id=self.run_id,
+                )
+            except SilverMovedError as exc:
+                moved_off.update(exc.moved_off)
+                raise
+            moved_off.update(written.moved_off)
+            return written
 
         result = concurrency.retry_on_conflict(f"silver {source.name}", step)
+        if moved_off:
+            result = replace(
+                result,
+                touched_event_dates=result.touched_event_dates | moved_off,
+                moved_off=frozenset(moved_off),
+            )
         c = result.counts
         log.info(
             "silver %s %s: %d landed, %d quarantined, %d valid, %d kept, %d duplicates, "
@@ -455,18 +475,26 @@ class _Attempt:
         return outcome
 
 
-def _unchanged(steps: Sequence[str], landed: BronzeResult, finished_bronze_files: set[int]) -> bool:
+def _unchanged(
+    steps: Sequence[str],
+    landed: BronzeResult,
+    finished_bronze_files: set[int],
+    moved: pending.PendingEventDates,
+) -> bool:
     """Whether silver and gold already reflect all of bronze's partition for the day: this
     attempt's load inserted no row, and bronze held as many of the day's files as an attempt
     that finished both read. Bronze only gains files, each with all its rows in one commit,
     and that attempt read them before this one looked: equal counts mean the same files.
     Files holding no row never reach bronze, so they count for nothing either way. A load
-    whose count Delta did not give (None) may have inserted rows, so it is not unchanged."""
+    whose count Delta did not give (None) may have inserted rows, so it is not unchanged.
+    Nor is a day with event dates a silver step moved events off still pending (a concurrent
+    attempt that crashed before its gold step, after the finished one had read the table)."""
     return (
         "silver" in steps
         and "gold" in steps
         and landed.rows_inserted == 0
         and landed.in_bronze in finished_bronze_files
+        and not moved.attempts
     )
 
 

@@ -201,8 +201,8 @@ class SilverResult:
     touched_event_dates: frozenset[date]
     counts: SilverCounts
     rejected: bool = False  # over the quality threshold: quarantined, not merged
-    # this attempt recorded event dates it moved events off (lakehouse.pending), for gold to clear
-    recorded_pending: bool = False
+    # event dates this pass moved events off, recorded in lakehouse.pending for gold to clear
+    moved_off: frozenset[date] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -427,7 +427,7 @@ def merge_events(
         expected = version + (1 if inserted else 0)
     after = storage.latest_version(spark, table)
     if after != expected:
-        raise SilverMovedError(str(table), version, after)
+        raise SilverMovedError(str(table), version, after, changes.moved_off)
     faults.point("after", "silver", source.name)
     return changes
 
@@ -499,7 +499,7 @@ def write(
             day.batch,
             changes.touched,
             counts,
-            recorded_pending=bool(changes.moved_off),
+            moved_off=changes.moved_off,
         )
     merge_state(spark, warehouse, source, day, ingest_date, counts.key_range)
     return SilverResult(source.name, day.batch, frozenset(), counts)

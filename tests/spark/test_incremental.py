@@ -22,7 +22,13 @@ from lakehouse import faults, ops, storage
 from lakehouse.config import STEPS
 from lakehouse.run import run_date
 from lakehouse.sources import APP_EVENTS, ORDERS, SOURCES
-from lakehouse.tables import FACT_APP_EVENTS_DAILY, FACT_ORDER_CURRENT, RUN_LOG, silver_spec
+from lakehouse.tables import (
+    FACT_APP_EVENTS_DAILY,
+    FACT_ORDER_CURRENT,
+    PENDING_EVENT_DATES,
+    RUN_LOG,
+    silver_spec,
+)
 from tests.helpers import (
     EVERY_TABLE_BUT_THE_RUN_LOG,
     ORDER_HEADER,
@@ -132,6 +138,42 @@ def test_a_commit_to_silver_between_the_look_and_the_insert_is_retried(
     assert committed == [1]
     kept = read(spark, silver_spec(APP_EVENTS), warehouse).select("event_id", "_ingest_date")
     assert [tuple(r) for r in kept.collect()] == [(7, D1)]
+
+
+def test_a_silver_step_run_again_after_moving_an_event_still_recomputes_the_date_it_left(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Event 9 lands first on D2 at 2025-04-21; D1, run later, holds its first arrival at
+    2025-04-19 and moves it. Another writer commits to silver just before D1's MERGE, so the
+    step runs again, and that second pass no longer sees where the event was: the date it
+    left is recomputed all the same, and the pending row saying so is cleared."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh"
+    settings = settings_for(spark, landing, warehouse)
+    write_jsonl(landing, APP_EVENTS.name, D2, "b.jsonl", [_event(9, "buy", "2025-04-21 10:00")])
+    write_jsonl(landing, APP_EVENTS.name, D1, "a.jsonl", [_event(9, "buy", "2025-04-19 10:00")])
+    run_date(spark, settings, D2)
+    silver_table = table_at(silver_spec(APP_EVENTS), warehouse)
+    real_point = faults.point
+    other_writer: list[str] = []
+
+    def point(when: str, step: str, source: str | None = None) -> None:
+        if (when, step, source) == ("before", "silver", APP_EVENTS.name) and not other_writer:
+            other_writer.append(silver_table.sql)
+            spark.sql(
+                f"ALTER TABLE {silver_table.sql} SET TBLPROPERTIES ('test.other.writer' = 'yes')"
+            ).collect()
+        real_point(when, step, source)
+
+    monkeypatch.setattr(faults, "point", point)
+    monkeypatch.setattr("lakehouse.concurrency.time.sleep", lambda _: None)
+    run_date(spark, settings, D1)
+    assert other_writer  # the step did meet another commit
+    assert_df_equality(
+        read(spark, FACT_APP_EVENTS_DAILY, warehouse),
+        spark.createDataFrame([(D(2025, 4, 19), "buy", 1)], FACT_APP_EVENTS_DAILY.schema),
+        ignore_row_order=True,
+    )
+    assert read(spark, PENDING_EVENT_DATES, warehouse).collect() == []
 
 
 def test_a_column_the_day_brings_is_the_steps_own_commit_not_another_runs(

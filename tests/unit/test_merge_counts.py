@@ -3,11 +3,14 @@ that landed a late file must not be taken for one that changed nothing."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from pyspark.sql import Row
 
 from lakehouse import storage
 from lakehouse.bronze import BronzeResult
+from lakehouse.pending import PendingEventDates
 from lakehouse.run import _unchanged
 from tests.fakes import frame, session_answering
 
@@ -44,4 +47,12 @@ def test_only_a_load_known_to_have_inserted_nothing_leaves_the_day_unchanged(
     landed = BronzeResult(
         "app_events", 3, 1, has_rows=True, in_bronze=2, rows_inserted=rows_inserted
     )
-    assert _unchanged(BOTH_STEPS, landed, finished_bronze_files={2}) is unchanged
+    assert _unchanged(BOTH_STEPS, landed, {2}, PendingEventDates()) is unchanged
+
+
+def test_a_day_with_event_dates_still_pending_is_never_unchanged() -> None:
+    """A concurrent attempt moved events and crashed before its gold step, after the attempt
+    that finished had read the pending dates: the rerun must recompute them."""
+    landed = BronzeResult("app_events", 3, 1, has_rows=True, in_bronze=2, rows_inserted=0)
+    moved = PendingEventDates(frozenset({date(2025, 3, 1)}), ("2025-03-02-crashed",))
+    assert _unchanged(BOTH_STEPS, landed, {2}, moved) is False
