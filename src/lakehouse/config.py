@@ -20,6 +20,15 @@ from lakehouse.warehouse import LAYERS, Catalog, Warehouse, default_schemas
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "conf" / "local.yaml"
+# Settings the tables' contents depend on: a config may not change them (lakehouse.session
+# sets them on every session, one it joins included).
+PINNED_SPARK_CONF: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    # Timestamps as Parquet's 64-bit microseconds, not Spark's default INT96: gold's other
+    # readers (delta-rs, pandas, Polars) read INT96 as nanoseconds, which hold only the years
+    # 1677-2262, and the contract's formats accept any year from 0001 to 9999.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+}
 # The layers a run does, in order; `--steps` picks a subset (a scheduler's separate tasks).
 STEPS: tuple[str, ...] = ("bronze", "silver", "gold")
 
@@ -284,6 +293,11 @@ def _validated(
     for k, v in (raw.get("spark_conf") or {}).items():
         if not isinstance(v, str | int | float | bool):
             raise ConfigError(f"config {where!r}: spark_conf.{k} must be a scalar")
+        if k in PINNED_SPARK_CONF and str(v) != PINNED_SPARK_CONF[k]:
+            raise ConfigError(
+                f"config {where!r}: spark_conf.{k} is fixed to {PINNED_SPARK_CONF[k]!r} by the "
+                "job (timestamps are naive UTC, and gold's other readers need microseconds)"
+            )
     threads = raw.get("source_threads")
     if threads is not None and (isinstance(threads, bool) or not 1 <= threads <= len(SOURCE_NAMES)):
         raise ConfigError(

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pyspark.sql import SparkSession
 
 from lakehouse import conditions
+from lakehouse.config import PINNED_SPARK_CONF
 from lakehouse.errors import ConfigError, NoSessionError, first_line
 from lakehouse.lineage import merge_conf
 
@@ -28,11 +29,7 @@ DELTA_CONF: dict[str, str] = {
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
 }
 BASE_CONF: dict[str, str] = {
-    "spark.sql.session.timeZone": "UTC",
-    # Timestamps as Parquet's 64-bit microseconds, not Spark's default INT96: gold's other
-    # readers (delta-rs, pandas, Polars) read INT96 as nanoseconds, which hold only the years
-    # 1677-2262, and the contract's formats accept any year from 0001 to 9999.
-    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    **PINNED_SPARK_CONF,
     "spark.ui.showConsoleProgress": "false",
     # A MERGE's plan has more fields than Spark's default of 25, and each run logged a warning
     # that its string form was cut.
