@@ -72,13 +72,13 @@ def timeline(source: Source) -> Callable[[DataFrame], DataFrame]:
     opens or closes one. Window functions only, so any late record simply takes its place.
     """
     tracked = declared(source.history, source).tracked
-    key = source.key[0]
-    by_time = Window.partitionBy(key).orderBy("updated_at")
+    key, time = source.key[0], source.order_column
+    by_time = Window.partitionBy(key).orderBy(time)
 
     def transform(changes: DataFrame) -> DataFrame:
         flag = source.deletion_flag
         deleted = F.coalesce(F.col(flag), F.lit(False)) if flag else F.lit(False)
-        marked = changes.select(key, *tracked, "updated_at", deleted.alias("_deleted"))
+        marked = changes.select(key, *tracked, time, deleted.alias("_deleted"))
         previous_deleted = F.lag("_deleted").over(by_time)  # null: the key's first record
         same_as_previous = reduce(
             lambda a, b: a & b,
@@ -93,14 +93,14 @@ def timeline(source: Source) -> Callable[[DataFrame], DataFrame]:
             .withColumn("_closes", closes)
             .where(F.col("_opens") | F.col("_closes"))
         )
-        valid_to = F.lead("updated_at").over(by_time)
+        valid_to = F.lead(time).over(by_time)
         return (
             edges.withColumn("valid_to", valid_to)
             .where(F.col("_opens"))
             .select(
                 key,
                 *tracked,
-                F.col("updated_at").alias("valid_from"),
+                F.col(time).alias("valid_from"),
                 "valid_to",
                 F.col("valid_to").isNull().alias("is_current"),
             )

@@ -125,11 +125,11 @@ def record_reason(source: Source, parse_error: SparkColumn) -> SparkColumn:
     return F.when(parse_error.isNotNull(), parse_error).when(joined != F.lit(""), joined)
 
 
-def latest_first() -> list[SparkColumn]:
+def latest_first(source: Source) -> list[SparkColumn]:
     """Mutable sources: latest `updated_at`, then later ingest date, then later file name;
     the record fingerprint makes the order total, so no partitioning can change the pick."""
     return [
-        F.col("updated_at").desc(),
+        F.col(source.order_column).desc(),
         F.col(INGEST_DATE).desc(),
         F.col(SOURCE_FILE).desc(),
         F.col(RECORD_HASH).desc(),
@@ -145,7 +145,7 @@ def outranks(source: Source, new: str, old: str) -> str:
     """Whether the record aliased `new` beats the stored one aliased `old` (strictly), as SQL:
     the condition of silver's MERGE, and (through `F.expr`) of its joins."""
     if source.mutable:
-        chain = [("updated_at", True), (INGEST_DATE, True), (SOURCE_FILE, True)]
+        chain = [(source.order_column, True), (INGEST_DATE, True), (SOURCE_FILE, True)]
         chain.append((RECORD_HASH, True))
     else:
         chain = [(INGEST_DATE, False), (SOURCE_FILE, False), (RECORD_HASH, False)]

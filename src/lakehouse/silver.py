@@ -133,13 +133,13 @@ def one_per_key(source: Source) -> Callable[[DataFrame], DataFrame]:
 def one_per_change(source: Source) -> Callable[[DataFrame], DataFrame]:
     """A mutable source's records, one per key and `updated_at`: of records with equal
     `updated_at` only the top-ranked counts in a timeline."""
-    return _top_ranked(source, (*source.key, "updated_at"))
+    return _top_ranked(source, (*source.key, source.order_column))
 
 
 def changes_of_each_day(source: Source) -> Callable[[DataFrame], DataFrame]:
     """What the change history keeps of each ingest date: its top-ranked record per key and
     `updated_at` (`one_per_change` of every date on its own)."""
-    return _top_ranked(source, (*source.key, "updated_at", INGEST_DATE))
+    return _top_ranked(source, (*source.key, source.order_column, INGEST_DATE))
 
 
 def _top_ranked(source: Source, group: tuple[str, ...]) -> Callable[[DataFrame], DataFrame]:
@@ -154,7 +154,7 @@ def ranked(
 ) -> Callable[[DataFrame], DataFrame]:
     """Rows with `_rank` in the source's rank order within each `group` (default: the
     business key; 1: the row one_per_key keeps)."""
-    order = rules.latest_first() if source.mutable else rules.first_arrival_first()
+    order = rules.latest_first(source) if source.mutable else rules.first_arrival_first()
 
     def transform(rows: DataFrame) -> DataFrame:
         window = Window.partitionBy(*(group or source.key)).orderBy(*order)

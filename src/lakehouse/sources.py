@@ -74,11 +74,25 @@ class Source:
     name: str
     columns: tuple[Column, ...]
     key: tuple[str, ...]
-    mutable: bool  # True: "latest wins" by updated_at; False: first arrival of a key wins
+    # A mutable source's records: "latest wins" by this column. None: the first arrival of a
+    # key wins (immutable events).
+    latest_by: str | None = None
     event_time: str | None = None  # events: the column whose date partitions silver and gold
     current: CurrentState | None = None
     daily: DailyCounts | None = None
     history: History | None = None
+
+    @property
+    def mutable(self) -> bool:
+        return self.latest_by is not None
+
+    @property
+    def order_column(self) -> str:
+        """The column a mutable source's records are ranked by; asking an immutable source is
+        a bug, said at once."""
+        if self.latest_by is None:
+            raise ValueError(f"{self.name} keeps the first arrival: it has no order column")
+        return self.latest_by
 
     @property
     def column_names(self) -> list[str]:
@@ -105,7 +119,7 @@ CRM = Source(
         Column("is_deleted", Kind.FLAG, optional_in_file=True),
     ),
     key=("customer_id",),
-    mutable=True,
+    latest_by="updated_at",
     current=CurrentState(
         "dim_customer_current",
         "customer_id",
@@ -125,7 +139,7 @@ ORDERS = Source(
         Column("updated_at", Kind.TIMESTAMP),
     ),
     key=("order_id",),
-    mutable=True,
+    latest_by="updated_at",
     current=CurrentState(
         "fact_order_current", "order_id", ("customer_id", "order_total", "status"), "updated_at"
     ),
@@ -140,7 +154,6 @@ APP_EVENTS = Source(
         Column("event_ts", Kind.TIMESTAMP),
     ),
     key=("event_id",),
-    mutable=False,
     event_time="event_ts",
     daily=DailyCounts("fact_app_events_daily", "event_type"),
 )
@@ -154,7 +167,6 @@ TICKETS = Source(
         Column("ingested_at", Kind.TIMESTAMP),
     ),
     key=("ticket_id", "event_ts"),
-    mutable=False,
     event_time="event_ts",
     current=CurrentState("fact_ticket_current", "ticket_id", ("customer_id", "status"), "event_ts"),
     daily=DailyCounts("fact_ticket_events_daily", "status"),
