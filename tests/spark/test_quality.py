@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -12,9 +14,9 @@ from lakehouse.config import Settings
 from lakehouse.errors import QualityThresholdError
 from lakehouse.run import run_date
 from lakehouse.sources import ORDERS, SOURCES
-from lakehouse.tables import RUN_LOG, quarantine_spec, silver_spec
+from lakehouse.tables import FACT_ORDER_CURRENT, REASON, RUN_LOG, quarantine_spec, silver_spec
 from tests import scenario
-from tests.helpers import read, write_csv
+from tests.helpers import gold_frames, read, write_csv
 
 ORDERS_TEXT = """
 order_id,customer_id,order_total,status,updated_at
@@ -40,8 +42,15 @@ def test_over_the_threshold_fails_after_keeping_everything(
     assert (
         str(exc.value) == "order_updates: 3 of 4 rows quarantined (75.0%), over the threshold 50.0%"
     )
-    assert read(spark, quarantine_spec(ORDERS), warehouse).count() == 3
-    assert read(spark, silver_spec(ORDERS), warehouse).count() == 0  # held back from gold
+    quarantined = read(spark, quarantine_spec(ORDERS), warehouse).collect()
+    assert sorted((r["order_id"], r[REASON]) for r in quarantined) == [
+        ("2", "order_total: negative"),
+        ("3", "order_total: not a decimal"),
+        ("4", "status: empty"),
+    ]
+    # held back from silver and so from gold
+    assert read(spark, silver_spec(ORDERS), warehouse).collect() == []
+    assert read(spark, FACT_ORDER_CURRENT, warehouse).collect() == []
     log = read(spark, RUN_LOG, warehouse).select("source", "status", "rows_landed")
     expected = spark.createDataFrame(
         [
@@ -57,4 +66,8 @@ def test_over_the_threshold_fails_after_keeping_everything(
         landing=str(landing), warehouse=str(warehouse), max_quarantined_share={ORDERS.name: 0.8}
     )
     run_date(spark, relaxed, scenario.D1)
-    assert [r["order_id"] for r in read(spark, silver_spec(ORDERS), warehouse).collect()] == [1]
+    placed = (1, 10, Decimal("5.00"), "placed", datetime(2025, 4, 1, 10, 0), scenario.D1)
+    expected_gold = gold_frames(spark, {FACT_ORDER_CURRENT.name: [placed]})
+    assert_df_equality(
+        read(spark, FACT_ORDER_CURRENT, warehouse), expected_gold[FACT_ORDER_CURRENT.name]
+    )
