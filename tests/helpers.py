@@ -86,6 +86,18 @@ def write_jsonl(landing: Path, source: str, day: date, name: str, lines: Iterabl
     return path
 
 
+def app_event(event_id: int, kind: str, ts: str, customer: int = 1) -> dict[str, object]:
+    """One app event as a JSON Lines object."""
+    return {"event_id": event_id, "customer_id": customer, "event_type": kind, "event_ts": ts}
+
+
+def write_config(folder: Path, text: str) -> Path:
+    """A YAML config file holding `text`."""
+    path = folder / "conf.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def fresh_warehouse(spark: SparkSession, warehouse: Path) -> Path:
     """A test's new warehouse as the job's own table creation leaves it: a copy of an empty
     one made once per test process, instead of some twenty CREATEs per test (creation itself

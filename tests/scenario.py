@@ -20,6 +20,7 @@ from tests.helpers import (
     CRM_HEADER,
     ORDER_HEADER,
     TICKET_HEADER,
+    app_event,
     copy_warehouse,
     files_by_partition,
     run_all,
@@ -29,10 +30,6 @@ from tests.helpers import (
 
 D1, D2, D3 = date(2025, 4, 1), date(2025, 4, 2), date(2025, 4, 3)
 TS = datetime
-
-
-def _event(event_id: int, customer: int, kind: str, ts: str) -> dict[str, object]:
-    return {"event_id": event_id, "customer_id": customer, "event_type": kind, "event_ts": ts}
 
 
 def write_scenario(landing: Path) -> None:
@@ -161,8 +158,8 @@ abc,Bad,bad@x,gold,2025-04-01 09:00,
         D1,
         "events.jsonl",
         [
-            _event(60001, 201, "view_product", "2025-04-01 08:00"),
-            _event(60002, 201, "add_to_cart", "2025-04-01 08:05"),
+            app_event(60001, "view_product", "2025-04-01 08:00", 201),
+            app_event(60002, "add_to_cart", "2025-04-01 08:05", 201),
             "{broken",
         ],
     )
@@ -172,8 +169,8 @@ abc,Bad,bad@x,gold,2025-04-01 09:00,
         D2,
         "events.jsonl",
         [
-            _event(60001, 201, "view_product", "2025-04-01 08:00"),
-            _event(60003, 202, "view_product", "2025-04-02 09:00"),
+            app_event(60001, "view_product", "2025-04-01 08:00", 201),
+            app_event(60003, "view_product", "2025-04-02 09:00", 202),
             "[1, 2]",
         ],
     )
@@ -192,9 +189,9 @@ abc,Bad,bad@x,gold,2025-04-01 09:00,
         D3,
         "events.jsonl",
         [
-            _event(60006, 203, "view_product", "2025-03-30 23:59"),
+            app_event(60006, "view_product", "2025-03-30 23:59", 203),
             # a valid timestamp with a year before 1000 (a typo of 2025, say)
-            _event(60007, 203, "view_product", "0202-04-03 10:00"),
+            app_event(60007, "view_product", "0202-04-03 10:00", 203),
         ],
     )
     # --- Tickets ---------------------------------------------------------------------

@@ -32,6 +32,7 @@ from lakehouse.tables import (
 from tests.helpers import (
     EVERY_TABLE_BUT_THE_RUN_LOG,
     ORDER_HEADER,
+    app_event,
     assert_same_tables,
     files_by_partition,
     gold_frames,
@@ -45,10 +46,6 @@ from tests.helpers import (
 
 D = date
 D1, D2, D3 = D(2025, 5, 1), D(2025, 5, 2), D(2025, 5, 3)
-
-
-def _event(event_id: int, kind: str, ts: str) -> dict[str, object]:
-    return {"event_id": event_id, "customer_id": 1, "event_type": kind, "event_ts": ts}
 
 
 def _silver_operations(warehouse: Path) -> list[tuple[str, bool]]:
@@ -69,14 +66,14 @@ def test_a_losing_redelivery_recomputes_nothing_and_an_earlier_arrival_both_date
 ) -> None:
     landing, warehouse = tmp_path / "landing", tmp_path / "wh"
     settings = settings_for(spark, landing, warehouse)
-    write_jsonl(landing, APP_EVENTS.name, D1, "a.jsonl", [_event(1, "view", "2025-04-20 10:00")])
+    write_jsonl(landing, APP_EVENTS.name, D1, "a.jsonl", [app_event(1, "view", "2025-04-20 10:00")])
     # D2: a new event, and event 1 again (a re-delivery: the first arrival stays)
     write_jsonl(
         landing,
         APP_EVENTS.name,
         D2,
         "b.jsonl",
-        [_event(2, "view", "2025-05-02 09:00"), _event(1, "view", "2025-04-20 10:00")],
+        [app_event(2, "view", "2025-05-02 09:00"), app_event(1, "view", "2025-04-20 10:00")],
     )
     run_date(spark, settings, D1)
     before = files_by_partition(spark, FACT_APP_EVENTS_DAILY, warehouse)
@@ -89,9 +86,9 @@ def test_a_losing_redelivery_recomputes_nothing_and_an_earlier_arrival_both_date
 
     # D3, run later, lands event 3 at 2025-04-21; D0 (an older ingest date, a backfill) holds
     # event 3's first arrival at 2025-04-19: it wins and moves the event, so both dates change
-    write_jsonl(landing, APP_EVENTS.name, D3, "c.jsonl", [_event(3, "buy", "2025-04-21 10:00")])
+    write_jsonl(landing, APP_EVENTS.name, D3, "c.jsonl", [app_event(3, "buy", "2025-04-21 10:00")])
     d0 = D(2025, 4, 30)
-    write_jsonl(landing, APP_EVENTS.name, d0, "z.jsonl", [_event(3, "buy", "2025-04-19 10:00")])
+    write_jsonl(landing, APP_EVENTS.name, d0, "z.jsonl", [app_event(3, "buy", "2025-04-19 10:00")])
     run_date(spark, settings, D3)
     backfilled = run_date(spark, settings, d0)
     assert backfilled.touched_event_dates == {APP_EVENTS.name: [D(2025, 4, 19), D(2025, 4, 21)]}
@@ -118,7 +115,7 @@ def test_a_commit_to_silver_between_the_look_and_the_insert_is_retried(
     sees silver moved and the step runs again, so the first arrival wins."""
     landing, warehouse = tmp_path / "landing", tmp_path / "wh"
     settings = settings_for(spark, landing, warehouse)
-    write_jsonl(landing, APP_EVENTS.name, D1, "a.jsonl", [_event(7, "view", "2025-05-01 08:00")])
+    write_jsonl(landing, APP_EVENTS.name, D1, "a.jsonl", [app_event(7, "view", "2025-05-01 08:00")])
     silver_table = table_at(silver_spec(APP_EVENTS), warehouse)
     other = spark.createDataFrame(
         [(7, 1, "view", None, D3, "other.jsonl", "x", D(2025, 5, 1))],
@@ -149,8 +146,8 @@ def test_a_silver_step_run_again_after_moving_an_event_still_recomputes_the_date
     left is recomputed all the same, and the pending row saying so is cleared."""
     landing, warehouse = tmp_path / "landing", tmp_path / "wh"
     settings = settings_for(spark, landing, warehouse)
-    write_jsonl(landing, APP_EVENTS.name, D2, "b.jsonl", [_event(9, "buy", "2025-04-21 10:00")])
-    write_jsonl(landing, APP_EVENTS.name, D1, "a.jsonl", [_event(9, "buy", "2025-04-19 10:00")])
+    write_jsonl(landing, APP_EVENTS.name, D2, "b.jsonl", [app_event(9, "buy", "2025-04-21 10:00")])
+    write_jsonl(landing, APP_EVENTS.name, D1, "a.jsonl", [app_event(9, "buy", "2025-04-19 10:00")])
     run_date(spark, settings, D2)
     silver_table = table_at(silver_spec(APP_EVENTS), warehouse)
     real_point = faults.point
@@ -184,7 +181,7 @@ def test_a_column_the_day_brings_is_the_steps_own_commit_not_another_runs(
     both paths: new events (insert-only), and an earlier arrival outranking a stored event."""
     landing, warehouse = tmp_path / "landing", tmp_path / "wh"
     settings = settings_for(spark, landing, warehouse)
-    event = _event(8, "view", "2025-05-01 08:00")
+    event = app_event(8, "view", "2025-05-01 08:00")
     write_jsonl(landing, APP_EVENTS.name, D2, "a.jsonl", [{**event, "channel": "web"}])
     write_jsonl(landing, APP_EVENTS.name, D1, "a.jsonl", [{**event, "device": "ios"}])
     with caplog.at_level(logging.WARNING, logger="lakehouse.concurrency"):

@@ -11,6 +11,7 @@ import lakehouse.config
 from lakehouse.cli import main, parse_args
 from lakehouse.config import expand_env_vars, load_settings
 from lakehouse.errors import ConfigError
+from tests.helpers import write_config
 from tests.paths import ROOT
 
 SAMPLE_LANDING = ROOT / "data" / "sample" / "landing"
@@ -35,18 +36,12 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def _config(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "conf.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def test_variables_are_expanded_in_paths_and_spark_conf(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LH_TEST_BUCKET", "acme-data")
     monkeypatch.setenv("LH_TEST_PARTS", "8")
-    config = _config(
+    config = write_config(
         tmp_path,
         "landing: s3a://${LH_TEST_BUCKET}/landing/\n"
         "warehouse: s3a://${LH_TEST_BUCKET}-${LH_TEST_UNSET:-wh}/warehouse\n"
@@ -112,7 +107,7 @@ def test_bad_references_are_config_errors(env: dict[str, str], text: str, messag
 def test_missing_variable_exits_2_with_one_line_naming_it_and_the_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = _config(tmp_path, "landing: ${LH_TEST_BUCKET}/landing\nwarehouse: /tmp/wh\n")
+    config = write_config(tmp_path, "landing: ${LH_TEST_BUCKET}/landing\nwarehouse: /tmp/wh\n")
     assert main(["--run-date", "2025-03-01", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
@@ -121,7 +116,9 @@ def test_missing_variable_exits_2_with_one_line_naming_it_and_the_key(
 
 def test_a_value_given_on_the_command_line_needs_no_variable(tmp_path: Path) -> None:
     """--warehouse wins over the file, so the file's variable for it is not required."""
-    config = _config(tmp_path, "landing: ${LH_TEST_BUCKET:-/l}\nwarehouse: ${LH_TEST_BUCKET}\n")
+    config = write_config(
+        tmp_path, "landing: ${LH_TEST_BUCKET:-/l}\nwarehouse: ${LH_TEST_BUCKET}\n"
+    )
     settings = load_settings(config, warehouse=str(tmp_path / "wh"))
     assert (settings.landing, settings.warehouse) == ("/l", str(tmp_path / "wh"))
     with pytest.raises(ConfigError, match="warehouse: environment variable LH_TEST_BUCKET"):

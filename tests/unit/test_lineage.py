@@ -11,18 +11,17 @@ from lakehouse.config import load_settings
 from lakehouse.errors import ConfigError
 from lakehouse.lineage import OPENLINEAGE_LISTENER, OpenLineage, merge_conf, openlineage_conf
 from lakehouse.session import BASE_CONF, DELTA_CONF, delta_packages, session_conf, submit_packages
+from tests.helpers import write_config
 from tests.paths import ROOT
 
 PACKAGE = "io.openlineage:openlineage-spark_2.13:1.53.0"
 
 
 def _config(tmp_path: Path, lineage: str) -> Path:
-    path = tmp_path / "conf.yaml"
-    path.write_text(
+    return write_config(
+        tmp_path,
         "landing: /l\nwarehouse: /w\nspark_conf:\n  spark.sql.shuffle.partitions: 4\n" + lineage,
-        encoding="utf-8",
     )
-    return path
 
 
 @pytest.mark.parametrize("name", ["local.yaml", "prod.yaml", "prod-azure.yaml"])
