@@ -126,8 +126,9 @@ def record_reason(source: Source, parse_error: SparkColumn) -> SparkColumn:
 
 
 def latest_first(source: Source) -> list[SparkColumn]:
-    """Mutable sources: latest `updated_at`, then later ingest date, then later file name;
-    the record fingerprint makes the order total, so no partitioning can change the pick."""
+    """Mutable sources: latest by their order column (`updated_at`), then later ingest date,
+    then later file name; the record fingerprint makes the order total, so no partitioning can
+    change the pick."""
     return [
         F.col(source.order_column).desc(),
         F.col(INGEST_DATE).desc(),
