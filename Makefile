@@ -109,10 +109,10 @@ connect-test: $(TESTED) $(CLIENT) ## the sample over Spark Connect (a server on 
 wheel: install ## build dist/lakehouse-*.whl (console scripts: lakehouse-daily, -report, -maintenance, -restore)
 	$(PY) -m build --wheel --outdir dist .
 
-lint: $(INSTALLED) ## ruff (lint and format check) and mypy over src/
+lint: $(INSTALLED) ## ruff (lint and format check) and mypy over the code and its tests
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy src
+	$(VENV)/bin/mypy
 
 format: $(INSTALLED) ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .

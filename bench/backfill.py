@@ -66,8 +66,8 @@ def backfill(spark: SparkSession, landing_root: str, warehouse: str, days: Seque
         valid = checked.transform(silver.typed(source))
         _append(valid.transform(silver.one_per_key(source)), silver_spec(source), warehouse)
         if source.mutable:
-            changes = valid.transform(silver.changes_of_each_day(source))
-            _append(changes, changes_spec(source), warehouse)
+            history = valid.transform(silver.changes_of_each_day(source))
+            _append(history, changes_spec(source), warehouse)
 
     def read(spec: TableSpec) -> DataFrame:
         return spark.read.format("delta").load(spec.path(warehouse))

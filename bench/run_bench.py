@@ -36,8 +36,12 @@ from lakehouse.config import Settings, load_settings  # noqa: E402
 from lakehouse.maintenance import MAX_FILE_SIZE  # noqa: E402
 from lakehouse.run import run_date  # noqa: E402
 from lakehouse.session import LOCAL_JVM_OPTIONS, build_session, runtime_conf, runtime_settings  # noqa: E402
-from lakehouse.sources import APP_EVENTS, SOURCES, TICKETS  # noqa: E402
-from lakehouse.tables import GOLD_TABLES, bronze_spec, table_path  # noqa: E402
+from lakehouse.sources import APP_EVENTS, SOURCES, TICKETS, Source  # noqa: E402
+from lakehouse.tables import GOLD_TABLES, TableSpec, bronze_spec  # noqa: E402
+from lakehouse.warehouse import table_path  # noqa: E402
+
+# A figure or a report as it goes to the JSON file.
+Json = dict[str, Any]
 
 START = date(2025, 1, 1)
 SAMPLE_LANDING = ROOT / "data" / "sample" / "landing"
@@ -70,7 +74,7 @@ class DayFigures:
     rows_landed: int
     rows_per_second: float
     layers: dict[str, LayerFigures] = field(default_factory=dict)
-    merges: list[dict[str, object]] = field(default_factory=list)
+    merges: list[Json] = field(default_factory=list)
     spark_jobs: int = 0
     event_dates_recomputed: dict[str, int] = field(default_factory=dict)
     steps: dict[str, float] = field(default_factory=dict)
@@ -83,7 +87,7 @@ def _metric(m: dict[str, str], *names: str) -> int:
     return 0
 
 
-def _commits(table_dir: Path, after: int, upto: int) -> list[dict[str, object]]:
+def _commits(table_dir: Path, after: int, upto: int) -> list[Json]:
     """The commitInfo of versions (after, upto], read from the table's own commit files.
 
     The benchmark's warehouse is on local disk, so this reads a few small JSON files instead
@@ -102,7 +106,7 @@ def _commits(table_dir: Path, after: int, upto: int) -> list[dict[str, object]]:
 def commit_figures(warehouse: str, log_rows: list[dict[str, Any]]) -> DayFigures:
     """Sum Delta's operation metrics of every commit the run made, per layer."""
     layers: dict[str, LayerFigures] = defaultdict(LayerFigures)
-    merges: list[dict[str, object]] = []
+    merges: list[Json] = []
     seen: set[tuple[str, int]] = set()
     for row in log_rows:
         for name, after in (row["table_versions"] or {}).items():
@@ -115,7 +119,7 @@ def commit_figures(warehouse: str, log_rows: list[dict[str, Any]]) -> DayFigures
                 if (name, commit["version"]) in seen:
                     continue
                 seen.add((name, commit["version"]))
-                m: dict[str, str] = commit.get("operationMetrics") or {}  # type: ignore[assignment]
+                m: dict[str, str] = commit.get("operationMetrics") or {}
                 fig = layers[layer]
                 fig.commits += 1
                 fig.files_added += _metric(m, "numTargetFilesAdded", "numFiles", "numAddedFiles")
@@ -152,15 +156,15 @@ def with_target_files(spark: SparkSession, warehouse: str, fig: DayFigures) -> N
     back from the table's file count now (one detail query per table, after the timed run)."""
     from delta.tables import DeltaTable
 
-    by_table: dict[str, list[dict[str, object]]] = defaultdict(list)
+    by_table: dict[str, list[Json]] = defaultdict(list)
     for m in fig.merges:
         by_table[str(m["table"])].append(m)
     for name, commits in by_table.items():
         layer, table = name.split("/", 1)
         detail = DeltaTable.forPath(spark, table_path(warehouse, layer, table)).detail().first()
         files = int(detail["numFiles"]) if detail is not None else 0
-        for m in sorted(commits, key=lambda c: -int(c["version"])):  # type: ignore[call-overload]
-            files = files - int(m["files_added"]) + int(m["files_removed"])  # type: ignore[call-overload]
+        for m in sorted(commits, key=lambda c: -int(c["version"])):
+            files = files - int(m["files_added"]) + int(m["files_removed"])
             m["target_files"] = files
 
 
@@ -173,11 +177,11 @@ def job_count(spark: SparkSession) -> int:
 def rebuild_gold(spark: SparkSession, warehouse: str, out: str) -> None:
     """Gold from scratch: all of bronze through the same pure transforms, in one batch."""
 
-    def valid(source):  # type: ignore[no-untyped-def]
+    def valid(source: Source) -> DataFrame:
         bronze = spark.read.format("delta").load(bronze_spec(source).path(warehouse))
         return bronze.transform(silver.with_reason(source)).transform(silver.typed(source))
 
-    def save(frame: DataFrame, spec) -> None:  # type: ignore[no-untyped-def]
+    def save(frame: DataFrame, spec: TableSpec) -> None:
         writer = frame.write.format("delta").mode("overwrite")
         if spec.partition_by:
             writer = writer.partitionBy(*spec.partition_by)
@@ -213,7 +217,8 @@ class StepTimes(logging.Handler):
         step = str(record.msg).split(" ", 1)[0]
         if step in ("bronze", "silver", "gold") and record.args and len(record.args) > 2:
             args = tuple(record.args)
-            self.seconds[f"{step} {args[0]}"] += float(args[-1])  # type: ignore[arg-type]
+            if isinstance(args[-1], int | float):
+                self.seconds[f"{step} {args[0]}"] += args[-1]
 
     def take(self) -> dict[str, float]:
         out, self.seconds = dict(self.seconds), defaultdict(float)
@@ -235,11 +240,12 @@ def timed_day(spark: SparkSession, settings: Settings, day: date) -> DayFigures:
     fig.steps = STEP_TIMES.take()
     with_target_files(spark, settings.warehouse, fig)
     fig.day, fig.seconds = day.isoformat(), seconds
-    fig.rows_landed = sum(row["rows_landed"] or 0 for row in result.log_rows)
+    log_rows: list[Json] = result.log_rows
+    fig.rows_landed = sum(row["rows_landed"] or 0 for row in log_rows)
     fig.rows_per_second = fig.rows_landed / seconds
     fig.event_dates_recomputed = {
         row["source"]: len(row["event_dates_replaced"])
-        for row in result.log_rows
+        for row in log_rows
         if row["source"] in (APP_EVENTS.name, TICKETS.name)
     }
     return fig
@@ -360,7 +366,7 @@ def horizon(
     scale: float,
     seed: int,
     sorted_by_key: bool = True,
-) -> dict[str, object]:
+) -> Json:
     """A warehouse with `history` days, built by the backfill shortcut (proved equal to
     day-by-day runs on a short prefix) and, with `sorted_by_key`, laid out as maintenance
     leaves it; then `extra` ordinary days, against days 2.. of a fresh warehouse at the same
@@ -460,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("lakehouse.run").addHandler(STEP_TIMES)
     logging.getLogger("lakehouse.run").propagate = False  # step lines: summed, not printed
     args.work.mkdir(parents=True, exist_ok=True)
-    report: dict[str, object] = {"scale": args.scale, "days": args.days}
+    report: Json = {"scale": args.scale, "days": args.days}
 
     t0 = time.monotonic()
     spark = build_session("lakehouse-bench", BENCH_CONF, master="local[2]")
@@ -563,13 +569,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def print_summary(report: dict[str, object], figures: list[DayFigures]) -> None:
+def print_summary(report: Json, figures: list[DayFigures]) -> None:
     """Every target against what this run measured, in one table."""
     rows: list[tuple[str, str, str]] = []
     sample = report.get("sample")
     if sample:
-        worst_s = max(float(d["seconds"]) for d in sample)  # type: ignore[attr-defined,index]
-        worst_jobs = max(int(d["spark_jobs"]) for d in sample)  # type: ignore[attr-defined,index]
+        worst_s = max(float(d["seconds"]) for d in sample)
+        worst_jobs = max(int(d["spark_jobs"]) for d in sample)
         rows.append(
             (
                 "sample date-run, warm: <= 5 s",
@@ -594,7 +600,7 @@ def print_summary(report: dict[str, object], figures: list[DayFigures]) -> None:
                 )
             )
     if figures:
-        flat = float(report["flat_ratio_last_to_day2"])  # type: ignore[arg-type]
+        flat = float(report["flat_ratio_last_to_day2"])
         rows.append(
             (f"flat: day {len(figures)} / day 2 <= 1.25", f"{flat:.2f}", verdict(flat <= 1.25))
         )
@@ -603,18 +609,15 @@ def print_summary(report: dict[str, object], figures: list[DayFigures]) -> None:
             for f in figures
             for m in f.merges
             if m["operation"] == "MERGE" and str(m["table"]).startswith("silver")
-        )  # type: ignore[call-overload]
+        )
         gold_merges = [
             m
             for f in figures
             for m in f.merges
             if m["operation"] == "MERGE" and str(m["table"]).startswith("gold")
         ]
-        gold_copied = sum(int(m["rows_copied"]) for m in gold_merges)  # type: ignore[call-overload]
-        gold_written = sum(
-            int(m["rows_inserted"]) + int(m["rows_updated"])  # type: ignore[call-overload]
-            for m in gold_merges
-        )
+        gold_copied = sum(int(m["rows_copied"]) for m in gold_merges)
+        gold_written = sum(int(m["rows_inserted"]) + int(m["rows_updated"]) for m in gold_merges)
         rows.append(("rows copied by silver MERGEs: 0", f"{copied:,}", verdict(copied == 0)))
         # Gold copies on write so that delta-rs can read it (docs/design.md): measured, no target.
         rows.append(
@@ -631,10 +634,10 @@ def print_summary(report: dict[str, object], figures: list[DayFigures]) -> None:
                 str(not any(rebuild.values())),
                 verdict(not any(rebuild.values())),
             )
-        )  # type: ignore[attr-defined]
+        )
         if "duckdb_per_day_s" in report:
             ratios = report["spark_to_duckdb_per_day"]
-            worst = max(ratios)  # type: ignore[call-overload]
+            worst = max(ratios)
             rows.append(
                 ("each day within 5 x DuckDB", f"{worst:.1f} x (worst day)", verdict(worst <= 5))
             )
@@ -645,11 +648,11 @@ def print_summary(report: dict[str, object], figures: list[DayFigures]) -> None:
                     str(not any(duck.values())),
                     verdict(not any(duck.values())),
                 )
-            )  # type: ignore[attr-defined]
+            )
     h = report.get("horizon")
     if h:
-        n = int(h["history_days"])  # type: ignore[index]
-        ratios = cast(list[float], h["ratio_later_to_fresh"])  # type: ignore[index]
+        n = int(h["history_days"])
+        ratios = cast(list[float], h["ratio_later_to_fresh"])
         for nth, ratio in enumerate(ratios):
             how = "first run on its warehouse" if nth == 0 else "next run, same session"
             rows.append(
@@ -659,7 +662,7 @@ def print_summary(report: dict[str, object], figures: list[DayFigures]) -> None:
                     verdict(ratio <= 1.25),
                 )
             )
-        diff = h["backfill_differing_rows"]  # type: ignore[index]
+        diff = h["backfill_differing_rows"]
         rows.append(
             (
                 "backfill shortcut = day-by-day runs",
@@ -669,10 +672,8 @@ def print_summary(report: dict[str, object], figures: list[DayFigures]) -> None:
         )
 
         def most_dates(side: str) -> int:
-            return max(
-                sum(d["event_dates_recomputed"].values())
-                for runs in h[side]  # type: ignore[index]
-                for d in runs
+            return int(
+                max(sum(d["event_dates_recomputed"].values()) for runs in h[side] for d in runs)
             )
 
         fresh_dates, later_dates = most_dates("fresh"), most_dates("later")
@@ -683,7 +684,7 @@ def print_summary(report: dict[str, object], figures: list[DayFigures]) -> None:
                 verdict(later_dates <= fresh_dates),
             )
         )
-    total = float(report["bench_s"])  # type: ignore[arg-type]
+    total = float(report["bench_s"])
     rows.append(
         ("whole benchmark: <= 15 min (default)", f"{total / 60:.1f} min", verdict(total <= 900))
     )

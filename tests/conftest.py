@@ -18,7 +18,7 @@ from lakehouse.config import Settings
 from lakehouse.run import run_dates
 from lakehouse.session import LOCAL_TEST_CONF, build_session
 from tests import scenario
-from tests.helpers import SAMPLE_DATES, SAMPLE_LANDING
+from tests.paths import SAMPLE_DATES, SAMPLE_LANDING
 from tests.scenario import ScenarioRun
 
 
@@ -66,7 +66,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tier = item.path.parent.name
         if tier in ("spark", "process"):
             item.add_marker(getattr(pytest.mark, tier))
-        shared = [name for name in SHARED_WAREHOUSES if name in item.fixturenames]
+        shared = [name for name in SHARED_WAREHOUSES if name in getattr(item, "fixturenames", ())]
         item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.path.stem))
 
 

@@ -26,7 +26,9 @@ from lakehouse.session import LOCAL_TEST_CONF, SHORT_RUN_JVM_OPTIONS
 from lakehouse.sources import CRM, ORDERS, TICKETS
 from lakehouse.tables import GOLD_TABLES, RUN_LOG, TableSpec, all_specs
 from lakehouse.warehouse import Table, Warehouse
-from tests.paths import ROOT, SAMPLE_DATES, SAMPLE_LANDING  # noqa: F401 (for the tests)
+
+# Rows of a table written by hand, as `createDataFrame` takes them.
+Rows = Sequence[tuple[object, ...]]
 
 # Columns that record when or by which attempt a row was written, not what it says.
 VOLATILE = ("_load_time", "_run_id")
@@ -141,9 +143,9 @@ def run_all(
 
 def read(spark: SparkSession, spec: TableSpec, warehouse: Path | Warehouse) -> DataFrame:
     """A table of a test's warehouse folder (by path), or of a warehouse by name."""
-    if isinstance(warehouse, Warehouse):
-        return storage.read(spark, spec.table(warehouse))
-    return spark.read.format("delta").load(spec.path(str(warehouse)))
+    if not isinstance(warehouse, Warehouse):
+        warehouse = by_path(warehouse)
+    return storage.read(spark, spec.table(warehouse))
 
 
 def by_path(warehouse: Path) -> Warehouse:
@@ -226,7 +228,7 @@ def assert_same_tables(
 
 def gold_frames(
     spark: SparkSession,
-    rows: Mapping[str, list[tuple[object, ...]]],
+    rows: Mapping[str, Rows],
     extra_columns: Mapping[str, Sequence[T.StructField]] | None = None,
 ) -> dict[str, DataFrame]:
     """Expected gold tables from plain rows, each with its table's schema (and the drifted

@@ -4,6 +4,7 @@ the counts and tickets that follow from the sample rows plus the late ticket eve
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date as D
 from datetime import datetime as TS
 from decimal import Decimal
@@ -81,7 +82,7 @@ _ORDER_HISTORY = [
     (9003, 103, Decimal("25.00"), "placed", TS(2025, 3, 3, 8, 10), None, True),
 ]
 
-SAMPLE_GOLD = {
+SAMPLE_GOLD: Mapping[str, Sequence[tuple[object, ...]]] = {
     "dim_customer_history": _CUSTOMER_HISTORY,
     "fact_order_history": _ORDER_HISTORY,
     "dim_customer_current": _CUSTOMERS,

@@ -6,6 +6,7 @@ gold tables below are written out by hand from the contract's rules.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -295,7 +296,7 @@ _ORDER_HISTORY = [
     (9104, 203, Decimal("7.00"), "placed", TS(2025, 4, 1, 10), None, True),
 ]
 
-EXPECTED_GOLD = {
+EXPECTED_GOLD: Mapping[str, Sequence[tuple[object, ...]]] = {
     "dim_customer_history": _CUSTOMER_HISTORY,
     "fact_order_history": _ORDER_HISTORY,
     "dim_customer_current": _CUSTOMERS,
@@ -314,7 +315,7 @@ GOLD_EXTRA_COLUMNS = {
 }
 
 
-EXPECTED_QUARANTINE = {
+EXPECTED_QUARANTINE: Mapping[str, set[tuple[str | None, str, str, date]]] = {
     CRM.name: {
         ("abc", "customer_id: not an integer", "crm_a.csv", D1),
         ("210", "updated_at: no such date or time", "crm_a.csv", D1),

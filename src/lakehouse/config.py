@@ -179,7 +179,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             return super().construct_mapping(node, deep)  # `<<:` keys may be overridden
         seen: set[object] = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, Hashable):  # refused below, as YAML's loader does
                 continue
             if key in seen:

@@ -17,15 +17,8 @@ from pyspark.sql import SparkSession
 from lakehouse.files import folder_key
 from lakehouse.session import LOG_CONFIG_ENV
 from lakehouse.tables import all_specs
-from tests.helpers import (
-    ROOT,
-    SAMPLE_DATES,
-    SAMPLE_LANDING,
-    assert_same_rows,
-    one_run_conf,
-    read,
-    run_process,
-)
+from tests.helpers import assert_same_rows, one_run_conf, read, run_process
+from tests.paths import ROOT, SAMPLE_DATES, SAMPLE_LANDING
 
 
 def _hive_config(tmp_path: Path, warehouse: Path) -> Path:

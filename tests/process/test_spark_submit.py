@@ -17,7 +17,8 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
 from lakehouse.tables import FACT_ORDER_CURRENT
-from tests.helpers import ROOT, SAMPLE_LANDING, assert_same_tables, read, run_all
+from tests.helpers import assert_same_tables, read, run_all
+from tests.paths import ROOT, SAMPLE_LANDING
 
 DAY = date(2025, 3, 2)
 

@@ -29,15 +29,8 @@ from lakehouse import ops
 from lakehouse.cli import daily_entry
 from lakehouse.sources import CRM, SOURCES
 from lakehouse.tables import DIM_CUSTOMER_CURRENT, RUN_LOG
-from tests.helpers import (
-    ROOT,
-    SAMPLE_DATES,
-    SAMPLE_LANDING,
-    gold_frames,
-    one_run_conf,
-    read,
-    run_process,
-)
+from tests.helpers import gold_frames, one_run_conf, read, run_process
+from tests.paths import ROOT, SAMPLE_DATES, SAMPLE_LANDING
 
 DAY = SAMPLE_DATES[0]
 

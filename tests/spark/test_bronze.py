@@ -13,7 +13,7 @@ from pyspark.sql import SparkSession
 
 from lakehouse import bronze
 from lakehouse.landing import NAMELESS_VALUE
-from lakehouse.sources import APP_EVENTS, CRM, ORDERS, TICKETS
+from lakehouse.sources import APP_EVENTS, CRM, ORDERS, TICKETS, Source
 from lakehouse.tables import DIM_CUSTOMER_CURRENT, bronze_spec
 from tests.helpers import (
     by_path,
@@ -30,7 +30,9 @@ DAY = date(2025, 3, 5)
 COLS = ["customer_id", "full_name", "email", "tier", "updated_at", "is_deleted"]
 
 
-def load(spark: SparkSession, landing: Path, warehouse: Path, source=CRM, day: date = DAY):  # type: ignore[no-untyped-def]
+def load(
+    spark: SparkSession, landing: Path, warehouse: Path, source: Source = CRM, day: date = DAY
+) -> bronze.BronzeResult:
     fresh_warehouse(spark, warehouse)
     return bronze.load(
         spark,

@@ -26,14 +26,13 @@ from lakehouse.tables import EVENT_DATE, FACT_APP_EVENTS_DAILY, RUN_LOG, all_spe
 from lakehouse.warehouse import Catalog, Warehouse, default_schemas
 from tests.helpers import (
     EVERY_TABLE_BUT_THE_RUN_LOG,
-    SAMPLE_DATES,
-    SAMPLE_LANDING,
     assert_same_rows,
     assert_same_tables,
     copy_warehouse,
     read,
     table_at,
 )
+from tests.paths import SAMPLE_DATES, SAMPLE_LANDING
 
 
 def _fresh_catalog(*, managed: bool) -> Catalog:

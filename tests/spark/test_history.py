@@ -4,7 +4,7 @@ interval, and the same timelines whatever the order and number of runs."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime as TS
@@ -24,6 +24,7 @@ from lakehouse.tables import DIM_CUSTOMER_HISTORY, FACT_ORDER_HISTORY, GOLD_TABL
 from tests.helpers import (
     CRM_HEADER,
     ORDER_HEADER,
+    Rows,
     copy_warehouse,
     gold_frames,
     read,
@@ -173,7 +174,7 @@ def write_landing(landing: Path) -> None:
     )
 
 
-HISTORY_GOLD = {
+HISTORY_GOLD: Mapping[str, Rows] = {
     "dim_customer_history": [
         (1, "A", "a@x", "bronze", TS(2025, 5, 1, 10), TS(2025, 5, 1, 18), False),
         (1, "A", "a@x", "silver", TS(2025, 5, 1, 18), TS(2025, 5, 2, 10), False),

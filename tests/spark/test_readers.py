@@ -150,7 +150,8 @@ def _assert_read_as_spark_reads(
 def _each_reader_and_gold_table(test: Callable[..., None]) -> Callable[..., None]:
     """One case per reader and gold table."""
     by_table = pytest.mark.parametrize("spec", GOLD_TABLES, ids=lambda spec: spec.name)
-    return pytest.mark.parametrize("reader", READERS)(by_table(test))
+    cases: Callable[..., None] = pytest.mark.parametrize("reader", READERS)(by_table(test))
+    return cases
 
 
 @_each_reader_and_gold_table

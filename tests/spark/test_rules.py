@@ -14,12 +14,13 @@ from pyspark.sql import types as T
 from lakehouse.errors import MissingColumnsError, ReconciliationError
 from lakehouse.silver import SilverCounts, one_per_key, quarantined, typed, with_reason
 from lakehouse.sources import APP_EVENTS, CRM, ORDERS, TICKETS, Source
+from tests.helpers import Rows
 
 S = T.StringType()
 D1, D2 = date(2025, 3, 1), date(2025, 3, 2)
 
 
-def bronze_rows(spark: SparkSession, source: Source, rows: list[tuple[object, ...]]) -> DataFrame:
+def bronze_rows(spark: SparkSession, source: Source, rows: Rows) -> DataFrame:
     """Bronze-shaped rows: the source's columns as strings, then parse error, file, day."""
     schema = T.StructType(
         [T.StructField(c, S) for c in source.column_names]
@@ -184,7 +185,7 @@ def test_decimal_keeps_two_digits(spark: SparkSession) -> None:
     assert totals == {1: Decimal("12.50"), 2: Decimal("7.00")}
 
 
-def _ranked(spark: SparkSession, source: Source, rows: list[tuple[object, ...]]) -> DataFrame:
+def _ranked(spark: SparkSession, source: Source, rows: Rows) -> DataFrame:
     schema = (
         "k int, updated_at timestamp, _ingest_date date, _source_file string, "
         "_record_hash string, v string"

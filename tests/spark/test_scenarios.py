@@ -19,7 +19,7 @@ from lakehouse import faults, report
 from lakehouse.config import Settings
 from lakehouse.errors import ConcurrentRunError
 from lakehouse.run import run_date
-from lakehouse.sources import SOURCES
+from lakehouse.sources import SOURCES, Source
 from lakehouse.tables import (
     DIM_CUSTOMER_CURRENT,
     FACT_APP_EVENTS_DAILY,
@@ -103,8 +103,8 @@ def test_drifted_columns_named_like_derived_ones_are_kept_apart(
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.name)
 def test_bad_rows_are_quarantined_with_reasons(
-    spark: SparkSession, scenario_run: ScenarioRun, source
-) -> None:  # type: ignore[no-untyped-def]
+    spark: SparkSession, scenario_run: ScenarioRun, source: Source
+) -> None:
     key = source.key[0]
     rows = read(spark, quarantine_spec(source), scenario_run.warehouse).collect()
     got = {(r[key], r["_reason"], r["_source_file"], r["_ingest_date"]) for r in rows}
@@ -155,7 +155,7 @@ def test_the_run_log_accounts_for_every_row(spark: SparkSession, scenario_run: S
     for r in log:
         assert r["rows_landed"] == r["rows_valid"] + r["rows_quarantined"]
         assert r["rows_valid"] == r["rows_kept"] + r["duplicates_dropped"]
-    got = Counter()
+    got: Counter[tuple[str, str, date]] = Counter()
     for r in log:
         for reason, n in (r["quarantined_by_reason"] or {}).items():
             got[(r["source"], reason, r["run_date"])] += n

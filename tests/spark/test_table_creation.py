@@ -5,6 +5,7 @@ again."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ def test_a_table_another_run_is_creating_is_a_lost_race_and_retried(
 ) -> None:
     """Another run's creation caught between starting the log and its first commit (seen
     with two first runs at once on an empty warehouse): retried, and done once it is there."""
-    monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
+    monkeypatch.setattr(time, "sleep", lambda _: None)
     monkeypatch.setattr(ddl, "ABANDONED_LOG_AFTER_SECONDS", 3600.0)  # however slow this test
     log_dir = Path(RUN_LOG.path(str(tmp_path))) / "_delta_log"
     log_dir.mkdir(parents=True)
@@ -54,7 +55,7 @@ def test_a_table_another_run_is_creating_is_a_lost_race_and_retried(
 def test_delta_reporting_a_table_half_created_by_another_run_is_a_lost_race_and_retried(
     spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
+    monkeypatch.setattr(time, "sleep", lambda _: None)
     monkeypatch.setattr(ddl, "ABANDONED_LOG_AFTER_SECONDS", 3600.0)  # however slow this test
     log_dir = Path(RUN_LOG.path(str(tmp_path))) / "_delta_log"
     log_dir.mkdir(parents=True)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import files
 from lakehouse.files import (
     folder_key,
     is_relative_uri,
@@ -86,7 +85,7 @@ def test_a_folder_made_anew_between_the_look_and_the_removal_is_put_back(
         rename(src, dst)
 
     remade: list[tuple[str, int]] = []
-    monkeypatch.setattr(files.os, "rename", remade_first)
+    monkeypatch.setattr(os, "rename", remade_first)
     assert not remove_abandoned_folder(str(log_dir), idle_seconds=IDLE)
     assert tree(tmp_path) == remade
 

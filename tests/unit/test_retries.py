@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from lakehouse import concurrency
@@ -23,14 +25,14 @@ def _failing_once(error: Exception) -> tuple[list[int], object]:
 def test_a_merge_whose_materialised_source_vanished_is_retried(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
+    monkeypatch.setattr(time, "sleep", lambda _: None)
     calls, step = _failing_once(RuntimeError("SparkException: Block rdd_39229_0 does not exist"))
     assert concurrency.retry_on_conflict("silver x", step) == "done"  # type: ignore[arg-type]
     assert len(calls) == 2
 
 
 def test_any_other_error_is_raised_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
+    monkeypatch.setattr(time, "sleep", lambda _: None)
     calls, step = _failing_once(RuntimeError("Table does not exist"))
     with pytest.raises(RuntimeError, match="Table does not exist"):
         concurrency.retry_on_conflict("silver x", step)  # type: ignore[arg-type]
@@ -43,14 +45,14 @@ def test_any_other_error_is_raised_at_once(monkeypatch: pytest.MonkeyPatch) -> N
 def test_a_delta_conflict_is_known_by_its_condition_and_retried(
     monkeypatch: pytest.MonkeyPatch, condition: str
 ) -> None:
-    monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
+    monkeypatch.setattr(time, "sleep", lambda _: None)
     calls, step = _failing_once(DeltaSays(condition))
     assert concurrency.retry_on_conflict("silver x", step) == "done"  # type: ignore[arg-type]
     assert len(calls) == 2
 
 
 def test_another_condition_is_raised_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(concurrency.time, "sleep", lambda _: None)
+    monkeypatch.setattr(time, "sleep", lambda _: None)
     calls, step = _failing_once(DeltaSays("DELTA_TABLE_NOT_FOUND"))
     with pytest.raises(DeltaSays):
         concurrency.retry_on_conflict("silver x", step)  # type: ignore[arg-type]
