@@ -409,8 +409,13 @@ def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
     object keeps its raw text."""
     lines = (
         _reader(spark, files)
+        # Lines end at LF alone (a CRLF's CR taken off below): a bare CR is JSON's whitespace
+        # between tokens, where Hadoop's default reader would end a line and make one row two.
+        .option("lineSep", "\n")
         .text([glob_literal(f.path) for f in files])
-        .select("value", _file_name().alias(SOURCE_FILE))
+        .select(
+            F.regexp_replace("value", r"\r\z", "").alias("value"), _file_name().alias(SOURCE_FILE)
+        )
         # A blank line, in JSON's whitespace (Hadoop's line reader drops a byte order mark).
         .where(~F.col("value").rlike(rf"^{_WS}\z"))
     )
@@ -464,6 +469,14 @@ def read_jsonl(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
             F.concat(F.lit("record: key named twice: "), F.array_join(twice, ", ")),
         )
     )
+    # Two spellings of one column on one line (`tier`, `Tier`) are a key named twice too, as
+    # they are in a CSV header: which value the line means is as unclear.
+    for originals in (o for o in by_name.values() if len(o) > 1):
+        spelled = F.array_sort(F.array_intersect(keys, F.array(*map(F.lit, originals))))
+        error = error.when(
+            F.size(spelled) > 1,
+            F.concat(F.lit("record: key named twice: "), F.array_join(spelled, ", ")),
+        )
     for key in (k for k in found if is_nameless(k)):
         error = error.when(
             F.coalesce(parsed.getItem(key), F.lit("")) != F.lit(""), F.lit(NAMELESS_VALUE)

@@ -80,6 +80,9 @@ def test_csv_and_jsonl_side_by_side_with_drift_quotes_and_bad_lines(
             "{'customer_id': 107}",
             '{"customer_id": 108, "full_name": "tab\tinside"}',  # a raw tab: not JSON
             '{"customer_id": 109, "customer_id": 110}',
+            # A bare CR is JSON's whitespace, not a line end: one row, not two broken ones.
+            '{"customer_id": 113,\r"full_name": "Cr"}',
+            '{"customer_id": 114, "full_name": "raw\rCR"}',  # a raw CR inside a string: not JSON
         ],
     )
     folder = landing / CRM.name / f"ingest_date={DAY}"
@@ -139,6 +142,8 @@ def test_csv_and_jsonl_side_by_side_with_drift_quotes_and_bad_lines(
                 '{"customer_id": 109, "customer_id": 110}',
                 "record: key named twice: customer_id",
             ),
+            ("113", "Cr", None, None, None, None, None, None, None, "b.jsonl", DAY),
+            bad_line('{"customer_id": 114, "full_name": "raw\rCR"}', "record: unparseable JSON"),
             (
                 "111",
                 "Dee",
@@ -211,7 +216,8 @@ def test_names_that_differ_in_case_or_are_spark_s_own_load_as_any_drift(
 ) -> None:
     """A CSV header naming a column twice in two cases is a header naming it twice; `_`
     names (Spark's `_metadata`, the job's `_source_file`) are drifted columns like any other;
-    JSON keys that differ only in case are one column, whichever line holds which."""
+    JSON keys that differ only in case are one column, whichever line holds which, and a line
+    holding both names it twice."""
     landing, warehouse = tmp_path / "landing", tmp_path / "wh"
     write_csv(
         landing,
@@ -236,6 +242,7 @@ def test_names_that_differ_in_case_or_are_spark_s_own_load_as_any_drift(
         [
             {"customer_id": 3, "full_name": "C", "email": "c@x", "Tier": "gold", "phone": "1"},
             {"Customer_ID": 4, "full_name": "D", "email": "d@x", "tier": "bronze", "Phone": 2},
+            {"customer_id": 5, "full_name": "E", "tier": "gold", "Tier": "GOLD"},
         ],
     )
     load(spark, landing, warehouse)
@@ -249,6 +256,7 @@ def test_names_that_differ_in_case_or_are_spark_s_own_load_as_any_drift(
                 ("2", "silver", None, "m", "s", None),
                 ("3", "gold", "1", None, None, None),
                 ("4", "bronze", "2", None, None, None),
+                (None, None, None, None, None, "record: key named twice: Tier, tier"),
             ],
             ", ".join(
                 f"{c} string"
