@@ -2,8 +2,8 @@
 # spark-submit with the project's .venv, the Delta packages and Delta's session conf.
 # Usage: scripts/spark-submit.sh [spark-submit options] jobs/daily.py [job options]
 # --master defaults to local[*]; the Delta jars recorded by `make install` go to --jars (the
-# Delta package to --packages when none are recorded); a --packages is joined to ours (and to
-# the OpenLineage listener's when the job's --config turns lineage on); every other argument
+# Delta package to --packages when none are recorded); a --packages or --jars is joined to ours
+# (and to the OpenLineage listener's when the job's --config turns lineage on); every other argument
 # is forwarded unchanged. One of the project's jobs checks its command line and config first
 # (`--check`, no JVM), so a mistake is said at once on stderr with exit 2; spark-submit would
 # say it only after starting a JVM, and on stdout.
@@ -20,11 +20,12 @@ export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$venv/bin/python}"
 export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$venv/bin/python}"
 
 # Options before the application file belong to spark-submit: note --master, and take
-# --packages out to join it to ours (a second --packages would replace the Delta jars).
+# --packages and --jars out to join them to ours (a second one would replace the Delta jars).
 # After the application file come the job's options: note its --config, whose lineage
 # switch may need the OpenLineage jar.
 has_master=false
 user_packages=""
+user_jars=""
 config=()
 forward=()
 in_job=false
@@ -48,6 +49,7 @@ for arg in "$@"; do
     case "$value_of" in
       --master) has_master=true ;;
       --packages) user_packages="$arg"; value_of=""; continue ;;
+      --jars) user_jars="$arg"; value_of=""; continue ;;
       --deploy-mode) [ "$arg" != cluster ] || cluster_mode=true ;;
       --conf) [ "$arg" != spark.submit.deployMode=cluster ] || cluster_mode=true ;;
     esac
@@ -58,10 +60,12 @@ for arg in "$@"; do
   case "$arg" in
     --verbose|-v|--supervise|--help|-h|--version) ;;
     --packages=*) user_packages="${arg#--packages=}"; continue ;;
+    --jars=*) user_jars="${arg#--jars=}"; continue ;;
     --master=*) has_master=true ;;
     --deploy-mode=cluster) cluster_mode=true ;;
     --*=*) ;;
     --packages) value_of=--packages; continue ;;
+    --jars) value_of=--jars; continue ;;
     -*) value_of="$arg" ;;
     *) in_job=true; app="$arg" ;;  # the application: jobs/daily.py (or a .jar)
   esac
@@ -90,6 +94,7 @@ if ! $has_master; then
   driver_options="$driver_options $local_jvm"
 fi
 [ -z "$user_packages" ] || packages="${packages:+$packages,}$user_packages"
+[ -z "$user_jars" ] || jars="${jars:+$jars,}$user_jars"
 [ -z "$jars" ] || defaults+=(--jars "$jars")
 [ -z "$packages" ] || defaults+=(--packages "$packages")
 

@@ -238,8 +238,9 @@ def test_airflow_example_compiles_and_submits_the_daily_job_for_ds(tmp_path: Pat
 
 def test_spark_submit_wrapper_joins_packages_and_forwards_the_rest(tmp_path: Path) -> None:
     """scripts/spark-submit.sh against a stand-in spark-submit that prints its arguments:
-    --master defaults to local[*], a user's --packages joins Delta's (and the lineage
-    listener's when the job's config turns it on), everything else is forwarded as given."""
+    --master defaults to local[*], a user's --packages and --jars join Delta's (and the
+    lineage listener's when the job's config turns it on), everything else is forwarded as
+    given."""
     (tmp_path / "scripts").mkdir()
     bin_dir = tmp_path / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
@@ -302,6 +303,11 @@ def test_spark_submit_wrapper_joins_packages_and_forwards_the_rest(tmp_path: Pat
         "--packages",
         "io.openlineage:openlineage-spark_2.13:1.53.0",
     ]
+    # A user's --jars (a driver, hadoop-aws) joins the recorded ones, in either spelling.
+    for given in (["--jars", "/x/a.jar,/x/b.jar"], ["--jars=/x/a.jar,/x/b.jar"]):
+        got = run(*given, "jobs/daily.py", "--run-date", RUN_DATE)
+        assert got[:4] == ["--master", "local[*]", "--jars", f"file://{jar},/x/a.jar,/x/b.jar"]
+        assert got.count("--jars") == 1
 
 
 def test_recorded_jars_count_only_for_this_delta_version_and_while_on_disk(
