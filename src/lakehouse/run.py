@@ -401,6 +401,7 @@ class _Attempt:
         """The day's batch from bronze, written to silver unless gold runs alone."""
         t0 = time.monotonic()
         warehouse = self.settings.tables
+        threshold = self.settings.max_quarantined_share.get(source.name)
         # A pass run again after another writer's commit finds the events an earlier pass
         # moved already moved: the dates they left are known only from that earlier pass.
         moved_off: set[date] = set()
@@ -410,7 +411,9 @@ class _Attempt:
                 source, bronze.partition(self.spark, warehouse, source, self.day)
             )
             if "silver" not in self.steps:
-                return silver.for_gold_alone(self.spark, warehouse, source, day, counts)
+                return silver.for_gold_alone(
+                    self.spark, warehouse, source, day, counts, max_quarantined_share=threshold
+                )
             try:
                 written = silver.write(
                     self.spark,
@@ -419,7 +422,7 @@ class _Attempt:
                     day,
                     counts,
                     self.day,
-                    max_quarantined_share=self.settings.max_quarantined_share.get(source.name),
+                    max_quarantined_share=threshold,
                     attempt_id=self.run_id,
                 )
             except SilverMovedError as exc:

@@ -506,11 +506,20 @@ def write(
 
 
 def for_gold_alone(
-    spark: SparkSession, warehouse: Warehouse, source: Source, day: DayBatch, counts: SilverCounts
+    spark: SparkSession,
+    warehouse: Warehouse,
+    source: Source,
+    day: DayBatch,
+    counts: SilverCounts,
+    *,
+    max_quarantined_share: float | None = None,
 ) -> SilverResult:
     """What a gold step run as its own task sees of the day, silver untouched: the batch and,
     for events, every date of its keys (it cannot tell which of them its silver step
-    changed)."""
+    changed). A day over its quarantine threshold is rejected here too, as its silver step
+    kept it out of silver: gold alone must not call it done."""
+    if over_threshold(counts, max_quarantined_share):
+        return SilverResult(source.name, day.batch, frozenset(), counts, rejected=True)
     dates: frozenset[date] = frozenset()
     if source.event_time:
         stored = storage.read(spark, silver_spec(source).table(warehouse))

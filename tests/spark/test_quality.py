@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from lakehouse.config import Settings
 from lakehouse.errors import QualityThresholdError
@@ -60,6 +61,14 @@ def test_over_the_threshold_fails_after_keeping_everything(
         log.schema,
     )
     assert_df_equality(log, expected, ignore_row_order=True)
+
+    # A gold step run as a task of its own judges the day by the same threshold: rejected
+    # too, gold untouched, and the run log does not call the day done.
+    with pytest.raises(QualityThresholdError):
+        run_date(spark, settings, scenario.D1, steps=["gold"])
+    assert read(spark, FACT_ORDER_CURRENT, warehouse).collect() == []
+    orders_log = read(spark, RUN_LOG, warehouse).where(F.col("source") == ORDERS.name)
+    assert [r["status"] for r in orders_log.collect()] == ["rejected", "rejected"]
 
     # Within a raised threshold the same date goes through: the rejected day is not "done".
     relaxed = Settings(
