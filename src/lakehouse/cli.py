@@ -208,7 +208,7 @@ def _check_folder(what: str, path: str, remote: str | None, *, must_exist: bool)
     """A local folder the job reads or writes under is a folder. Over Spark Connect the paths
     are the server's, and a URI's are another file system's: this machine cannot check them."""
     local = None if remote is not None else local_path(path)
-    if local is None or os.path.isdir(local):
+    if not local or os.path.isdir(local):  # an empty warehouse: managed tables, by the catalog
         return
     if os.path.exists(local):
         raise UsageError(f"{what} {path!r} is a file, not a folder")
@@ -328,7 +328,7 @@ def report_main(argv: list[str], prog: str) -> int:
 @_entry_point("maintenance.py")
 def maintenance_main(argv: list[str], prog: str) -> int:
     """Compact and vacuum every table; safe to run while a daily run is writing."""
-    from lakehouse.maintenance import MIN_RETAIN_HOURS
+    from lakehouse.maintenance import MAX_RETAIN_HOURS, MIN_RETAIN_HOURS
 
     parser = _common_options(
         _Parser(prog=prog, description="OPTIMIZE and VACUUM every table of the warehouse.")
@@ -336,15 +336,24 @@ def maintenance_main(argv: list[str], prog: str) -> int:
     parser.add_argument(
         "--retain-hours",
         type=int,
-        default=MIN_RETAIN_HOURS,
-        help=f"VACUUM keeps files unreferenced for less than this (at least {MIN_RETAIN_HOURS})",
+        help="VACUUM keeps files unreferenced for less than this "
+        f"({MIN_RETAIN_HOURS} to {MAX_RETAIN_HOURS}; default {MIN_RETAIN_HOURS})",
     )
     parser.add_argument("--no-vacuum", action="store_true", help="compact only")
     args = parser.parse_args(argv)
+    if args.retain_hours is not None and args.no_vacuum:
+        raise UsageError("--retain-hours is VACUUM's, and --no-vacuum runs none: give one of them")
+    if args.retain_hours is None:
+        args.retain_hours = MIN_RETAIN_HOURS
     if args.retain_hours < MIN_RETAIN_HOURS:
         raise UsageError(
             f"--retain-hours {args.retain_hours} is under {MIN_RETAIN_HOURS}: files a "
             "running job still reads could be deleted"
+        )
+    if args.retain_hours > MAX_RETAIN_HOURS:
+        raise UsageError(
+            f"--retain-hours {args.retain_hours} is over {MAX_RETAIN_HOURS} (100 years): "
+            "give --no-vacuum to keep every file"
         )
     settings = _settings(args)
 
@@ -414,10 +423,15 @@ def show_gold_main(argv: list[str], prog: str) -> int:
 
 def _settings(args: argparse.Namespace, landing: str | None = None) -> Settings:
     """The config with the command line's paths, the Connect URL and the warehouse checked
-    (a warehouse not there yet is made by the first run)."""
+    (a warehouse not there yet is made by the daily job's first run; the other entry points
+    read one, so a path that is not there is a typo). Only the daily job, which takes
+    `--landing`, needs a landing zone."""
     args.remote = parse_remote(args.remote)
-    settings = load_settings(args.config, landing=landing, warehouse=args.warehouse)
-    _check_folder("warehouse", settings.warehouse, args.remote, must_exist=False)
+    daily = "landing" in args
+    settings = load_settings(
+        args.config, landing=landing, warehouse=args.warehouse, landing_needed=daily
+    )
+    _check_folder("warehouse", settings.warehouse, args.remote, must_exist=not daily)
     return settings
 
 

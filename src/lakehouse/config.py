@@ -113,6 +113,7 @@ def load_settings(
     *,
     landing: str | None = None,
     warehouse: str | None = None,
+    landing_needed: bool = True,
 ) -> Settings:
     """Read the YAML file; relative paths in it are relative to the file, so it works from any cwd.
 
@@ -120,16 +121,18 @@ def load_settings(
     values may name environment variables, `${NAME}` or `${NAME:-default}` (expanded once,
     when the file is read; a value given on the command line is not read from the file).
     Without `--config`, `conf/local.yaml` of the checkout is read; an installed package has
-    none, and then `--landing` and `--warehouse` must be given.
+    none, and then `--landing` and `--warehouse` must be given (`--warehouse` alone where the
+    landing zone is not read: `landing_needed=False`, the landing then empty unless configured).
     """
     for option, given in (("--landing", landing), ("--warehouse", warehouse)):
         if given is not None and not given.strip():
             raise UsageError(f"{option} is empty: give a path")
     if config_path is None and not DEFAULT_CONFIG.is_file():
-        if not (landing and warehouse):
+        if not (warehouse and (landing or not landing_needed)):
+            paths = "both --landing and --warehouse" if landing_needed else "--warehouse"
             raise ConfigError(
                 f"no config: {str(DEFAULT_CONFIG)!r} does not exist (an installed package "
-                "carries no conf/); give --config FILE, or both --landing and --warehouse"
+                f"carries no conf/); give --config FILE, or {paths}"
             )
         raw: Any = {}
     else:
@@ -141,7 +144,8 @@ def load_settings(
         k: v if k in overridden else expand_env_vars(v, f"config {where!r}: {k}")
         for k, v in raw.items()
     }
-    values = _validated(raw, where, overridden)
+    # Where the landing zone is not read, the config need not name it either.
+    values = _validated(raw, where, overridden if landing_needed else overridden | {"landing"})
     base = (config_path or DEFAULT_CONFIG).resolve().parent
     lineage = _openlineage(values.get("lineage", {}), where)
     catalog = _catalog(values["catalog"], where) if "catalog" in values else None
@@ -151,6 +155,8 @@ def load_settings(
             _resolve("--landing", landing, Path.cwd())
             if landing
             else _resolve(f"config {where!r}: landing", values["landing"], base)
+            if values.get("landing")
+            else ""
         ),
         warehouse=(
             _resolve("--warehouse", warehouse, Path.cwd())

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 # Delta's own safety floor: a shorter retention could delete files a running query reads.
 MIN_RETAIN_HOURS = 168
+# A hundred years: past it, keeping every file is --no-vacuum (and Delta refuses an interval
+# too long for it to hold).
+MAX_RETAIN_HOURS = 876_000
 # Delta's setting for the size of the files OPTIMIZE writes, in bytes (default 1 GiB).
 MAX_FILE_SIZE = "spark.databricks.delta.optimize.maxFileSize"
 # Tables maintained at once: most of a small table's maintenance waits on its log and files.

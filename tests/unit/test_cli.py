@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -23,7 +24,9 @@ from lakehouse.cli import (
     main,
     maintenance_main,
     parse_args,
+    report_main,
     restore_main,
+    show_gold_main,
 )
 from lakehouse.config import load_settings, parse_run_date
 from lakehouse.errors import InvalidRunDateError, UsageError
@@ -211,12 +214,14 @@ def test_whole_process_rejects_bad_date_before_spark_starts(launcher: list[str])
 
 
 @pytest.mark.parametrize("job", ["daily", "report", "maintenance", "restore", "show_gold"])
-def test_check_accepts_a_good_command_line_without_starting_spark(job: str) -> None:
+def test_check_accepts_a_good_command_line_without_starting_spark(job: str, tmp_path: Path) -> None:
     argv = {
         "daily": ["--run-date", "2025-03-01"],
         "report": ["--run-date", "2025-03-01"],
         "restore": ["--to-date", "2025-03-01"],
     }.get(job, [])
+    if job != "daily":  # the others read a warehouse, so it must be there
+        argv += ["--warehouse", str(tmp_path)]
     proc = subprocess.run(
         [sys.executable, str(ROOT / "jobs" / f"{job}.py"), "--check", *argv],
         capture_output=True,
@@ -333,13 +338,46 @@ def test_bad_ranges_exit_2_naming_the_problem(
     assert message in err
 
 
-def test_maintenance_refuses_an_unsafe_vacuum_retention(
-    capsys: pytest.CaptureFixture[str],
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--retain-hours", "1"], "--retain-hours 1 is under 168"),
+        (["--retain-hours", "9999999999999"], "--retain-hours 9999999999999 is over 876000"),
+        (["--retain-hours", "200", "--no-vacuum"], "--no-vacuum runs none"),
+    ],
+)
+def test_maintenance_refuses_a_vacuum_retention_it_cannot_keep(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert maintenance_main(["--retain-hours", "1"]) == 2
+    """Refused before any table is touched: under Delta's safety floor, past what a
+    retention means, or given where no VACUUM runs."""
+    assert maintenance_main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert "--retain-hours 1 is under 168" in err
+    assert message in err
+
+
+@pytest.mark.parametrize(
+    ("entry", "argv"),
+    [
+        (report_main, ["--run-date", "2025-03-01"]),
+        (maintenance_main, []),
+        (restore_main, ["--to-date", "2025-03-01"]),
+        (show_gold_main, []),
+    ],
+)
+def test_an_entry_point_reading_a_warehouse_that_is_not_there_exits_2_naming_it(
+    entry: Callable[[list[str]], int],
+    argv: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Only the daily job makes a warehouse; for the others a missing one is a typo."""
+    missing = str(tmp_path / "wh-typo")
+    assert entry([*argv, "--warehouse", missing]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"warehouse {missing!r} does not exist" in err
 
 
 def test_restore_needs_exactly_one_target_and_a_real_date(

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 import lakehouse.config
-from lakehouse.cli import main, parse_args
+from lakehouse.cli import (
+    main,
+    maintenance_main,
+    parse_args,
+    report_main,
+    restore_main,
+    show_gold_main,
+)
 from lakehouse.config import expand_env_vars, load_settings
 from lakehouse.errors import ConfigError
 from tests.helpers import write_config
@@ -155,8 +162,9 @@ def test_adls_example_requires_its_storage_account(monkeypatch: pytest.MonkeyPat
 def test_without_a_config_file_the_command_line_gives_both_paths(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An installed wheel has no conf/local.yaml: --landing and --warehouse then suffice,
-    and leaving one out is a usage error saying so."""
+    """An installed wheel has no conf/local.yaml: --landing and --warehouse then suffice
+    (--warehouse alone where the landing zone is not read), and leaving one out is a usage
+    error saying so."""
     monkeypatch.setattr(lakehouse.config, "DEFAULT_CONFIG", tmp_path / "absent" / "local.yaml")
     settings, days = parse_args(
         ["--run-date", "2025-03-01", "--landing", str(SAMPLE_LANDING), "--warehouse", "wh"]
@@ -169,3 +177,16 @@ def test_without_a_config_file_the_command_line_gives_both_paths(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "give --config FILE, or both --landing and --warehouse" in err
+    # The entry points that do not read the landing zone need only the warehouse.
+    for entry, argv in (
+        (report_main, ["--run-date", "2025-03-01"]),
+        (maintenance_main, []),
+        (restore_main, ["--to-date", "2025-03-01"]),
+        (show_gold_main, []),
+    ):
+        assert entry(["--check", *argv, "--warehouse", str(tmp_path)]) == 0
+        assert entry(["--check", *argv]) == 2
+        assert capsys.readouterr().err.endswith("give --config FILE, or --warehouse\n")
+    only_the_warehouse = write_config(tmp_path, "warehouse: wh\n")
+    settings = load_settings(only_the_warehouse, landing_needed=False)
+    assert (settings.landing, settings.warehouse) == ("", str(tmp_path / "wh"))
