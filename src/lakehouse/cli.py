@@ -7,6 +7,7 @@ import functools
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -70,13 +71,23 @@ def add_remote(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# sc://host[:port][/;params], the host a name or a bracketed IPv6 address.
+_CONNECT_URL = re.compile(r"sc://(\[[^\]/]+\]|[^:/;\[\]]+)(?::([0-9]{1,5}))?(?:[/;].*)?\Z", re.S)
+
+
 def parse_remote(text: str | None) -> str | None:
-    """The Spark Connect URL of `--remote` or $SPARK_REMOTE; anything but sc://HOST exits 2."""
-    remote = text if text is not None else os.environ.get("SPARK_REMOTE")
+    """The Spark Connect URL of `--remote` or $SPARK_REMOTE (set but empty: none, as Spark
+    takes it); anything but sc://host[:port] exits 2, naming where it came from."""
+    remote: str | None
+    if text is not None:
+        given, remote = "--remote", text
+    else:
+        given, remote = "SPARK_REMOTE", os.environ.get("SPARK_REMOTE") or None
     if remote is None:
         return None
-    if not remote.startswith("sc://") or len(remote) <= len("sc://"):
-        raise UsageError(f"--remote {remote!r}: a Spark Connect URL is sc://host[:port][/;params]")
+    url = _CONNECT_URL.match(remote)
+    if url is None or not 0 < int(url.group(2) or 1) < 65536:
+        raise UsageError(f"{given} {remote!r}: a Spark Connect URL is sc://host[:port][/;params]")
     return remote
 
 

@@ -24,6 +24,7 @@ from lakehouse.cli import (
     main,
     maintenance_main,
     parse_args,
+    parse_remote,
     report_main,
     restore_main,
     show_gold_main,
@@ -404,7 +405,10 @@ def test_a_run_id_not_in_the_run_log_exits_2_with_one_line_after_the_session(
     assert capsys.readouterr().err == "restore.py: error: run 'r-1' is not in the run log\n"
 
 
-@pytest.mark.parametrize("remote", ["localhost:15002", "http://host:15002", "sc://"])
+@pytest.mark.parametrize(
+    "remote",
+    ["localhost:15002", "http://host:15002", "sc://", "sc://h:notaport", "sc://h:70000", "sc://:1"],
+)
 def test_a_remote_that_is_not_a_connect_url_exits_2_naming_it(
     remote: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -414,7 +418,19 @@ def test_a_remote_that_is_not_a_connect_url_exits_2_naming_it(
     assert f"--remote {remote!r}" in err
     monkeypatch.setenv("SPARK_REMOTE", remote)
     assert maintenance_main([]) == 2
-    assert f"--remote {remote!r}" in capsys.readouterr().err
+    assert f"SPARK_REMOTE {remote!r}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "remote",
+    ["sc://h", "sc://h:15002", "sc://[::1]:15002", "sc://w.cloud.databricks.com:443/;token=t"],
+)
+def test_a_connect_url_passes_as_given_and_an_empty_spark_remote_is_none(
+    remote: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert parse_remote(remote) == remote
+    monkeypatch.setenv("SPARK_REMOTE", "")
+    assert parse_remote(None) is None
 
 
 def test_a_connect_url_reaches_the_session_and_local_paths_are_the_servers(
