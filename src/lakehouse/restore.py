@@ -96,6 +96,17 @@ def _plan(
     return RestorePlan(reason, run_date, undid, steps)
 
 
+def _before(undone: list[Row]) -> dict[str, int]:
+    """Each table's version before the earliest undone attempt that recorded it. An attempt
+    records only the tables of the sources it reached (none, for a source it never started
+    after another failed), so a table only a later attempt wrote goes back by that row."""
+    targets: dict[str, int] = {}
+    for r in sorted(undone, key=lambda r: r["started_at"]):
+        for name, version in (r["table_versions_before"] or {}).items():
+            targets.setdefault(name, version)
+    return targets
+
+
 def plan_before_run(spark: SparkSession, warehouse: Warehouse, run_id: str) -> RestorePlan:
     """The versions every table had before the attempt `run_id` wrote anything."""
     rows = _attempts(spark, warehouse)
@@ -103,16 +114,13 @@ def plan_before_run(spark: SparkSession, warehouse: Warehouse, run_id: str) -> R
     if not mine:
         raise UnknownRunError(f"run {run_id!r} is not in the run log of {warehouse}")
     started = min(r["started_at"] for r in mine)
-    targets: dict[str, int] = {}
-    for r in mine:
-        targets.update(r["table_versions_before"] or {})
-    undid = sorted({r["run_id"] for r in rows if r["started_at"] >= started})
+    undone = [r for r in rows if r["started_at"] >= started]
     return _plan(
         _current_versions(spark, warehouse),
-        targets,
+        _before(undone),
         f"to before run {run_id}",
         mine[0]["run_date"],
-        undid,
+        sorted({r["run_id"] for r in undone}),
     )
 
 
@@ -125,16 +133,17 @@ def plan_to_date(spark: SparkSession, warehouse: Warehouse, day: date) -> Restor
     last_id = of_day[-1]["run_id"]
     last = [r for r in of_day if r["run_id"] == last_id]
     finished = max(r["started_at"] for r in last)
-    targets: dict[str, int] = {}
+    undone = [r for r in rows if r["started_at"] > finished]
+    # The date's own tables as its last run left them; the others as the later runs found them.
+    targets = _before(undone)
     for r in last:
         targets.update(r["table_versions"] or {})
-    undid = sorted({r["run_id"] for r in rows if r["started_at"] > finished})
     return _plan(
         _current_versions(spark, warehouse),
         targets,
         f"to the end of run {last_id} of {day}",
         day,
-        undid,
+        sorted({r["run_id"] for r in undone}),
     )
 
 
