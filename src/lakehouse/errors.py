@@ -13,6 +13,14 @@ class UsageError(LakehouseError):
     """A bad command line or config: the job exits 2 with this message, before Spark starts."""
 
 
+class NoRunLogError(UsageError):
+    """The warehouse named has no run log: no daily run wrote there, so there is nothing to
+    report on or restore (most often a mistyped `--warehouse`)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"no run log at {where}: no daily run has written this warehouse")
+
+
 class InvalidRunDateError(UsageError):
     """A run date that is not a real calendar date in YYYY-MM-DD form."""
 

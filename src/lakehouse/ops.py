@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date
 
 from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import concurrency, sql, storage
+from lakehouse import concurrency, conditions, sql, storage
+from lakehouse.errors import NoRunLogError
 from lakehouse.sources import Source
 from lakehouse.tables import RUN_LOG, TableSpec, recorded_tables
 from lakehouse.warehouse import Warehouse
@@ -22,6 +24,19 @@ NO_DATA = "no_data"  # nothing for the source on this date, in the landing zone 
 REJECTED = "rejected"  # over its quarantine threshold: bronze and quarantine only
 FAILED = "failed"
 RESTORE = "restore"  # not a run: jobs/restore.py took the tables back (see `undid_runs`)
+
+
+@contextmanager
+def run_log_there(warehouse: Warehouse) -> Iterator[None]:
+    """Reads of a run log the daily job did not make itself (a report, a restore): a run log
+    that is not there is a usage error naming the warehouse, not a failure with a trace."""
+    try:
+        yield
+    except Exception as exc:
+        if conditions.is_missing_table(exc) or conditions.is_missing_path(exc):
+            table = RUN_LOG.table(warehouse)
+            raise NoRunLogError(".".join(table.name) or str(table.path)) from exc
+        raise
 
 
 def row(values: Mapping[str, object]) -> tuple[object, ...]:

@@ -31,12 +31,13 @@ def _count(spark: SparkSession, table: Table, column: str, day: date) -> int:
 
 def build(spark: SparkSession, warehouse: Warehouse, day: date) -> dict[str, Any]:
     """Counts read from the tables themselves, plus the latest finished run log entry."""
-    log_rows = (
-        storage.read(spark, RUN_LOG.table(warehouse))
-        .where(F.col("run_date") == sql.date_value(day))
-        .orderBy("started_at")
-        .collect()
-    )
+    with ops.run_log_there(warehouse):
+        log_rows = (
+            storage.read(spark, RUN_LOG.table(warehouse))
+            .where(F.col("run_date") == sql.date_value(day))
+            .orderBy("started_at")
+            .collect()
+        )
     latest = {r["source"]: r for r in log_rows}
     sources = []
     for source in SOURCES:

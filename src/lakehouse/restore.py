@@ -72,12 +72,13 @@ class RestorePlan:
 
 def _attempts(spark: SparkSession, warehouse: Warehouse) -> list[Row]:
     """Every run attempt's rows (restores aside), oldest first."""
-    return (
-        storage.read(spark, RUN_LOG.table(warehouse))
-        .where(F.col("status") != ops.RESTORE)
-        .orderBy("started_at", "run_id", "source")
-        .collect()
-    )
+    with ops.run_log_there(warehouse):
+        return (
+            storage.read(spark, RUN_LOG.table(warehouse))
+            .where(F.col("status") != ops.RESTORE)
+            .orderBy("started_at", "run_id", "source")
+            .collect()
+        )
 
 
 def _current_versions(spark: SparkSession, warehouse: Warehouse) -> dict[str, int]:
