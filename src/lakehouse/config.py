@@ -297,6 +297,8 @@ def _validated(
                 f"got {type(value).__name__}"
             )
     for k, v in (raw.get("spark_conf") or {}).items():
+        if not isinstance(k, str):
+            raise ConfigError(f"config {where!r}: spark_conf key {k!r} must be a setting's name")
         if not isinstance(v, str | int | float | bool):
             raise ConfigError(f"config {where!r}: spark_conf.{k} must be a scalar")
         if k in PINNED_SPARK_CONF and str(v) != PINNED_SPARK_CONF[k]:
@@ -304,6 +306,9 @@ def _validated(
                 f"config {where!r}: spark_conf.{k} is fixed to {PINNED_SPARK_CONF[k]!r} by the "
                 "job (timestamps are naive UTC, and gold's other readers need microseconds)"
             )
+    app_name = raw.get("app_name")
+    if isinstance(app_name, str) and not app_name.strip():
+        raise ConfigError(f"config {where!r}: app_name is empty")
     threads = raw.get("source_threads")
     if threads is not None and (isinstance(threads, bool) or not 1 <= threads <= len(SOURCE_NAMES)):
         raise ConfigError(

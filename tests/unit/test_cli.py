@@ -116,6 +116,8 @@ def test_a_file_for_a_folder_exits_2_naming_it(
         ("landing: a\nwarehouse: 3\n", "key 'warehouse' must be a str, got int"),
         ("- a\n- b\n", "top level must be a mapping"),
         ("landing: a\nwarehouse: b\nspark_conf: [1]\n", "key 'spark_conf' must be a dict"),
+        ("landing: a\nwarehouse: b\nspark_conf: {null: 1}\n", "spark_conf key None must be"),
+        ("landing: a\nwarehouse: b\napp_name: ' '\n", "app_name is empty"),
         (
             "landing: a\nwarehouse: b\nspark_conf: {spark.sql.session.timeZone: CET}\n",
             "spark_conf.spark.sql.session.timeZone is fixed to 'UTC'",
