@@ -252,7 +252,8 @@ def update(
     spark: SparkSession, warehouse: Warehouse, result: SilverResult, source: Source
 ) -> dict[str, int]:
     """Both kinds of gold table a source feeds; returns the current-state MERGE's row counts
-    (none when Delta did not give them all: unknown, not 0).
+    (none when Delta did not give them all, or the source feeds no current-state table:
+    unknown or not there, not 0).
 
     Gold is computed from one pinned version of silver. If silver moved on while gold was
     being written (a concurrent run of another date committed), gold may mirror the older
@@ -263,7 +264,8 @@ def update(
     if source.history is not None:
         silver_tables.append(changes_spec(source).table(warehouse))
     totals = dict.fromkeys(storage.MERGE_COUNTS, 0)
-    counted = True  # False once a current-state MERGE returned not all of its counts
+    # False once a current-state MERGE returned not all of its counts, or where there is none
+    counted = source.current is not None
 
     def write_from(silver: DataFrame, changes: DataFrame | None) -> None:
         nonlocal counted

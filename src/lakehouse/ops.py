@@ -84,7 +84,7 @@ def _both_steps_done(steps: Sequence[str] | None) -> bool:
     return steps is None or ("silver" in steps and "gold" in steps)
 
 
-def _live_rows_of(
+def live_rows_of(
     spark: SparkSession, warehouse: Warehouse, day: date, columns: list[str]
 ) -> list[Row]:
     """The day's attempts that no restore undid, in one scan of the (small) run log and no
@@ -110,7 +110,7 @@ def processed_file_counts(
     """For each source, the counts of bronze files whose rows the silver and gold steps of a
     finished attempt of `day` read (rows from before that count was kept have none)."""
     out: dict[str, set[int]] = {}
-    for r in _live_rows_of(spark, warehouse, day, ["source", "bronze_files_read", "steps"]):
+    for r in live_rows_of(spark, warehouse, day, ["source", "bronze_files_read", "steps"]):
         read = r["bronze_files_read"]
         if (
             read is not None

@@ -16,7 +16,6 @@ from lakehouse.tables import (
     EVENT_DATE,
     GOLD_TABLES,
     INGEST_DATE,
-    RUN_LOG,
     bronze_spec,
     current_spec,
     quarantine_spec,
@@ -29,15 +28,16 @@ def _count(spark: SparkSession, table: Table, column: str, day: date) -> int:
     return storage.read(spark, table).where(F.col(column) == sql.date_value(day)).count()
 
 
+# The run log's figures the report shows (the last succeeded attempt's).
+_LOGGED = ["duplicates_dropped", "late_rows", "lag_days_max"]
+
+
 def build(spark: SparkSession, warehouse: Warehouse, day: date) -> dict[str, Any]:
-    """Counts read from the tables themselves, plus the latest finished run log entry."""
+    """Counts read from the tables themselves, plus the latest finished run log entry. An
+    attempt a restore undid does not count, as its tables are back where it found them."""
     with ops.run_log_there(warehouse):
-        log_rows = (
-            storage.read(spark, RUN_LOG.table(warehouse))
-            .where(F.col("run_date") == sql.date_value(day))
-            .orderBy("started_at")
-            .collect()
-        )
+        live = ops.live_rows_of(spark, warehouse, day, [*_LOGGED, "source", "started_at"])
+    log_rows = sorted(live, key=lambda r: r["started_at"])
     latest = {r["source"]: r for r in log_rows}
     sources = []
     for source in SOURCES:

@@ -100,13 +100,14 @@ _COMMIT_FILE = re.compile(r"^\d{20}\.json$")
 
 
 def restore(spark: SparkSession, table: Table, version: int) -> None:
-    """Bring back the table's content as of `version`, keeping its retention: RESTORE also
-    brings back that version's table properties, and a retention set by maintenance after it
-    would fall back to Delta's 7 days (and with it how far back time travel reaches)."""
-    kept = retention(spark, table)
+    """Bring back the table's content as of `version`, keeping the properties the job manages:
+    RESTORE also brings back that version's properties, so a retention maintenance set after
+    it would fall back to Delta's 7 days (and with it how far back time travel reaches), and
+    a gold table given deletion vectors before maintenance turned them off would write them
+    again."""
+    kept = {k: v for k, v in _properties(spark, table).items() if k in _KEPT_BY_RESTORE}
     spark.sql(f"RESTORE TABLE {table.sql} TO VERSION AS OF {sql.literal(int(version))}")
-    if kept is not None:
-        _set_property(spark, table, RETENTION_PROPERTY, kept)
+    _set_properties(spark, table, kept)
 
 
 def last_commit(spark: SparkSession, table: Table) -> Row | None:
@@ -138,6 +139,11 @@ def optimize(spark: SparkSession, table: Table, zorder_by: Sequence[str] = ()) -
 # back time travel (and so a restore) may go. A `VACUUM ... RETAIN n HOURS` clause is ignored
 # by Delta 4 unless n is 0 (`spark.databricks.delta.vacuum.retentionWindowIgnore.enabled`).
 RETENTION_PROPERTY = "delta.deletedFileRetentionDuration"
+# How long Delta keeps a table's log: 30 days by default, and never less than the retention.
+LOG_RETENTION_PROPERTY = "delta.logRetentionDuration"
+_DEFAULT_LOG_RETENTION_HOURS = 30 * 24
+DELETION_VECTORS_PROPERTY = "delta.enableDeletionVectors"
+_KEPT_BY_RESTORE = (RETENTION_PROPERTY, LOG_RETENTION_PROPERTY, DELETION_VECTORS_PROPERTY)
 
 
 def retention(spark: SparkSession, table: Table) -> str | None:
@@ -146,19 +152,26 @@ def retention(spark: SparkSession, table: Table) -> str | None:
 
 
 def set_retention(spark: SparkSession, table: Table, hours: int) -> None:
-    """Give the table a retention of `hours`: a commit only when it has another one."""
-    _set_property(spark, table, RETENTION_PROPERTY, f"interval {int(hours)} hours")
+    """Give the table a retention of `hours`: a commit only when it has another one. Delta
+    refuses a retention longer than the log's, so a retention past 30 days keeps the log as
+    long."""
+    wanted = {RETENTION_PROPERTY: f"interval {int(hours)} hours"}
+    if hours > _DEFAULT_LOG_RETENTION_HOURS:
+        wanted[LOG_RETENTION_PROPERTY] = wanted[RETENTION_PROPERTY]
+    _set_properties(spark, table, wanted)
 
 
 def _properties(spark: SparkSession, table: Table) -> dict[str, str]:
     return table_detail(spark, table).get("properties") or {}
 
 
-def _set_property(spark: SparkSession, table: Table, key: str, value: str) -> None:
-    if _properties(spark, table).get(key) != value:
-        spark.sql(
-            f"ALTER TABLE {table.sql} SET TBLPROPERTIES ({sql.literal(key)} = {sql.literal(value)})"
-        )
+def _set_properties(spark: SparkSession, table: Table, wanted: dict[str, str]) -> None:
+    """One ALTER TABLE for the properties that differ (Delta checks them together), if any."""
+    now = _properties(spark, table)
+    changed = {k: v for k, v in wanted.items() if now.get(k) != v}
+    if changed:
+        pairs = ", ".join(f"{sql.literal(k)} = {sql.literal(v)}" for k, v in changed.items())
+        spark.sql(f"ALTER TABLE {table.sql} SET TBLPROPERTIES ({pairs})")
 
 
 def vacuum(spark: SparkSession, table: Table) -> None:

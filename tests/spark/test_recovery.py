@@ -16,7 +16,7 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import faults, ops, pending, restore, storage
+from lakehouse import faults, ops, pending, report, restore, storage
 from lakehouse.ddl import ensure_table
 from lakehouse.errors import InjectedFault
 from lakehouse.maintenance import (
@@ -39,6 +39,7 @@ from lakehouse.tables import (
     recorded_tables,
     tables_of,
 )
+from lakehouse.warehouse import Table
 from tests import scenario
 from tests.fakes import DeltaSays
 from tests.helpers import (
@@ -251,6 +252,41 @@ def _retentions(
     return {s.qualified_name: storage.retention(spark, table_at(s, warehouse)) for s in specs}
 
 
+def test_a_retention_past_a_month_keeps_the_log_as_long_and_a_restore_keeps_both(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """Delta refuses a retention longer than its log's (30 days by default). RESTORE brings
+    back an older version's properties: the retention must stay, and a table whose deletion
+    vectors were turned off (gold, by maintenance) must not write them again."""
+    table = Table(str(tmp_path / "t"))
+    spark.sql(
+        f"CREATE TABLE {table.sql} (id BIGINT) USING delta "
+        "TBLPROPERTIES ('delta.enableDeletionVectors' = 'true')"
+    )
+    spark.sql(f"INSERT INTO {table.sql} VALUES (1), (2)")  # version 1: the one to go back to
+    spark.sql(
+        f"ALTER TABLE {table.sql} SET TBLPROPERTIES ('delta.enableDeletionVectors' = 'false')"
+    )
+    storage.set_retention(spark, table, 1000)
+    spark.sql(f"INSERT INTO {table.sql} VALUES (3)")
+
+    storage.restore(spark, table, 1)
+    properties = storage.table_detail(spark, table)["properties"]
+    assert {k: properties.get(k) for k in _KEPT} == {
+        "delta.deletedFileRetentionDuration": "interval 1000 hours",
+        "delta.logRetentionDuration": "interval 1000 hours",
+        "delta.enableDeletionVectors": "false",
+    }
+    assert sorted(r["id"] for r in storage.read(spark, table).collect()) == [1, 2]
+
+
+_KEPT = (
+    "delta.deletedFileRetentionDuration",
+    "delta.logRetentionDuration",
+    "delta.enableDeletionVectors",
+)
+
+
 def test_maintenance_sorts_each_keyed_table_into_files_of_consecutive_key_ranges(
     spark: SparkSession, scenario_run: ScenarioRun, tmp_path: Path
 ) -> None:
@@ -324,6 +360,9 @@ def test_restore_before_the_third_run_gives_the_two_date_tables_and_a_rerun_the_
     }
     recorded = read(spark, RUN_LOG, warehouse).where(F.col("status") == "restore").collect()
     assert {tuple(r["undid_runs"]) for r in recorded} == {(d3_run,)}
+    # The report counts no undone attempt: the third date reads as on the two-date warehouse.
+    never_run = report.build(spark, by_path(scenario_run.after_d2), scenario.D3)["sources"]
+    assert report.build(spark, by_path(warehouse), scenario.D3)["sources"] == never_run
 
     run_all(spark, scenario_run.landing, warehouse, [scenario.D3])
     assert_same_tables(spark, scenario_run.warehouse, warehouse)

@@ -152,9 +152,14 @@ def test_the_run_log_accounts_for_every_row(spark: SparkSession, scenario_run: S
     log = read(spark, RUN_LOG, scenario_run.warehouse).where("status != 'no_data'").collect()
     assert {r["status"] for r in log} == {"succeeded"}
     assert len({(r["run_date"], r["source"]) for r in log}) == len(log)
+    with_current_table = {s.name for s in SOURCES if s.current is not None}
     for r in log:
         assert r["rows_landed"] == r["rows_valid"] + r["rows_quarantined"]
         assert r["rows_valid"] == r["rows_kept"] + r["duplicates_dropped"]
+        # Gold's MERGE counts are the current-state table's: none where a source has none.
+        gold_counts = (r["gold_rows_inserted"], r["gold_rows_updated"], r["gold_rows_deleted"])
+        has_counts = [count is not None for count in gold_counts]
+        assert has_counts == [r["source"] in with_current_table] * 3, r["source"]
     got: Counter[tuple[str, str, date]] = Counter()
     for r in log:
         for reason, n in (r["quarantined_by_reason"] or {}).items():
