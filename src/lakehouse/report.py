@@ -28,7 +28,7 @@ def _count(spark: SparkSession, table: Table, column: str, day: date) -> int:
     return storage.read(spark, table).where(F.col(column) == sql.date_value(day)).count()
 
 
-# The run log's figures the report shows (the last succeeded attempt's).
+# The run log's figures the report shows (the last succeeded attempt's that counted them).
 _LOGGED = ["duplicates_dropped", "late_rows", "lag_days_max"]
 
 
@@ -36,7 +36,7 @@ def build(spark: SparkSession, warehouse: Warehouse, day: date) -> dict[str, Any
     """Counts read from the tables themselves, plus the latest finished run log entry. An
     attempt a restore undid does not count, as its tables are back where it found them."""
     with ops.run_log_there(warehouse):
-        live = ops.live_rows_of(spark, warehouse, day, [*_LOGGED, "source", "started_at"])
+        live = ops.live_rows_of(spark, warehouse, day, [*_LOGGED, "source", "started_at", "steps"])
     log_rows = sorted(live, key=lambda r: r["started_at"])
     latest = {r["source"]: r for r in log_rows}
     sources = []
@@ -46,7 +46,10 @@ def build(spark: SparkSession, warehouse: Warehouse, day: date) -> dict[str, Any
             (
                 r
                 for r in reversed(log_rows)
-                if r["source"] == source.name and r["status"] == ops.SUCCEEDED
+                if r["source"] == source.name
+                and r["status"] == ops.SUCCEEDED
+                # A bronze step alone counts nothing (a row without steps ran them all).
+                and r["steps"] != ["bronze"]
             ),
             None,
         )
