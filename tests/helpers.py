@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse import storage
+from lakehouse.cli import maintenance_main, report_main, restore_main, show_gold_main
 from lakehouse.concurrency import at_once
 from lakehouse.config import Settings
 from lakehouse.ddl import ensure_tables
@@ -26,6 +27,14 @@ from lakehouse.session import LOCAL_TEST_CONF, SHORT_RUN_JVM_OPTIONS
 from lakehouse.sources import CRM, ORDERS, TICKETS
 from lakehouse.tables import GOLD_TABLES, RUN_LOG, TableSpec, all_specs
 from lakehouse.warehouse import Table, Warehouse
+
+# The entry points that read a warehouse and no landing zone, with the options each needs.
+WAREHOUSE_READERS: list[tuple[Callable[[list[str]], int], list[str]]] = [
+    (report_main, ["--run-date", "2025-03-01"]),
+    (maintenance_main, []),
+    (restore_main, ["--to-date", "2025-03-01"]),
+    (show_gold_main, []),
+]
 
 # Rows of a table written by hand, as `createDataFrame` takes them.
 Rows = Sequence[tuple[object, ...]]

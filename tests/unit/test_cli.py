@@ -27,12 +27,12 @@ from lakehouse.cli import (
     parse_remote,
     report_main,
     restore_main,
-    show_gold_main,
 )
 from lakehouse.config import load_settings, parse_run_date
 from lakehouse.errors import InvalidRunDateError, UsageError
 from lakehouse.session import connect_endpoint
 from lakehouse.storage import date_predicate
+from tests.helpers import WAREHOUSE_READERS
 from tests.paths import ROOT
 
 
@@ -267,7 +267,6 @@ def test_a_jobs_script_says_which_dependency_is_missing(job: str, setup: list[st
 
 
 def test_report_rejects_a_bad_date_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    from lakehouse.cli import report_main
 
     assert report_main(["--run-date", "2025-13-01"]) == 2
     err = capsys.readouterr().err
@@ -282,7 +281,6 @@ def test_report_rejects_the_daily_jobs_options_with_exit_2(
     option: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The report reads one date's run log: a range or a step list would be ignored."""
-    from lakehouse.cli import report_main
 
     assert report_main(["--run-date", "2025-03-01", *option]) == 2
     err = capsys.readouterr().err
@@ -360,15 +358,7 @@ def test_maintenance_refuses_a_vacuum_retention_it_cannot_keep(
     assert message in err
 
 
-@pytest.mark.parametrize(
-    ("entry", "argv"),
-    [
-        (report_main, ["--run-date", "2025-03-01"]),
-        (maintenance_main, []),
-        (restore_main, ["--to-date", "2025-03-01"]),
-        (show_gold_main, []),
-    ],
-)
+@pytest.mark.parametrize(("entry", "argv"), WAREHOUSE_READERS)
 def test_an_entry_point_reading_a_warehouse_that_is_not_there_exits_2_naming_it(
     entry: Callable[[list[str]], int],
     argv: list[str],

@@ -10,15 +10,11 @@ import pytest
 import lakehouse.config
 from lakehouse.cli import (
     main,
-    maintenance_main,
     parse_args,
-    report_main,
-    restore_main,
-    show_gold_main,
 )
 from lakehouse.config import expand_env_vars, load_settings
 from lakehouse.errors import ConfigError
-from tests.helpers import write_config
+from tests.helpers import WAREHOUSE_READERS, write_config
 from tests.paths import ROOT
 
 SAMPLE_LANDING = ROOT / "data" / "sample" / "landing"
@@ -178,12 +174,7 @@ def test_without_a_config_file_the_command_line_gives_both_paths(
     assert err.count("\n") == 1
     assert "give --config FILE, or both --landing and --warehouse" in err
     # The entry points that do not read the landing zone need only the warehouse.
-    for entry, argv in (
-        (report_main, ["--run-date", "2025-03-01"]),
-        (maintenance_main, []),
-        (restore_main, ["--to-date", "2025-03-01"]),
-        (show_gold_main, []),
-    ):
+    for entry, argv in WAREHOUSE_READERS:
         assert entry(["--check", *argv, "--warehouse", str(tmp_path)]) == 0
         assert entry(["--check", *argv]) == 2
         assert capsys.readouterr().err.endswith("give --config FILE, or --warehouse\n")
