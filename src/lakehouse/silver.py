@@ -488,8 +488,8 @@ def write(
     of bad rows is over `max_quarantined_share` is quarantined but kept out of silver (and
     so out of gold)."""
     write_quarantine(warehouse, source, day, counts, ingest_date)
-    if over_threshold(counts, max_quarantined_share):
-        return SilverResult(source.name, day.batch, frozenset(), counts, rejected=True)
+    if (rejected := _rejected(source, day, counts, max_quarantined_share)) is not None:
+        return rejected
     if source.event_time:
         changes = merge_events(
             spark, warehouse, source, day.batch, ingest_date, counts.key_range, attempt_id
@@ -505,6 +505,16 @@ def write(
     return SilverResult(source.name, day.batch, frozenset(), counts)
 
 
+def _rejected(
+    source: Source, day: DayBatch, counts: SilverCounts, max_quarantined_share: float | None
+) -> SilverResult | None:
+    """The day kept out of silver and gold when its share of bad rows is over the threshold,
+    whichever step judges it (the silver step, or a gold step run alone)."""
+    if over_threshold(counts, max_quarantined_share):
+        return SilverResult(source.name, day.batch, frozenset(), counts, rejected=True)
+    return None
+
+
 def for_gold_alone(
     spark: SparkSession,
     warehouse: Warehouse,
@@ -518,8 +528,8 @@ def for_gold_alone(
     for events, every date of its keys (it cannot tell which of them its silver step
     changed). A day over its quarantine threshold is rejected here too, as its silver step
     kept it out of silver: gold alone must not call it done."""
-    if over_threshold(counts, max_quarantined_share):
-        return SilverResult(source.name, day.batch, frozenset(), counts, rejected=True)
+    if (rejected := _rejected(source, day, counts, max_quarantined_share)) is not None:
+        return rejected
     dates: frozenset[date] = frozenset()
     if source.event_time:
         stored = storage.read(spark, silver_spec(source).table(warehouse))
