@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
-from lakehouse import bronze, concurrency, conditions, faults, gold, ops, pending, silver
+from lakehouse import bronze, concurrency, conditions, faults, gold, ops, pending, silver, storage
 from lakehouse.bronze import BronzeResult
 from lakehouse.config import STEPS, Settings
 from lakehouse.ddl import ensure_tables
@@ -61,6 +61,19 @@ class SourceOutcome:
     silver: SilverOutcome | None = None
     gold: GoldOutcome | None = None
     error: str | None = None
+
+
+def gold_summary(source: Source, outcome: GoldOutcome) -> str:
+    """A gold step in the log's words: the current-state MERGE's row counts (where the source
+    feeds such a table), then the event dates replaced."""
+    parts = []
+    if source.current is not None:
+        if outcome.rows:
+            parts.append(", ".join(f"{outcome.rows.get(k)} {k}" for k in storage.MERGE_COUNTS))
+        else:
+            parts.append("rows not counted by Delta")
+    parts.append(f"{len(outcome.event_dates_replaced)} event date(s) replaced")
+    return ", ".join(parts)
 
 
 def status_of(outcome: SourceOutcome) -> str:
@@ -466,13 +479,10 @@ class _Attempt:
         pending.clear(self.spark, self.settings.tables, source, moved)
         outcome = GoldOutcome(rows, tuple(sorted(result.touched_event_dates)))
         log.info(
-            "gold %s %s: %s inserted, %s updated, %s deleted, %d event date(s) replaced (%.1fs)",
+            "gold %s %s: %s (%.1fs)",
             source.name,
             self.day,
-            rows.get("inserted"),
-            rows.get("updated"),
-            rows.get("deleted"),
-            len(outcome.event_dates_replaced),
+            gold_summary(source, outcome),
             time.monotonic() - t0,
         )
         return outcome

@@ -11,7 +11,8 @@ from pyspark.sql import Row
 from lakehouse import storage
 from lakehouse.bronze import BronzeResult
 from lakehouse.pending import PendingEventDates
-from lakehouse.run import _unchanged
+from lakehouse.run import GoldOutcome, _unchanged, gold_summary
+from lakehouse.sources import APP_EVENTS, ORDERS, Source
 from tests.fakes import frame, session_answering
 
 BOTH_STEPS = ["bronze", "silver", "gold"]
@@ -56,3 +57,24 @@ def test_a_day_with_event_dates_still_pending_is_never_unchanged() -> None:
     landed = BronzeResult("app_events", 3, 1, has_rows=True, in_bronze=2, rows_inserted=0)
     moved = PendingEventDates(frozenset({date(2025, 3, 1)}), ("2025-03-02-crashed",))
     assert _unchanged(BOTH_STEPS, landed, {2}, moved) is False
+
+
+@pytest.mark.parametrize(
+    ("source", "rows", "line"),
+    [
+        (
+            ORDERS,
+            {"inserted": 1, "updated": 2, "deleted": 0},
+            "1 inserted, 2 updated, 0 deleted, 0 event date(s) replaced",
+        ),
+        (ORDERS, {}, "rows not counted by Delta, 0 event date(s) replaced"),
+        (APP_EVENTS, {}, "2 event date(s) replaced"),
+    ],
+    ids=["counted", "not-counted", "no-current-state-table"],
+)
+def test_the_gold_log_line_gives_counts_only_where_there_are_some(
+    source: Source, rows: dict[str, int], line: str
+) -> None:
+    """App events feed no current-state table: their line has no counts to give, not `None`."""
+    event_dates = (date(2025, 3, 1), date(2025, 3, 2)) if source.event_time else ()
+    assert gold_summary(source, GoldOutcome(rows, event_dates)) == line
