@@ -376,9 +376,12 @@ def test_restore_before_the_third_run_gives_the_two_date_tables_and_a_rerun_the_
     assert_same_tables(spark, scenario_run.warehouse, warehouse)
 
 
-def test_restore_to_a_date_undoes_the_later_runs(
+def test_restore_to_a_date_plans_the_later_runs_undone_and_moves_nothing(
     spark: SparkSession, scenario_run: ScenarioRun, tmp_path: Path
 ) -> None:
+    """A dry run: the plan's targets are the versions the date's last run left. Applying a
+    plan is `restore.apply` whatever chose its targets, and the restore test above applies
+    one."""
     warehouse = copy_warehouse(scenario_run.warehouse, tmp_path / "wh")
     plan = restore.plan_to_date(spark, by_path(warehouse), scenario.D2)
     assert plan.steps and all(
