@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 from chispa import DataFramesNotEqualError, assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
@@ -28,12 +29,20 @@ from lakehouse.sources import CRM, ORDERS, TICKETS
 from lakehouse.tables import GOLD_TABLES, RUN_LOG, TableSpec, all_specs
 from lakehouse.warehouse import Table, Warehouse
 
-# The entry points that read a warehouse and no landing zone, with the options each needs.
-WAREHOUSE_READERS: list[tuple[Callable[[list[str]], int], list[str]]] = [
-    (report_main, ["--run-date", "2025-03-01"]),
-    (maintenance_main, []),
-    (restore_main, ["--to-date", "2025-03-01"]),
-    (show_gold_main, []),
+
+# The entry points that read a warehouse and no landing zone: each one's script under jobs/,
+# its function, and the options it needs.
+class WarehouseReader(NamedTuple):
+    job: str
+    main: Callable[[list[str]], int]
+    argv: list[str]
+
+
+WAREHOUSE_READERS = [
+    WarehouseReader("report", report_main, ["--run-date", "2025-03-01"]),
+    WarehouseReader("maintenance", maintenance_main, []),
+    WarehouseReader("restore", restore_main, ["--to-date", "2025-03-01"]),
+    WarehouseReader("show_gold", show_gold_main, []),
 ]
 
 # Rows of a table written by hand, as `createDataFrame` takes them.

@@ -15,9 +15,8 @@ from lakehouse.cli import (
 from lakehouse.config import expand_env_vars, load_settings
 from lakehouse.errors import ConfigError
 from tests.helpers import WAREHOUSE_READERS, write_config
-from tests.paths import ROOT
+from tests.paths import ROOT, SAMPLE_LANDING
 
-SAMPLE_LANDING = ROOT / "data" / "sample" / "landing"
 VARS = (
     "LH_TEST_BUCKET",
     "LH_TEST_EMPTY",
@@ -174,9 +173,9 @@ def test_without_a_config_file_the_command_line_gives_both_paths(
     assert err.count("\n") == 1
     assert "give --config FILE, or both --landing and --warehouse" in err
     # The entry points that do not read the landing zone need only the warehouse.
-    for entry, argv in WAREHOUSE_READERS:
-        assert entry(["--check", *argv, "--warehouse", str(tmp_path)]) == 0
-        assert entry(["--check", *argv]) == 2
+    for reader in WAREHOUSE_READERS:
+        assert reader.main(["--check", *reader.argv, "--warehouse", str(tmp_path)]) == 0
+        assert reader.main(["--check", *reader.argv]) == 2
         assert capsys.readouterr().err.endswith("give --config FILE, or --warehouse\n")
     only_the_warehouse = write_config(tmp_path, "warehouse: wh\n")
     settings = load_settings(only_the_warehouse, landing_needed=False)

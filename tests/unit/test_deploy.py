@@ -32,9 +32,8 @@ from lakehouse.session import (
     record_jars,
     runtime_conf,
 )
-from tests.paths import ROOT
+from tests.paths import ROOT, SAMPLE_LANDING
 
-SAMPLE_LANDING = ROOT / "data" / "sample" / "landing"
 BUNDLE_FILE = ROOT / "databricks.yml"
 JOB_FILE = ROOT / "resources" / "lakehouse_daily.job.yml"
 SERVERLESS_JOB_FILE = ROOT / "resources" / "lakehouse_daily_serverless.job.yml"

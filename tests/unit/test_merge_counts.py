@@ -1,5 +1,6 @@
-"""A MERGE whose row counts Delta did not return is unknown, never "nothing inserted": a rerun
-that landed a late file must not be taken for one that changed nothing."""
+"""Counts a run relies on. A MERGE whose row counts Delta did not return is unknown, never
+"nothing inserted": a rerun that landed a late file must not be taken for one that changed
+nothing. Silver's counts must reconcile, or the step stops."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from pyspark.sql import Row
 
 from lakehouse import storage
 from lakehouse.bronze import BronzeResult
+from lakehouse.errors import ReconciliationError
 from lakehouse.pending import PendingEventDates
 from lakehouse.run import GoldOutcome, _unchanged, gold_summary
+from lakehouse.silver import SilverCounts
 from lakehouse.sources import APP_EVENTS, ORDERS, Source
 from tests.fakes import frame, session_answering
 
-BOTH_STEPS = ["bronze", "silver", "gold"]
+ALL_STEPS = ["bronze", "silver", "gold"]
 
 
 def test_delta_s_row_counts_are_read_from_the_merge_s_result_row() -> None:
@@ -48,7 +51,7 @@ def test_only_a_load_known_to_have_inserted_nothing_leaves_the_day_unchanged(
     landed = BronzeResult(
         "app_events", 3, 1, has_rows=True, in_bronze=2, rows_inserted=rows_inserted
     )
-    assert _unchanged(BOTH_STEPS, landed, {2}, PendingEventDates()) is unchanged
+    assert _unchanged(ALL_STEPS, landed, {2}, PendingEventDates()) is unchanged
 
 
 def test_a_day_with_event_dates_still_pending_is_never_unchanged() -> None:
@@ -56,7 +59,7 @@ def test_a_day_with_event_dates_still_pending_is_never_unchanged() -> None:
     that finished had read the pending dates: the rerun must recompute them."""
     landed = BronzeResult("app_events", 3, 1, has_rows=True, in_bronze=2, rows_inserted=0)
     moved = PendingEventDates(frozenset({date(2025, 3, 1)}), ("2025-03-02-crashed",))
-    assert _unchanged(BOTH_STEPS, landed, {2}, moved) is False
+    assert _unchanged(ALL_STEPS, landed, {2}, moved) is False
 
 
 @pytest.mark.parametrize(
@@ -78,3 +81,23 @@ def test_the_gold_log_line_gives_counts_only_where_there_are_some(
     """App events feed no current-state table: their line has no counts to give, not `None`."""
     event_dates = (date(2025, 3, 1), date(2025, 3, 2)) if source.event_time else ()
     assert gold_summary(source, GoldOutcome(rows, event_dates)) == line
+
+
+@pytest.mark.parametrize(
+    ("landed", "valid", "kept", "reconciles"),
+    [
+        (5, 3, 2, True),  # 2 quarantined, 1 duplicate
+        (6, 3, 2, False),  # a row lost between the two materialisations
+        (4, 3, 2, False),  # a row counted twice
+        (5, 3, 4, False),  # more kept than valid
+    ],
+)
+def test_counts_that_do_not_reconcile_stop_the_step(
+    landed: int, valid: int, kept: int, reconciles: bool
+) -> None:
+    counts = SilverCounts(landed, {"bad_email": 2}, valid, kept, valid - kept)
+    if reconciles:
+        counts.check("crm_customer_updates")
+    else:
+        with pytest.raises(ReconciliationError, match="crm_customer_updates: landed"):
+            counts.check("crm_customer_updates")

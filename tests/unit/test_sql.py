@@ -9,8 +9,6 @@ import pytest
 from lakehouse import sql
 from lakehouse.files import split_common_parent
 
-AWKWARD = 'it\'s a \\ back`tick "quote"; DROP TABLE x; --'
-
 
 def test_identifiers_are_quoted_so_any_character_stays_a_name() -> None:
     assert sql.ident("a`b") == "`a``b`"
