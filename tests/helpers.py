@@ -26,7 +26,7 @@ from lakehouse.ddl import ensure_tables
 from lakehouse.run import run_date
 from lakehouse.session import LOCAL_TEST_CONF, SHORT_RUN_JVM_OPTIONS
 from lakehouse.sources import CRM, ORDERS, TICKETS
-from lakehouse.tables import GOLD_TABLES, RUN_LOG, TableSpec, all_specs
+from lakehouse.tables import RUN_LOG, TableSpec, all_specs
 from lakehouse.warehouse import Table, Warehouse
 
 
@@ -244,21 +244,28 @@ def assert_same_tables(
     _each_table(check, specs)
 
 
-def gold_frames(
+def assert_gold(
     spark: SparkSession,
-    rows: Mapping[str, Rows],
-    extra_columns: Mapping[str, Sequence[T.StructField]] | None = None,
-) -> dict[str, DataFrame]:
-    """Expected gold tables from plain rows, each with its table's schema (and the drifted
-    columns a test's data adds after it)."""
-    extra = extra_columns or {}
-    specs = {spec.name: spec for spec in GOLD_TABLES}
-    return {
-        name: spark.createDataFrame(
-            table_rows, T.StructType([*specs[name].schema.fields, *extra.get(name, ())])
-        )
-        for name, table_rows in rows.items()
-    }
+    warehouse: Path | Warehouse,
+    spec: TableSpec,
+    rows: Rows,
+    extra_columns: Sequence[T.StructField] = (),
+) -> None:
+    """A gold table holds exactly these rows, in any order."""
+    assert_df_equality(
+        read(spark, spec, warehouse),
+        gold_frame(spark, spec, rows, extra_columns),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
+
+
+def gold_frame(
+    spark: SparkSession, spec: TableSpec, rows: Rows, extra_columns: Sequence[T.StructField] = ()
+) -> DataFrame:
+    """Expected rows of a gold table under its declared schema and the drifted columns a
+    test's data adds after it."""
+    return spark.createDataFrame(rows, T.StructType([*spec.schema.fields, *extra_columns]))
 
 
 def copy_warehouse(src: Path, dst: Path) -> Path:

@@ -29,7 +29,7 @@ from lakehouse import ops
 from lakehouse.cli import daily_entry
 from lakehouse.sources import CRM, SOURCES
 from lakehouse.tables import DIM_CUSTOMER_CURRENT, RUN_LOG
-from tests.helpers import gold_frames, one_run_conf, read, run_process
+from tests.helpers import assert_gold, one_run_conf, read, run_process
 from tests.paths import ROOT, SAMPLE_DATES, SAMPLE_LANDING
 
 DAY = SAMPLE_DATES[0]
@@ -119,18 +119,11 @@ def test_wheel_installs_and_its_entry_point_runs_the_sample(
     log = read(spark, RUN_LOG, warehouse).select("run_date", "source", "status")
     expected_log = [(DAY, s.name, "succeeded" if s is CRM else "no_data") for s in SOURCES]
     assert_df_equality(log, spark.createDataFrame(expected_log, log.schema), ignore_row_order=True)
-    customers = gold_frames(
-        spark,
-        {
-            DIM_CUSTOMER_CURRENT.name: [
-                (101, "Ava Patel", "ava@ex.com", "bronze", datetime(2025, 3, 1, 9, 10), DAY),
-                (102, "Ben Ruiz", "ben@ex.com", "silver", datetime(2025, 3, 1, 10, 0), DAY),
-            ]
-        },
-    )[DIM_CUSTOMER_CURRENT.name]
-    assert_df_equality(
-        read(spark, DIM_CUSTOMER_CURRENT, warehouse), customers, ignore_row_order=True
-    )
+    customers = [
+        (101, "Ava Patel", "ava@ex.com", "bronze", datetime(2025, 3, 1, 9, 10), DAY),
+        (102, "Ben Ruiz", "ben@ex.com", "silver", datetime(2025, 3, 1, 10, 0), DAY),
+    ]
+    assert_gold(spark, warehouse, DIM_CUSTOMER_CURRENT, customers)
 
 
 def test_the_entry_point_joins_a_running_session_and_leaves_it_running(

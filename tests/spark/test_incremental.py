@@ -33,9 +33,9 @@ from tests.helpers import (
     EVERY_TABLE_BUT_THE_RUN_LOG,
     ORDER_HEADER,
     app_event,
+    assert_gold,
     assert_same_tables,
     files_by_partition,
-    gold_frames,
     read,
     run_all,
     settings_for,
@@ -165,12 +165,7 @@ def test_a_silver_step_run_again_after_moving_an_event_still_recomputes_the_date
     monkeypatch.setattr("lakehouse.concurrency.time.sleep", lambda _: None)
     run_date(spark, settings, D1)
     assert other_writer  # the step did meet another commit
-    expected = gold_frames(spark, {FACT_APP_EVENTS_DAILY.name: [(D(2025, 4, 19), "buy", 1)]})
-    assert_df_equality(
-        read(spark, FACT_APP_EVENTS_DAILY, warehouse),
-        expected[FACT_APP_EVENTS_DAILY.name],
-        ignore_row_order=True,
-    )
+    assert_gold(spark, warehouse, FACT_APP_EVENTS_DAILY, [(D(2025, 4, 19), "buy", 1)])
     assert read(spark, PENDING_EVENT_DATES, warehouse).collect() == []
 
 
@@ -209,20 +204,11 @@ def _assert_placed_orders(
     spark: SparkSession, warehouse: Path, orders: list[tuple[int, int, str, str]]
 ) -> None:
     """fact_order_current holds exactly these orders of D1, each placed."""
-    expected = gold_frames(
-        spark,
-        {
-            FACT_ORDER_CURRENT.name: [
-                (i, c, Decimal(total), "placed", datetime.fromisoformat(at), D1)
-                for i, c, total, at in orders
-            ]
-        },
-    )
-    assert_df_equality(
-        read(spark, FACT_ORDER_CURRENT, warehouse),
-        expected[FACT_ORDER_CURRENT.name],
-        ignore_row_order=True,
-    )
+    expected = [
+        (i, c, Decimal(total), "placed", datetime.fromisoformat(at), D1)
+        for i, c, total, at in orders
+    ]
+    assert_gold(spark, warehouse, FACT_ORDER_CURRENT, expected)
 
 
 def test_a_rerun_skips_only_what_silver_and_gold_have_read_files_holding_no_row_aside(

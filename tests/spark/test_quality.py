@@ -17,7 +17,7 @@ from lakehouse.run import run_date
 from lakehouse.sources import ORDERS, SOURCES
 from lakehouse.tables import FACT_ORDER_CURRENT, REASON, RUN_LOG, quarantine_spec, silver_spec
 from tests import scenario
-from tests.helpers import gold_frames, read, write_csv
+from tests.helpers import assert_gold, read, write_csv
 
 ORDERS_TEXT = """
 order_id,customer_id,order_total,status,updated_at
@@ -76,7 +76,4 @@ def test_over_the_threshold_fails_after_keeping_everything(
     )
     run_date(spark, relaxed, scenario.D1)
     placed = (1, 10, Decimal("5.00"), "placed", datetime(2025, 4, 1, 10, 0), scenario.D1)
-    expected_gold = gold_frames(spark, {FACT_ORDER_CURRENT.name: [placed]})
-    assert_df_equality(
-        read(spark, FACT_ORDER_CURRENT, warehouse), expected_gold[FACT_ORDER_CURRENT.name]
-    )
+    assert_gold(spark, warehouse, FACT_ORDER_CURRENT, [placed])

@@ -26,17 +26,18 @@ from lakehouse.tables import (
     FACT_TICKET_EVENTS_DAILY,
     GOLD_TABLES,
     RUN_LOG,
+    TableSpec,
     quarantine_spec,
     recorded_tables,
     silver_spec,
 )
 from tests import scenario
 from tests.helpers import (
+    assert_gold,
     assert_same_rows,
     assert_same_tables,
     by_path,
     files_by_partition,
-    gold_frames,
     read,
     run_all,
     write_csv,
@@ -44,17 +45,16 @@ from tests.helpers import (
 from tests.scenario import ScenarioRun
 
 
-@pytest.mark.parametrize("table", [t.name for t in GOLD_TABLES])
+@pytest.mark.parametrize("spec", GOLD_TABLES, ids=lambda t: t.name)
 def test_gold_follows_every_rule(
-    spark: SparkSession, scenario_run: ScenarioRun, table: str
+    spark: SparkSession, scenario_run: ScenarioRun, spec: TableSpec
 ) -> None:
-    spec = next(t for t in GOLD_TABLES if t.name == table)
-    expected = gold_frames(spark, scenario.EXPECTED_GOLD, scenario.GOLD_EXTRA_COLUMNS)[table]
-    assert_df_equality(
-        read(spark, spec, scenario_run.warehouse),
-        expected,
-        ignore_row_order=True,
-        ignore_nullable=True,
+    assert_gold(
+        spark,
+        scenario_run.warehouse,
+        spec,
+        scenario.EXPECTED_GOLD[spec.name],
+        scenario.GOLD_EXTRA_COLUMNS.get(spec.name, ()),
     )
 
 
