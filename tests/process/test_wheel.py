@@ -1,5 +1,6 @@
 """The wheel: `python -m build` makes it, it installs into a fresh virtual environment, and
-its `lakehouse-daily` console script runs the sample to the expected gold tables.
+its `lakehouse-daily` console script runs the sample's first date: the run log and
+`dim_customer_current` as expected (the date holds CRM updates only).
 
 The fresh environment gets the wheel alone (`pip install --no-deps`); its dependencies
 (pyspark, delta-spark, PyYAML) are made visible from the project's .venv by a .pth file
