@@ -223,8 +223,19 @@ def _check_folder(what: str, path: str, remote: str | None, *, must_exist: bool)
         return
     if os.path.exists(local):
         raise UsageError(f"{what} {path!r} is a file, not a folder")
+    if (blocker := _file_above(local)) is not None:
+        raise UsageError(f"{what} {path!r} is under a file, not a folder: {blocker}")
     if must_exist:
         raise UsageError(f"{what} {path!r} does not exist")
+
+
+def _file_above(path: str) -> str | None:
+    """The nearest thing above a path that is not there, where it is a file: no folder can
+    be made below it."""
+    above = os.path.dirname(os.path.abspath(path))
+    while not os.path.lexists(above):
+        above = os.path.dirname(above)
+    return None if os.path.isdir(above) else above
 
 
 def _common_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

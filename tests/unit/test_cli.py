@@ -90,15 +90,23 @@ def test_missing_landing_root_exits_2(
 @pytest.mark.parametrize(
     ("option", "what"), [("--landing", "landing root"), ("--warehouse", "warehouse")]
 )
+@pytest.mark.parametrize("below", ["", "/sub/wh"], ids=["the-path", "above-it"])
 def test_a_file_for_a_folder_exits_2_naming_it(
-    option: str, what: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], scheme: str
+    option: str,
+    what: str,
+    below: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    scheme: str,
 ) -> None:
-    """Not Spark's thousands of lines of a failed write under a file."""
+    """Not Spark's thousands of lines of a failed write under a file (Delta's "parent path
+    is not a directory", exit 1, for a file higher up)."""
     a_file = tmp_path / "a_file"
     a_file.write_text("")
-    given = f"{scheme}{a_file}"
+    given = f"{scheme}{a_file}{below}"
+    problem = f"is under a file, not a folder: {a_file}" if below else "is a file, not a folder"
     code, err = _exit_and_message(["--run-date", "2025-03-01", option, given], capsys)
-    assert (code, err) == (2, f"daily.py: error: {what} '{given}' is a file, not a folder\n")
+    assert (code, err) == (2, f"daily.py: error: {what} '{given}' {problem}\n")
 
 
 @pytest.mark.parametrize(
