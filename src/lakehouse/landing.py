@@ -85,6 +85,8 @@ def list_files(
     nested: set[str] = set()
     for path in list_paths(spark, glob_literal(folder), nested=True):
         parent, _, name = path.rpartition("/")
+        if folder_key(path) == here:  # a file where the day's folder belongs: said below
+            continue
         if folder_key(parent) != here:
             nested.add(folder_key(parent).removeprefix(here).strip("/"))
             continue
@@ -122,11 +124,16 @@ def _warn_on_misnamed_folders(
             "%s: could not look for folders named otherwise: %s", source.name, first_line(exc)
         )
         return
-    folders = {path.rpartition("/")[0] for path in found}
-    for folder in sorted(folders):
-        name = folder.rpartition("/")[2]
-        if not _FOLDER.fullmatch(name):
-            log.warning("%s: ignoring %s: not an ingest_date=YYYY-MM-DD folder", source.name, name)
+    here = folder_key(root)
+    ignored = {}
+    for path in found:
+        parent, _, name = path.rpartition("/")
+        if folder_key(parent) == here:  # `ingest_date=D` itself, or `D.csv`, as a file
+            ignored[name] = "a file, not an ingest_date=YYYY-MM-DD folder"
+        elif not _FOLDER.fullmatch(folder := parent.rpartition("/")[2]):
+            ignored[folder] = "not an ingest_date=YYYY-MM-DD folder"
+    for name, why in sorted(ignored.items()):
+        log.warning("%s: ignoring %s: %s", source.name, name, why)
 
 
 @dataclass(frozen=True)

@@ -428,8 +428,9 @@ def test_day_folders_named_otherwise_are_ignored_and_said(
     spark: SparkSession, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Files of the day in a folder not named `ingest_date=YYYY-MM-DD`, or in a folder inside
-    the day's, are not loaded, and the log says where they are; a folder whose name Hadoop's
-    glob refuses (a `:` in it) does not fail the day either."""
+    the day's, or a file in the day folder's place, are not loaded, and the log says where
+    they are; a folder whose name Hadoop's glob refuses (a `:` in it) does not fail the day
+    either."""
     landing = tmp_path / "landing"
     odd = landing / CRM.name / f"ingest_date={DAY}T10:00"
     odd.mkdir(parents=True)
@@ -437,13 +438,19 @@ def test_day_folders_named_otherwise_are_ignored_and_said(
     write_csv(landing, TICKETS.name, date(2025, 3, 4), "t.csv", "ticket_id\n1")
     (landing / TICKETS.name / "2025-03-05").mkdir()
     (landing / TICKETS.name / "2025-03-05" / "t.csv").write_text("ticket_id\n2\n")
+    (landing / APP_EVENTS.name).mkdir()
+    (landing / APP_EVENTS.name / f"ingest_date={DAY}").write_text("event_id\n1\n")
     write_csv(landing, ORDERS.name, DAY, "o.csv", "order_id\n1")
     for inside in ("sub", "part=1"):
         (day_dir(landing, ORDERS.name, DAY) / inside).mkdir()
         write_csv(landing, ORDERS.name, DAY, f"{inside}/o.csv", "order_id\n2")
     with caplog.at_level(logging.WARNING, logger="lakehouse.landing"):
-        loaded = [load(spark, landing, tmp_path / s.name, source=s) for s in (CRM, TICKETS, ORDERS)]
+        loaded = [
+            load(spark, landing, tmp_path / s.name, source=s)
+            for s in (CRM, TICKETS, APP_EVENTS, ORDERS)
+        ]
     assert [(r.files_seen, r.files_loaded, r.has_rows) for r in loaded] == [
+        (0, 0, False),
         (0, 0, False),
         (0, 0, False),
         (1, 1, True),
@@ -453,6 +460,7 @@ def test_day_folders_named_otherwise_are_ignored_and_said(
         "java.net.URISyntaxException: Relative path in absolute URI: "
         f"ingest_date={DAY}T10:00",
         "ticket_events: ignoring 2025-03-05: not an ingest_date=YYYY-MM-DD folder",
+        f"app_events: ignoring ingest_date={DAY}: a file, not an ingest_date=YYYY-MM-DD folder",
         "order_updates: ignoring folder part=1 inside a day folder",
         "order_updates: ignoring folder sub inside a day folder",
     ]
