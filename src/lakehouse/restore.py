@@ -108,6 +108,21 @@ def _before(undone: list[Row]) -> dict[str, int]:
     return targets
 
 
+def _undone_ids(rows: list[Row], undone: list[Row], targets: dict[str, int]) -> list[str]:
+    """The attempts started after the point, and any other whose tables stood past a target
+    when it ended: an attempt that ran beside the chosen one (two runs at once) may have
+    committed after the point, and what the restore takes back of it must not leave it
+    counted as finished, or a rerun of its date would skip the work as unchanged. Such an
+    attempt's versions may also hold the other's commits: then it is undone for nothing, and
+    its rerun only does its work again."""
+    ids = {r["run_id"] for r in undone}
+    for r in rows:
+        after = r["table_versions"] or {}
+        if any(name in after and after[name] > v for name, v in targets.items() if v >= 0):
+            ids.add(r["run_id"])
+    return sorted(ids)
+
+
 def plan_before_run(spark: SparkSession, warehouse: Warehouse, run_id: str) -> RestorePlan:
     """The versions every table had before the attempt `run_id` wrote anything."""
     rows = _attempts(spark, warehouse)
@@ -116,12 +131,13 @@ def plan_before_run(spark: SparkSession, warehouse: Warehouse, run_id: str) -> R
         raise UnknownRunError(f"run {run_id!r} is not in the run log of {warehouse}")
     started = min(r["started_at"] for r in mine)
     undone = [r for r in rows if r["started_at"] >= started]
+    targets = _before(undone)
     return _plan(
         _current_versions(spark, warehouse),
-        _before(undone),
+        targets,
         f"to before run {run_id}",
         mine[0]["run_date"],
-        sorted({r["run_id"] for r in undone}),
+        _undone_ids(rows, undone, targets),
     )
 
 
@@ -135,7 +151,9 @@ def plan_to_date(spark: SparkSession, warehouse: Warehouse, day: date) -> Restor
     last = [r for r in of_day if r["run_id"] == last_id]
     finished = max(r["started_at"] for r in last)
     undone = [r for r in rows if r["started_at"] > finished]
-    # The date's own tables as its last run left them; the others as the later runs found them.
+    # The date's own tables as its last run left them; the others as the later runs found
+    # them. Versions the last run could not read (null) are left to the later runs' rows:
+    # where a later run recorded the table, its "before" is what the last run left.
     targets = _before(undone)
     for r in last:
         targets.update(r["table_versions"] or {})
@@ -144,7 +162,7 @@ def plan_to_date(spark: SparkSession, warehouse: Warehouse, day: date) -> Restor
         targets,
         f"to the end of run {last_id} of {day}",
         day,
-        sorted({r["run_id"] for r in undone}),
+        _undone_ids(rows, undone, targets),
     )
 
 

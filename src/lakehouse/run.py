@@ -96,7 +96,7 @@ def log_values(
     day: date,
     outcome: SourceOutcome,
     versions_before: Mapping[str, int],
-    versions_after: Mapping[str, int],
+    versions_after: Mapping[str, int] | None,
 ) -> dict[str, object]:
     """A source's run log row (lakehouse.tables.RUN_LOG) from its outcomes: the one place a
     column is filled."""
@@ -128,7 +128,8 @@ def log_values(
         "gold_rows_updated": g.rows.get("updated") if g else None,
         "gold_rows_deleted": g.rows.get("deleted") if g else None,
         "table_versions_before": dict(versions_before),
-        "table_versions": dict(versions_after),
+        # null when they could not be read: unknown, which a restore must not take for -1
+        "table_versions": dict(versions_after) if versions_after is not None else None,
         "steps": list(outcome.steps),
         "silver_event_dates": list(s.event_dates) if s and s.wrote else [],
         "bronze_files_read": c.files if c else (b.in_bronze if b and outcome.skipped else None),
@@ -208,7 +209,7 @@ def run_date(
             day,
             outcome,
             ops.versions_for(source, versions_before),
-            ops.versions_for(source, versions_after),
+            ops.versions_for(source, versions_after) if versions_after is not None else None,
         )
         for source in SOURCES
         if (outcome := result.outcomes.get(source.name)) is not None
@@ -242,14 +243,14 @@ def _raise_if_over_threshold(settings: Settings, result: RunResult) -> None:
         )
 
 
-def _versions(spark: SparkSession, settings: Settings) -> dict[str, int]:
-    """Every table's version as the attempt leaves it, from one listing. Best effort: a
-    failure here must not hide the run's outcome."""
+def _versions(spark: SparkSession, settings: Settings) -> dict[str, int] | None:
+    """Every table's version as the attempt leaves it, from one listing; None when they could
+    not be read. Best effort: a failure here must not hide the run's outcome."""
     try:
         return ops.versions_of(spark, settings.tables, all_specs())
     except Exception:
         log.exception("could not read the table versions")
-        return {}
+        return None
 
 
 def _prepare(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 
 import pytest
 
 from lakehouse import restore
+from lakehouse.run import SourceOutcome, log_values
 from lakehouse.warehouse import Warehouse
 
 D1, D2, D3 = date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)
@@ -55,3 +57,55 @@ def test_a_restore_takes_back_a_table_that_only_a_later_undone_run_wrote() -> No
 def test_a_restore_to_a_date_takes_back_what_later_runs_wrote_of_every_table() -> None:
     plan = restore.plan_to_date(None, Warehouse("/wh"), D2)  # type: ignore[arg-type]
     assert (_targets(plan), plan.undid_runs) == ({CRM: 2, APP: 1}, ["r3"])
+
+
+def _plan_with(
+    monkeypatch: pytest.MonkeyPatch, rows: list[dict[str, object]]
+) -> Callable[..., restore.RestorePlan]:
+    monkeypatch.setattr(restore, "_attempts", lambda spark, warehouse: rows)
+    monkeypatch.setattr(restore, "_current_versions", lambda spark, warehouse: {CRM: 4, APP: 2})
+    return lambda plan, target: plan(None, Warehouse("/wh"), target)
+
+
+def test_a_run_beside_the_undone_one_that_committed_after_the_point_is_undone_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """rA started first, rB read CRM at 2, then rA committed 4 after rB's 3: before rB, CRM
+    goes back to 2, which takes rA's commit too, so rA must not stay counted as finished."""
+    plan = _plan_with(
+        monkeypatch,
+        [
+            _row("r1", D1, 0, {CRM: 0, APP: 0}, {CRM: 1, APP: 1}),
+            _row("rA", D2, 1, {CRM: 1}, {CRM: 4}),
+            _row("rB", D3, 2, {CRM: 2}, {CRM: 3}),
+        ],
+    )
+    planned = plan(restore.plan_before_run, "rB")
+    assert (_targets(planned), planned.undid_runs) == ({CRM: 2}, ["rA", "rB"])
+
+
+def test_versions_a_run_could_not_read_are_left_to_the_later_runs_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """r2's listing at its end failed: its row says nothing of its versions (not -1, "not
+    created", which would leave every table as it is), and r3's "before" versions are what
+    r2 left."""
+    unread = log_values(
+        "r2",
+        D2,
+        SourceOutcome("crm_customer_updates", datetime(2025, 3, 10), ("bronze",)),
+        {},
+        None,
+    )
+    assert unread["table_versions"] is None
+    r2 = {**_row("r2", D2, 1, {CRM: 1, APP: 1}, {}), "table_versions": unread["table_versions"]}
+    plan = _plan_with(
+        monkeypatch,
+        [
+            _row("r1", D1, 0, {CRM: 0, APP: 0}, {CRM: 1, APP: 1}),
+            r2,
+            _row("r3", D3, 2, {CRM: 2, APP: 1}, {CRM: 4, APP: 2}),
+        ],
+    )
+    planned = plan(restore.plan_to_date, D2)
+    assert (_targets(planned), planned.undid_runs) == ({CRM: 2, APP: 1}, ["r3"])
