@@ -125,33 +125,28 @@ def record_reason(source: Source, parse_error: SparkColumn) -> SparkColumn:
     return F.when(parse_error.isNotNull(), parse_error).when(joined != F.lit(""), joined)
 
 
-def latest_first(source: Source) -> list[SparkColumn]:
-    """Mutable sources: latest by their order column (`updated_at`), then later ingest date,
-    then later file name; the record fingerprint makes the order total, so no partitioning can
-    change the pick."""
-    return [
-        F.col(source.order_column).desc(),
-        F.col(INGEST_DATE).desc(),
-        F.col(SOURCE_FILE).desc(),
-        F.col(RECORD_HASH).desc(),
-    ]
+def rank_chain(source: Source) -> list[tuple[str, bool]]:
+    """The columns that rank a key's records, first decides first, each with whether the
+    higher value wins. Mutable sources: latest by their order column (`updated_at`), then
+    later ingest date, then later file name. Immutable events: earliest ingest date, then
+    earliest file name. The record fingerprint last makes the order total, so no
+    partitioning can change the pick. Both the window that ranks a day's rows (`rank_order`)
+    and the MERGE condition against stored rows (`outranks`) read it."""
+    if source.mutable:
+        return [(c, True) for c in (source.order_column, INGEST_DATE, SOURCE_FILE, RECORD_HASH)]
+    return [(c, False) for c in (INGEST_DATE, SOURCE_FILE, RECORD_HASH)]
 
 
-def first_arrival_first() -> list[SparkColumn]:
-    """Immutable events: earliest ingest date, then earliest file name, then fingerprint."""
-    return [F.col(INGEST_DATE).asc(), F.col(SOURCE_FILE).asc(), F.col(RECORD_HASH).asc()]
+def rank_order(source: Source) -> list[SparkColumn]:
+    """The rank chain as a window's order: the winner first."""
+    return [F.col(c).desc() if higher else F.col(c).asc() for c, higher in rank_chain(source)]
 
 
 def outranks(source: Source, new: str, old: str) -> str:
     """Whether the record aliased `new` beats the stored one aliased `old` (strictly), as SQL:
     the condition of silver's MERGE, and (through `F.expr`) of its joins."""
-    if source.mutable:
-        chain = [(source.order_column, True), (INGEST_DATE, True), (SOURCE_FILE, True)]
-        chain.append((RECORD_HASH, True))
-    else:
-        chain = [(INGEST_DATE, False), (SOURCE_FILE, False), (RECORD_HASH, False)]
     result: str | None = None
-    for name, higher_wins in reversed(chain):
+    for name, higher_wins in reversed(rank_chain(source)):
         a, b = sql.column(name, new), sql.column(name, old)
         beats = f"{a} {'>' if higher_wins else '<'} {b}"
         result = beats if result is None else f"{beats} OR ({a} = {b} AND ({result}))"

@@ -154,7 +154,7 @@ def ranked(
 ) -> Callable[[DataFrame], DataFrame]:
     """Rows with `_rank` in the source's rank order within each `group` (default: the
     business key; 1: the row one_per_key keeps)."""
-    order = rules.latest_first(source) if source.mutable else rules.first_arrival_first()
+    order = rules.rank_order(source)
 
     def transform(rows: DataFrame) -> DataFrame:
         window = Window.partitionBy(*(group or source.key)).orderBy(*order)
