@@ -48,14 +48,14 @@ def with_landing_metadata(
     def transform(raw: DataFrame) -> DataFrame:
         present = set(raw.columns)
         schema_cols = [
-            (F.col(f"`{c}`") if c in present else F.lit(None)).cast("string").alias(c)
+            (F.col(sql.ident(c)) if c in present else F.lit(None)).cast("string").alias(c)
             for c in source.column_names
         ]
         meta = {RAW_RECORD, PARSE_ERROR, SOURCE_FILE}
         drifted = sorted(c for c in present if c not in meta and c not in source.column_names)
         return raw.select(
             *schema_cols,
-            *[F.col(f"`{c}`").cast("string").alias(c) for c in drifted],
+            *[F.col(sql.ident(c)).cast("string").alias(c) for c in drifted],
             F.col(RAW_RECORD).cast("string").alias(RAW_RECORD),
             F.col(PARSE_ERROR).cast("string").alias(PARSE_ERROR),
             F.col(SOURCE_FILE),

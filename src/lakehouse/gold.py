@@ -1,4 +1,5 @@
-"""Gold: current-state tables by MERGE, daily counts by replacing the touched partitions."""
+"""Gold: current-state tables and timelines by MERGE, daily counts by replacing the touched
+partitions."""
 
 from __future__ import annotations
 
@@ -41,14 +42,16 @@ def current_rows(source: Source) -> Callable[[DataFrame], DataFrame]:
         rows = silver_rows
         if (current.key,) != source.key:
             latest = Window.partitionBy(current.key).orderBy(F.col(current.time).desc())
-            rows = rows.withColumn("_latest", F.row_number().over(latest)).where("_latest = 1")
+            rows = rows.withColumn("_latest", F.row_number().over(latest)).where(
+                F.col("_latest") == 1
+            )
         drifted = drifted_columns(source, silver_rows.columns) if current.with_drift else []
         return rows.select(
             current.key,
             *current.attributes,
             F.col(current.time).alias(current.time_column),
             F.col(INGEST_DATE).alias("load_date"),
-            *[F.col(f"`{c}`") for c in drifted],
+            *[F.col(sql.ident(c)) for c in drifted],
             *([F.coalesce(F.col(flag), F.lit(False)).alias(flag)] if flag else []),
         )
 
@@ -251,9 +254,9 @@ def update_daily(
 def update(
     spark: SparkSession, warehouse: Warehouse, result: SilverResult, source: Source
 ) -> dict[str, int]:
-    """Both kinds of gold table a source feeds; returns the current-state MERGE's row counts
-    (none when Delta did not give them all, or the source feeds no current-state table:
-    unknown or not there, not 0).
+    """Every gold table a source feeds (current state, daily counts, timelines); returns the
+    current-state MERGE's row counts (none when Delta did not give them all, or the source
+    feeds no current-state table: unknown or not there, not 0).
 
     Gold is computed from one pinned version of silver. If silver moved on while gold was
     being written (a concurrent run of another date committed), gold may mirror the older

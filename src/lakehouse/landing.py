@@ -19,6 +19,7 @@ from pyspark.sql import Column, DataFrame, DataFrameReader, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse import sql
 from lakehouse.errors import first_line
 from lakehouse.files import folder_key, glob_literal
 from lakehouse.files import list_files as list_paths
@@ -216,7 +217,7 @@ def _judged_as_utf8(columns: list[str]) -> Callable[[DataFrame], DataFrame]:
     where its bad bytes were, as a UTF-8 reader would show them)."""
 
     def judge(raw: DataFrame) -> DataFrame:
-        arrived = {c: F.encode(F.col(f"`{c}`"), "ISO-8859-1").cast("string") for c in columns}
+        arrived = {c: F.encode(F.col(sql.ident(c)), "ISO-8859-1").cast("string") for c in columns}
         not_utf8 = reduce(
             lambda acc, c: acc | ~F.coalesce(F.is_valid_utf8(arrived[c]), F.lit(True)),
             columns,
@@ -293,12 +294,14 @@ def read_csv_group(
     last = positional[-1]
     values = [
         (
-            F.regexp_replace(F.col(f"`{pos}`"), "\r$", "") if pos == last else F.col(f"`{pos}`")
+            F.regexp_replace(F.col(sql.ident(pos)), "\r$", "")
+            if pos == last
+            else F.col(sql.ident(pos))
         ).alias(name)
         for name, pos in seen.items()
     ]
     nameless_value = reduce(
-        lambda acc, c: acc | F.col(f"`{c}`").isNotNull(), nameless, F.lit(False)
+        lambda acc, c: acc | F.col(sql.ident(c)).isNotNull(), nameless, F.lit(False)
     )
     error = (
         F.lit(file_error)
@@ -307,7 +310,7 @@ def read_csv_group(
         .when(F.col(_NOT_UTF8), F.lit("record: not valid UTF-8"))
         .when(nameless_value, F.lit(NAMELESS_VALUE))
     )
-    whole_row = F.to_csv(F.struct(*[F.col(f"`{pos}`") for pos in positional]))
+    whole_row = F.to_csv(F.struct(*[F.col(sql.ident(pos)) for pos in positional]))
     raw_record = (
         whole_row if duplicated else F.coalesce(F.col(_CORRUPT), F.when(nameless_value, whole_row))
     )

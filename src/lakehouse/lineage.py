@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 OPENLINEAGE_VERSION = "1.53.0"
 OPENLINEAGE_LISTENER = "io.openlineage.spark.agent.OpenLineageSparkListener"
+# Spark 4's one Scala version, which every Spark package's artifact name carries.
 SCALA_BINARY = "2.13"
 
 # Spark settings whose value is a comma list: lineage adds to them rather than replacing them.

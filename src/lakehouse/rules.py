@@ -119,7 +119,7 @@ def record_reason(source: Source, parse_error: SparkColumn) -> SparkColumn:
     is listed, in schema order, separated by '; '.
     """
     reasons = [
-        r for c in source.columns if (r := failure_reason(c, F.col(f"`{c.name}`"))) is not None
+        r for c in source.columns if (r := failure_reason(c, F.col(sql.ident(c.name)))) is not None
     ]
     joined = F.concat_ws("; ", *reasons)
     return F.when(parse_error.isNotNull(), parse_error).when(joined != F.lit(""), joined)

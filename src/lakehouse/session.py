@@ -16,9 +16,8 @@ from pyspark.sql import SparkSession
 from lakehouse import conditions
 from lakehouse.config import PINNED_SPARK_CONF
 from lakehouse.errors import ConfigError, NoSessionError, first_line
-from lakehouse.lineage import merge_conf
+from lakehouse.lineage import SCALA_BINARY, merge_conf
 
-SCALA_BINARY = "2.13"
 # Where a Spark Connect URL without a port points (Spark Connect's own default).
 CONNECT_PORT = 15002
 

@@ -83,7 +83,7 @@ def quarantined(source: Source) -> Callable[[DataFrame], DataFrame]:
     def transform(checked: DataFrame) -> DataFrame:
         raw_cols = [*source.column_names, *drifted_columns(source, checked.columns)]
         return checked.where(F.col(REASON).isNotNull()).select(
-            *[F.col(f"`{c}`") for c in raw_cols],
+            *[F.col(sql.ident(c)) for c in raw_cols],
             RAW_RECORD,
             REASON,
             SOURCE_FILE,
@@ -101,13 +101,15 @@ def typed(source: Source) -> Callable[[DataFrame], DataFrame]:
     def transform(checked: DataFrame) -> DataFrame:
         drifted = drifted_columns(source, checked.columns)
         fingerprint = F.sha2(
-            F.to_json(F.struct(*[F.col(f"`{c}`") for c in sorted(source.column_names + drifted)])),
+            F.to_json(
+                F.struct(*[F.col(sql.ident(c)) for c in sorted(source.column_names + drifted)])
+            ),
             256,
         )
         out = checked.where(F.col(REASON).isNull()).select(
             *[rules.parse_value(c, F.col(c.name)).alias(c.name) for c in source.columns],
             *[
-                rules.no_empty_text(F.col(f"`{c}`")).alias(n)
+                rules.no_empty_text(F.col(sql.ident(c))).alias(n)
                 for c, n in drifted_names(source, drifted).items()
             ],
             INGEST_DATE,
