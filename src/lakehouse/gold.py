@@ -264,7 +264,7 @@ def update(
     from the newer version. The last writer of any gold row thus always saw the latest silver.
     """
     silver_tables = [silver_spec(source).table(warehouse)]
-    if source.history is not None:
+    if source.keeps_changes:
         silver_tables.append(changes_spec(source).table(warehouse))
     totals = dict.fromkeys(storage.MERGE_COUNTS, 0)
     # False once a current-state MERGE returned not all of its counts, or where there is none

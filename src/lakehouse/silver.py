@@ -455,6 +455,8 @@ def merge_state(
         target_filter=in_range("t"),
     )
     faults.point("after", "silver", source.name)
+    if not source.keeps_changes:
+        return
     changes_table = changes_spec(source).table(warehouse)
     changes = day.valid.drop(_RANK).transform(changes_of_each_day(source))
     if set(changes.columns) - set(changes_table.declared):  # drift, placed as every table's

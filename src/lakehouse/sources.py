@@ -87,6 +87,12 @@ class Source:
         return self.latest_by is not None
 
     @property
+    def keeps_changes(self) -> bool:
+        """A change history (`silver/<source>_changes`) is kept for the timelines it feeds,
+        and only for them."""
+        return self.history is not None
+
+    @property
     def order_column(self) -> str:
         """The column a mutable source's records are ranked by; asking an immutable source is
         a bug, said at once."""

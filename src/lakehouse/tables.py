@@ -241,7 +241,7 @@ FACT_ORDER_HISTORY = _BY_NAME["fact_order_history"]
 
 def tables_of(source: Source) -> tuple[TableSpec, ...]:
     """Every table a run of `source` writes, in the order the run writes them."""
-    changes = (changes_spec(source),) if source.mutable else ()
+    changes = (changes_spec(source),) if source.keeps_changes else ()
     return (
         bronze_spec(source),
         quarantine_spec(source),
@@ -322,9 +322,7 @@ def recorded_tables(source: Source) -> tuple[TableSpec, ...]:
 
 
 def all_specs() -> list[TableSpec]:
-    specs: list[TableSpec] = []
-    for source in SOURCES:
-        specs += [bronze_spec(source), quarantine_spec(source), silver_spec(source)]
-        if source.mutable:
-            specs.append(changes_spec(source))
-    return specs + list(GOLD_TABLES) + [RUN_LOG, PENDING_EVENT_DATES]
+    """Every table: each source's own, layer by layer, then gold in GOLD_TABLES' order and the
+    job's own tables."""
+    own = [spec for source in SOURCES for spec in tables_of(source) if spec.layer != "gold"]
+    return [*own, *GOLD_TABLES, RUN_LOG, PENDING_EVENT_DATES]
