@@ -223,15 +223,15 @@ def _check_folder(what: str, path: str, remote: str | None, *, must_exist: bool)
         return
     if os.path.exists(local):
         raise UsageError(f"{what} {path!r} is a file, not a folder")
-    if (blocker := _file_above(local)) is not None:
-        raise UsageError(f"{what} {path!r} is under a file, not a folder: {blocker}")
+    if (blocker := _not_a_folder_above(local)) is not None:
+        raise UsageError(f"{what} {path!r} is below {blocker!r}, which is not a folder")
     if must_exist:
         raise UsageError(f"{what} {path!r} does not exist")
 
 
-def _file_above(path: str) -> str | None:
-    """The nearest thing above a path that is not there, where it is a file: no folder can
-    be made below it."""
+def _not_a_folder_above(path: str) -> str | None:
+    """The nearest thing above a path that is not there, where it is not a folder (a file, a
+    link to nothing): no folder can be made below it."""
     above = os.path.dirname(os.path.abspath(path))
     while not os.path.lexists(above):
         above = os.path.dirname(above)

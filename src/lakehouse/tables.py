@@ -136,11 +136,12 @@ def silver_spec(source: Source) -> TableSpec:
 
 
 def changes_spec(source: Source) -> TableSpec:
-    """A mutable source's complete change history, so the timeline of any key can be
-    recomputed from silver alone: each ingest date's top-ranked valid record per key and
-    `updated_at`, in that date's partition. A run replaces its date's partition whole (no
-    MERGE), so reruns and any order of runs leave the same table; which record of a key and
-    `updated_at` counts across dates is decided when the history is read."""
+    """The complete change history of a source that feeds timelines (`keeps_changes`), so
+    the timeline of any key can be recomputed from silver alone: each ingest date's
+    top-ranked valid record per key and `updated_at`, in that date's partition. A run
+    replaces its date's partition whole (no MERGE), so reruns and any order of runs leave the
+    same table; which record of a key and `updated_at` counts across dates is decided when
+    the history is read."""
     return TableSpec(
         "silver",
         f"{source.name}_changes",

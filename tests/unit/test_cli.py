@@ -90,7 +90,9 @@ def test_missing_landing_root_exits_2(
 @pytest.mark.parametrize(
     ("option", "what"), [("--landing", "landing root"), ("--warehouse", "warehouse")]
 )
-@pytest.mark.parametrize("below", ["", "/sub/wh"], ids=["the-path", "above-it"])
+@pytest.mark.parametrize(
+    "below", ["", "/", "/sub/wh"], ids=["the-path", "with-a-slash", "above-it"]
+)
 def test_a_file_for_a_folder_exits_2_naming_it(
     option: str,
     what: str,
@@ -104,9 +106,14 @@ def test_a_file_for_a_folder_exits_2_naming_it(
     a_file = tmp_path / "a_file"
     a_file.write_text("")
     given = f"{scheme}{a_file}{below}"
-    problem = f"is under a file, not a folder: {a_file}" if below else "is a file, not a folder"
+    problem = (
+        f"is below '{a_file}', which is not a folder"
+        if below.strip("/")
+        else "is a file, not a folder"
+    )
     code, err = _exit_and_message(["--run-date", "2025-03-01", option, given], capsys)
-    assert (code, err) == (2, f"daily.py: error: {what} '{given}' {problem}\n")
+    shown = given.rstrip("/")  # the config's paths are kept without a final slash
+    assert (code, err) == (2, f"daily.py: error: {what} '{shown}' {problem}\n")
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ from datetime import date, datetime
 
 import pytest
 
-from lakehouse import restore
+from lakehouse import ops, restore, run
+from lakehouse.config import Settings
 from lakehouse.run import SourceOutcome, log_values
 from lakehouse.warehouse import Warehouse
 
@@ -109,3 +110,15 @@ def test_versions_a_run_could_not_read_are_left_to_the_later_runs_rows(
     )
     planned = plan(restore.plan_to_date, D2)
     assert (_targets(planned), planned.undid_runs) == ({CRM: 2, APP: 1}, ["r3"])
+
+
+def test_a_run_whose_versions_cannot_be_listed_at_its_end_records_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not -1 for every table, which a restore would take for tables never created."""
+
+    def fail(*_: object) -> dict[str, int]:
+        raise OSError("listing failed")
+
+    monkeypatch.setattr(ops, "versions_of", fail)
+    assert run._versions(None, Settings(landing="", warehouse="/wh")) is None  # type: ignore[arg-type]
