@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime
 
 import pytest
@@ -37,10 +36,15 @@ LOG = [
 ]
 
 
+def _use_log(monkeypatch: pytest.MonkeyPatch, rows: list[dict[str, object]]) -> None:
+    """The restore reads these run log rows, and every table at its latest version."""
+    monkeypatch.setattr(restore, "_attempts", lambda spark, warehouse: rows)
+    monkeypatch.setattr(restore, "_current_versions", lambda spark, warehouse: {CRM: 4, APP: 2})
+
+
 @pytest.fixture
 def planned(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(restore, "_attempts", lambda spark, warehouse: LOG)
-    monkeypatch.setattr(restore, "_current_versions", lambda spark, warehouse: {CRM: 3, APP: 2})
+    _use_log(monkeypatch, LOG)
 
 
 def _targets(plan: restore.RestorePlan) -> dict[str, int]:
@@ -60,20 +64,12 @@ def test_a_restore_to_a_date_takes_back_what_later_runs_wrote_of_every_table() -
     assert (_targets(plan), plan.undid_runs) == ({CRM: 2, APP: 1}, ["r3"])
 
 
-def _plan_with(
-    monkeypatch: pytest.MonkeyPatch, rows: list[dict[str, object]]
-) -> Callable[..., restore.RestorePlan]:
-    monkeypatch.setattr(restore, "_attempts", lambda spark, warehouse: rows)
-    monkeypatch.setattr(restore, "_current_versions", lambda spark, warehouse: {CRM: 4, APP: 2})
-    return lambda plan, target: plan(None, Warehouse("/wh"), target)
-
-
 def test_a_run_beside_the_undone_one_that_committed_after_the_point_is_undone_too(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """rA started first, rB read CRM at 2, then rA committed 4 after rB's 3: before rB, CRM
     goes back to 2, which takes rA's commit too, so rA must not stay counted as finished."""
-    plan = _plan_with(
+    _use_log(
         monkeypatch,
         [
             _row("r1", D1, 0, {CRM: 0, APP: 0}, {CRM: 1, APP: 1}),
@@ -81,8 +77,8 @@ def test_a_run_beside_the_undone_one_that_committed_after_the_point_is_undone_to
             _row("rB", D3, 2, {CRM: 2}, {CRM: 3}),
         ],
     )
-    planned = plan(restore.plan_before_run, "rB")
-    assert (_targets(planned), planned.undid_runs) == ({CRM: 2}, ["rA", "rB"])
+    plan = restore.plan_before_run(None, Warehouse("/wh"), "rB")  # type: ignore[arg-type]
+    assert (_targets(plan), plan.undid_runs) == ({CRM: 2}, ["rA", "rB"])
 
 
 def test_versions_a_run_could_not_read_are_left_to_the_later_runs_rows(
@@ -100,7 +96,7 @@ def test_versions_a_run_could_not_read_are_left_to_the_later_runs_rows(
     )
     assert unread["table_versions"] is None
     r2 = {**_row("r2", D2, 1, {CRM: 1, APP: 1}, {}), "table_versions": unread["table_versions"]}
-    plan = _plan_with(
+    _use_log(
         monkeypatch,
         [
             _row("r1", D1, 0, {CRM: 0, APP: 0}, {CRM: 1, APP: 1}),
@@ -108,8 +104,8 @@ def test_versions_a_run_could_not_read_are_left_to_the_later_runs_rows(
             _row("r3", D3, 2, {CRM: 2, APP: 1}, {CRM: 4, APP: 2}),
         ],
     )
-    planned = plan(restore.plan_to_date, D2)
-    assert (_targets(planned), planned.undid_runs) == ({CRM: 2, APP: 1}, ["r3"])
+    plan = restore.plan_to_date(None, Warehouse("/wh"), D2)  # type: ignore[arg-type]
+    assert (_targets(plan), plan.undid_runs) == ({CRM: 2, APP: 1}, ["r3"])
 
 
 def test_a_run_whose_versions_cannot_be_listed_at_its_end_records_none(
