@@ -20,9 +20,11 @@ CREATION_RACE = frozenset(
 # Columns another run added to the table since this run read its schema: Spark says so as
 # it plans the ALTER TABLE, Delta when its transaction reads the table anew.
 COLUMN_ADDED_MEANWHILE = frozenset({"FIELD_ALREADY_EXISTS", "DELTA_DUPLICATE_COLUMNS_FOUND"})
-# A commit that lost to another writer's.
+# A commit that lost to another writer's, or a statement planned on a schema another writer
+# has since widened (a run adding a drifted column beside this one's MERGE).
 LOST_COMMIT = frozenset(
     {
+        "DELTA_SCHEMA_CHANGE_SINCE_ANALYSIS",
         "DELTA_CONCURRENT_APPEND",
         "DELTA_CONCURRENT_DELETE_DELETE",
         "DELTA_CONCURRENT_DELETE_READ",

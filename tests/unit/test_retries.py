@@ -40,7 +40,13 @@ def test_any_other_error_is_raised_at_once(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 @pytest.mark.parametrize(
-    "condition", ["DELTA_CONCURRENT_APPEND.WITH_PARTITION_HINT", "DELTA_METADATA_CHANGED"]
+    "condition",
+    [
+        "DELTA_CONCURRENT_APPEND.WITH_PARTITION_HINT",
+        "DELTA_METADATA_CHANGED",
+        # seen from bronze's MERGE while a parallel run added a drifted column to the table
+        "DELTA_SCHEMA_CHANGE_SINCE_ANALYSIS",
+    ],
 )
 def test_a_delta_conflict_is_known_by_its_condition_and_retried(
     monkeypatch: pytest.MonkeyPatch, condition: str
